@@ -1,0 +1,1 @@
+"""api part of raspisms-daemon."""

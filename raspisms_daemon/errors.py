@@ -1,0 +1,103 @@
+"""Every exception the daemon raises on purpose, in one tree.
+
+    RaspismsError
+    ├── ConfigError            invalid configuration; carries one Problem per bad key (exit 78)
+    ├── PduError               a PDU that cannot be decoded or a text that cannot be encoded
+    ├── AtProtocolError        bytes on the serial line that break the AT dialogue
+    ├── ModemError             a modem that answered, but not as hoped
+    │   ├── CmsError           +CMS ERROR: <code> (message service), with .code
+    │   ├── CmeError           +CME ERROR: <code> (equipment), with .code
+    │   ├── ModemTimeout       no final result code in time
+    │   └── ModemGone          the device vanished (unplugged) or the link closed
+    ├── StoreError             the SQLite store refused an operation (bad id, wrong state)
+    └── DeliveryError          a webhook URL or delivery that cannot be accepted
+
+Low-level exceptions (OSError, serial.SerialException, gammu.GSMError, aiohttp.ClientError,
+sqlite3.Error) are translated into these at each layer boundary with ``raise … from exc``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AtProtocolError",
+    "CmeError",
+    "CmsError",
+    "ConfigError",
+    "DeliveryError",
+    "ModemError",
+    "ModemGone",
+    "ModemTimeout",
+    "PduError",
+    "Problem",
+    "RaspismsError",
+    "StoreError",
+]
+
+
+class RaspismsError(Exception):
+    """Base of every error raised on purpose by raspisms-daemon."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration: where, and what."""
+
+    section: str
+    key: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"[{self.section}]" + (f" {self.key}" if self.key else "")
+        return f"{where}: {self.message}"
+
+
+class ConfigError(RaspismsError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class PduError(RaspismsError):
+    """A PDU that cannot be decoded, or a text/number that cannot be encoded."""
+
+
+class AtProtocolError(RaspismsError):
+    """The AT byte stream broke the protocol (e.g. an over-long line)."""
+
+
+class ModemError(RaspismsError):
+    """The modem answered ERROR or otherwise failed a command."""
+
+
+class CmsError(ModemError):
+    """``+CMS ERROR: <code>``: a message-service failure (3GPP TS 27.005 §3.2.5)."""
+
+    def __init__(self, code: int, text: str = "") -> None:
+        self.code = code
+        super().__init__(f"+CMS ERROR: {code}" + (f" ({text})" if text else ""))
+
+
+class CmeError(ModemError):
+    """``+CME ERROR: <code>``: a mobile-equipment failure (3GPP TS 27.007 §9.2)."""
+
+    def __init__(self, code: int, text: str = "") -> None:
+        self.code = code
+        super().__init__(f"+CME ERROR: {code}" + (f" ({text})" if text else ""))
+
+
+class ModemTimeout(ModemError):
+    """The modem did not finish a command in time."""
+
+
+class ModemGone(ModemError):
+    """The serial device disappeared or the connection to the phone closed."""
+
+
+class StoreError(RaspismsError):
+    """The store refused an operation: unknown id, wrong state, constraint."""
+
+
+class DeliveryError(RaspismsError):
+    """A webhook or delivery request that cannot be accepted (bad URL, unknown type)."""

@@ -1,0 +1,1 @@
+"""gsm part of raspisms-daemon."""

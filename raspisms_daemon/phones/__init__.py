@@ -1,0 +1,1 @@
+"""phones part of raspisms-daemon."""

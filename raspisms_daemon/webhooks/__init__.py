@@ -1,0 +1,1 @@
+"""webhooks part of raspisms-daemon."""
