@@ -1,0 +1,552 @@
+"""The AT dialogue as a pure state machine: bytes in, typed events out (sans-I/O, like h11).
+
+The caller tells the parser which command it wrote (:meth:`AtParser.start_command`), feeds every byte
+read from the modem (:meth:`AtParser.receive_data`) and pulls events (:meth:`AtParser.next_event`, which
+returns ``None`` when it needs more data). Events:
+
+* :class:`Response` — the command in flight finished: its info lines and its final :class:`Result`
+  (``OK``, ``ERROR``, ``+CME ERROR: n``, ``+CMS ERROR: n``, and ``NO CARRIER``/``BUSY``/``NO ANSWER``/
+  ``NO DIALTONE`` when they end a dial);
+* :class:`Prompt` — the ``> `` prompt of ``AT+CMGS``/``AT+CMGW`` (no CRLF after it: its own token);
+* :class:`Urc` — an unsolicited result code (``+CMTI``, ``RING``, ``^RSSI`` …), with the PDU line for
+  the two-line ones (``+CMT``, ``+CDS``); a URC in the middle of a response does not end or corrupt it;
+* :class:`Garbage` — bytes that match nothing (never silently dropped; the backend logs them).
+
+Events are produced lazily in :meth:`next_event`, so a state change made by the caller between two
+events (``pdu_sent`` after a :class:`Prompt`) applies to the bytes that follow.
+
+The module also holds the small pure parsers for the info lines the backend reads (``+CMGL``, ``+CSQ``,
+``+CREG`` …). It imports no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from ..errors import AtProtocolError
+
+__all__ = [
+    "MAX_LINE",
+    "AtParser",
+    "Event",
+    "Garbage",
+    "ParserState",
+    "Prompt",
+    "Response",
+    "Result",
+    "ResultKind",
+    "Trigger",
+    "Urc",
+    "command_prefix",
+    "is_hex",
+    "parse_clip",
+    "parse_cmgl",
+    "parse_cmgr",
+    "parse_cmgs",
+    "parse_cpms_query",
+    "parse_cpms_test",
+    "parse_creg",
+    "parse_csq",
+    "parse_storage_index",
+    "redact",
+    "redact_bytes",
+    "split_args",
+]
+
+MAX_LINE = 2048  # a +CMGL PDU line is < 400 chars; anything this long without CRLF is noise
+
+
+class ResultKind(enum.Enum):
+    OK = "OK"
+    ERROR = "ERROR"
+    CME_ERROR = "+CME ERROR"
+    CMS_ERROR = "+CMS ERROR"
+    NO_CARRIER = "NO CARRIER"
+    BUSY = "BUSY"
+    NO_ANSWER = "NO ANSWER"
+    NO_DIALTONE = "NO DIALTONE"
+
+
+@dataclass(frozen=True)
+class Result:
+    """A final result code. ``code`` for ``+CME``/``+CMS ERROR`` (``None`` when the modem gave text)."""
+
+    kind: ResultKind
+    code: int | None = None
+    text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is ResultKind.OK
+
+
+@dataclass(frozen=True)
+class Response:
+    command: str
+    lines: tuple[str, ...]
+    result: Result
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The modem waits for the PDU (``> ``)."""
+
+
+@dataclass(frozen=True)
+class Urc:
+    """An unsolicited line. ``name`` is the prefix (``+CMTI``, ``^RSSI``) or the whole line (``RING``)."""
+
+    name: str
+    args: str
+    line: str
+    pdu: str | None = None  # the second line of +CMT/+CDS
+
+
+@dataclass(frozen=True)
+class Garbage:
+    data: bytes
+    reason: str
+
+
+Event = Response | Prompt | Urc | Garbage
+
+
+class ParserState(enum.Enum):
+    IDLE = "idle"  # no command in flight
+    COMMAND = "command"  # a command was written; collecting its response
+    PROMPT = "prompt"  # the modem showed "> " and waits for the PDU
+
+
+class Trigger(enum.Enum):
+    START = "start_command"
+    PROMPT_SEEN = "prompt"
+    PDU_SENT = "pdu_sent"
+    FINAL = "final_result"
+    CANCEL = "cancel_command"
+
+
+# The whole state machine; anything not listed is illegal and leaves the state unchanged.
+TRANSITIONS: dict[tuple[ParserState, Trigger], ParserState] = {
+    (ParserState.IDLE, Trigger.START): ParserState.COMMAND,
+    (ParserState.COMMAND, Trigger.PROMPT_SEEN): ParserState.PROMPT,
+    (ParserState.PROMPT, Trigger.PDU_SENT): ParserState.COMMAND,
+    (ParserState.COMMAND, Trigger.FINAL): ParserState.IDLE,
+    (ParserState.PROMPT, Trigger.FINAL): ParserState.IDLE,  # e.g. the modem gave up waiting for the PDU
+    (ParserState.COMMAND, Trigger.CANCEL): ParserState.IDLE,
+    (ParserState.PROMPT, Trigger.CANCEL): ParserState.IDLE,
+}
+
+# Prefixes that a modem sends on its own. During a command, a line with the command's own prefix is
+# an info line even when listed here (``+CREG: 2,1`` answering ``AT+CREG?``).
+URC_PREFIXES = frozenset(
+    {
+        "+CMTI", "+CDSI", "+CMT", "+CDS", "+CBM", "+CLIP", "+CRING", "+CCWA", "+CREG", "+CGREG",
+        "+CEREG", "+CUSD", "+CPIN", "+CFUN", "+CSQ", "+CLCC", "+CIEV", "+QIND", "+QUSIM", "+CTZV",
+        "^RSSI", "^HCSQ", "^CEND", "^BOOT", "^MODE", "^SRVST", "^SIMST", "^DSFLOWRPT", "^ORIG",
+        "^CONF", "^CONN", "^STIN", "^SYSSTART", "^NDISSTAT", "^CSNR", "^RFSWITCH", "*PSUTTZ", "DST",
+    }
+)  # fmt: skip
+URC_LINES = frozenset(
+    {"RING", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "SMS READY", "CALL READY", "RDY",
+     "^SYSSTART", "NORMAL POWER DOWN", "PB DONE"}
+)  # fmt: skip
+TWO_LINE_URCS = frozenset({"+CMT", "+CDS", "+CBM"})  # header line, then the PDU line
+
+_FINAL_PLAIN = {
+    "OK": ResultKind.OK,
+    "ERROR": ResultKind.ERROR,
+    "COMMAND NOT SUPPORT": ResultKind.ERROR,  # Huawei/ZTE wording for ERROR
+    "TOO MANY PARAMETERS": ResultKind.ERROR,
+}
+_FINAL_DIAL = {
+    "NO CARRIER": ResultKind.NO_CARRIER,
+    "BUSY": ResultKind.BUSY,
+    "NO ANSWER": ResultKind.NO_ANSWER,
+    "NO DIALTONE": ResultKind.NO_DIALTONE,
+}
+_ERR_RE = re.compile(r"^\+(CME|CMS) ERROR:\s*(.*)$", re.IGNORECASE)
+_PREFIX_RE = re.compile(r"^([+^*][A-Z][A-Z0-9]*|DST):\s?(.*)$", re.IGNORECASE)
+_CMD_PREFIX_RE = re.compile(r"^AT([+^*$%#][A-Z][A-Z0-9]*)", re.IGNORECASE)
+_HEX_RE = re.compile(r"[0-9A-Fa-f]+")
+_PROMPT_COMMANDS = ("AT+CMGS=", "AT+CMGW", "AT+CMGC=")
+_TERMINATORS = b"\r\n"
+
+
+def command_prefix(command: str) -> str | None:
+    """``AT+CMGL=4`` → ``+CMGL``; ``AT^ICCID?`` → ``^ICCID``; ``ATE0`` → ``None``."""
+    m = _CMD_PREFIX_RE.match(command.strip())
+    return m.group(1).upper() if m else None
+
+
+def is_hex(text: str) -> bool:
+    return bool(_HEX_RE.fullmatch(text)) and len(text) % 2 == 0
+
+
+def _parse_final(text: str, dial: bool) -> Result | None:
+    upper = text.upper()
+    if upper in _FINAL_PLAIN:
+        return Result(_FINAL_PLAIN[upper])
+    if dial and upper in _FINAL_DIAL:
+        return Result(_FINAL_DIAL[upper])
+    m = _ERR_RE.match(text)
+    if m:
+        kind = ResultKind.CME_ERROR if m.group(1).upper() == "CME" else ResultKind.CMS_ERROR
+        detail = m.group(2).strip()
+        return Result(kind, int(detail), "") if detail.isdigit() else Result(kind, None, detail)
+    return None
+
+
+def _as_urc(text: str) -> Urc | None:
+    if text.upper() in URC_LINES:
+        return Urc(text.upper(), "", text)
+    m = _PREFIX_RE.match(text)
+    if m:
+        return Urc(m.group(1).upper(), m.group(2).strip(), text)
+    return None
+
+
+class AtParser:
+    """Incremental parser for one serial line. Not thread-safe; one per modem."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._events: deque[Event] = deque()
+        self._state = ParserState.IDLE
+        self._command: str | None = None
+        self._prefix: str | None = None
+        self._dial = False
+        self._expects_prompt = False
+        self._echo_pending = False
+        self._pdu_echo: str | None = None
+        self._lines: list[str] = []
+        self._pending_header: Urc | None = None
+        self._pending_raw = b""
+        self._overflow = False
+
+    # -- caller side ---------------------------------------------------------------------------------
+    @property
+    def state(self) -> ParserState:
+        return self._state
+
+    @property
+    def command(self) -> str | None:
+        return self._command
+
+    def _transition(self, trigger: Trigger) -> None:
+        new = TRANSITIONS.get((self._state, trigger))
+        if new is None:
+            raise AtProtocolError(f"illegal transition: {trigger.value} in state {self._state.value}")
+        self._state = new
+
+    def start_command(self, command: str) -> None:
+        """Declare the command line just written (without the trailing CR)."""
+        self._transition(Trigger.START)
+        self._command = command.strip()
+        self._prefix = command_prefix(self._command)
+        upper = self._command.upper()
+        self._dial = upper.startswith(("ATD", "ATA"))
+        self._expects_prompt = upper.startswith(_PROMPT_COMMANDS)
+        self._echo_pending = True
+        self._pdu_echo = None
+        self._lines = []
+
+    def pdu_sent(self, pdu_hex: str = "") -> None:
+        """The caller answered the prompt with the PDU (and Ctrl-Z); skip its echo if the modem echoes."""
+        self._transition(Trigger.PDU_SENT)
+        self._pdu_echo = pdu_hex.upper() or None
+
+    def cancel_command(self) -> None:
+        """Give up on the command in flight (timeout); late result codes then come out as Garbage."""
+        self._transition(Trigger.CANCEL)
+        self._reset_command()
+
+    def _reset_command(self) -> None:
+        self._command = None
+        self._prefix = None
+        self._dial = False
+        self._expects_prompt = False
+        self._echo_pending = False
+        self._pdu_echo = None
+        self._lines = []
+
+    def receive_data(self, data: bytes) -> None:
+        self._buf += data
+
+    def next_event(self) -> Event | None:
+        """The next event, or ``None`` when more bytes are needed."""
+        while not self._events:
+            if not self._step():
+                return None
+        return self._events.popleft()
+
+    def events(self) -> list[Event]:
+        """Every event available now."""
+        out: list[Event] = []
+        while (ev := self.next_event()) is not None:
+            out.append(ev)
+        return out
+
+    def reset(self) -> None:
+        """Forget everything (the port was reopened)."""
+        self.__init__()  # type: ignore[misc]
+
+    # -- byte side -----------------------------------------------------------------------------------
+    def _step(self) -> bool:
+        """Consume one token from the buffer; False when it needs more data."""
+        buf = self._buf
+        if self._overflow:
+            end = _find_terminator(buf, MAX_LINE)
+            if end is None:
+                if len(buf) < MAX_LINE:
+                    return False
+                end = MAX_LINE
+            if end:
+                self._events.append(Garbage(bytes(buf[:end]), "over-long line (continued)"))
+            del buf[:end]
+            if buf[:1] and buf[:1] in b"\r\n":
+                self._overflow = False
+            return True
+        # Line terminators and NULs (some modems print NULs on reset) between lines carry nothing.
+        skip = 0
+        while skip < len(buf) and buf[skip] in b"\r\n\x00":
+            skip += 1
+        if skip:
+            del buf[:skip]
+        if not buf:
+            return False
+        if self._state is ParserState.COMMAND and self._expects_prompt and buf[0:1] == b">":
+            if len(buf) < 2:
+                return False  # "> " may still be arriving
+            if buf[1:2] == b" ":
+                del buf[:2]
+                self._transition(Trigger.PROMPT_SEEN)
+                self._events.append(Prompt())
+                return True
+        end = _find_terminator(buf, MAX_LINE)
+        if end is None:
+            if len(buf) < MAX_LINE:
+                return False
+            self._events.append(Garbage(bytes(buf[:MAX_LINE]), "over-long line without CRLF"))
+            del buf[:MAX_LINE]
+            self._overflow = True
+            return True
+        raw = bytes(buf[:end])
+        del buf[:end]
+        self._handle_line(raw)
+        return True
+
+    def _handle_line(self, raw: bytes) -> None:
+        text = raw.replace(b"\x00", b"").decode("utf-8", "replace").strip()
+        if not text:
+            return
+        if self._pending_header is not None:
+            header, header_raw = self._pending_header, self._pending_raw
+            self._pending_header, self._pending_raw = None, b""
+            if is_hex(text):
+                self._events.append(Urc(header.name, header.args, header.line, pdu=text.upper()))
+                return
+            self._events.append(Garbage(header_raw, f"{header.name} without its PDU line"))
+        if self._state is not ParserState.IDLE and self._echo_pending:
+            assert self._command is not None
+            # The echo may carry the ESC or Ctrl-Z typed before the command.
+            if text.lstrip("\x1b\x1a").strip().upper() == self._command.upper():
+                self._echo_pending = False
+                return
+        if _unprintable(raw):
+            # Modems print ASCII (and UTF-8 names); control bytes or broken UTF-8 are line noise, even
+            # in the middle of a response, where they would otherwise pass for an info line.
+            self._events.append(Garbage(raw, "unprintable line"))
+            return
+        if self._state is ParserState.IDLE:
+            self._handle_idle_line(text, raw)
+        else:
+            self._handle_command_line(text, raw)
+
+    def _handle_idle_line(self, text: str, raw: bytes) -> None:
+        if _parse_final(text, dial=False) is not None:
+            self._events.append(Garbage(raw, "result code with no command in flight"))
+            return
+        urc = _as_urc(text)
+        if urc is None:
+            self._events.append(Garbage(raw, "unexpected line"))
+        elif urc.name in TWO_LINE_URCS:
+            self._pending_header, self._pending_raw = urc, raw
+        else:
+            self._events.append(urc)
+
+    def _handle_command_line(self, text: str, raw: bytes) -> None:
+        assert self._command is not None
+        if self._pdu_echo is not None and text.rstrip("\x1a").upper() == self._pdu_echo:
+            self._pdu_echo = None
+            return
+        final = _parse_final(text, dial=self._dial)
+        if final is not None:
+            self._events.append(Response(self._command, tuple(self._lines), final))
+            self._transition(Trigger.FINAL)
+            self._reset_command()
+            return
+        urc = _as_urc(text)
+        if urc is not None and self._is_unsolicited(urc):
+            if urc.name in TWO_LINE_URCS:
+                self._pending_header, self._pending_raw = urc, raw
+            else:
+                self._events.append(urc)
+            return
+        self._lines.append(text)
+
+    def _is_unsolicited(self, urc: Urc) -> bool:
+        if urc.name == self._prefix:
+            # "+CREG: 2,1" answers AT+CREG?; a second +CREG line, or one with a single field, is the URC.
+            if urc.name in ("+CREG", "+CGREG", "+CEREG") and (
+                any(line.upper().startswith(urc.name) for line in self._lines) or "," not in urc.args
+            ):
+                return True
+            return False
+        # An unknown "+XYZ:" during a command is most likely part of its answer.
+        return urc.name in URC_PREFIXES or urc.name in URC_LINES
+
+
+def _unprintable(raw: bytes) -> bool:
+    body = raw.replace(b"\x00", b"")
+    if any(b < 0x20 and b != 0x09 and b != 0x1A for b in body):  # Ctrl-Z: an echoed PDU's end
+        return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+_SECRET_RE = re.compile(r"(\+CPIN=|\+CPWD=|\+CLCK=)[^\r\n]*", re.IGNORECASE)
+_SECRET_RE_B = re.compile(rb"(\+CPIN=|\+CPWD=|\+CLCK=)[^\r\n]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Hide PINs (everything after ``+CPIN=``) before a command line goes into a log or an error."""
+    return _SECRET_RE.sub(r"\1****", text)
+
+
+def redact_bytes(data: bytes) -> bytes:
+    return _SECRET_RE_B.sub(rb"\1****", data)
+
+
+def _find_terminator(buf: bytearray, limit: int) -> int | None:
+    for i, byte in enumerate(buf[:limit]):
+        if byte in _TERMINATORS:
+            return i
+    return None
+
+
+# -- info-line parsers (pure) ----------------------------------------------------------------------------
+
+
+def split_args(args: str) -> list[str]:
+    """Split ``"SM",3,,"a,b"`` into ``['SM', '3', '', 'a,b']`` (quotes removed)."""
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    for ch in args:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    return out
+
+
+def _int(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isdigit() else None
+
+
+def parse_storage_index(args: str) -> tuple[str, int] | None:
+    """``+CMTI: "SM",3`` / ``+CDSI: "SR",1`` → ``("SM", 3)``."""
+    parts = split_args(args)
+    if len(parts) < 2 or _int(parts[1]) is None:
+        return None
+    return parts[0].upper(), int(parts[1])
+
+
+def parse_cmgl(lines: tuple[str, ...] | list[str]) -> list[tuple[int, int | None, str]]:
+    """``+CMGL: <index>,<stat>,,<len>`` followed by the PDU line → ``[(index, stat, pdu)]``."""
+    out: list[tuple[int, int | None, str]] = []
+    pending: tuple[int, int | None] | None = None
+    for line in lines:
+        if line.upper().startswith("+CMGL:"):
+            parts = split_args(line.split(":", 1)[1])
+            index = _int(parts[0])
+            pending = (index, _int(parts[1]) if len(parts) > 1 else None) if index is not None else None
+        elif pending is not None and is_hex(line):
+            out.append((pending[0], pending[1], line.upper()))
+            pending = None
+    return out
+
+
+def parse_cmgr(lines: tuple[str, ...] | list[str]) -> str | None:
+    """The PDU line of a ``+CMGR`` answer (``None`` when the slot is empty)."""
+    seen_header = False
+    for line in lines:
+        if line.upper().startswith("+CMGR:"):
+            seen_header = True
+        elif seen_header and is_hex(line):
+            return line.upper()
+    return None
+
+
+def parse_cmgs(lines: tuple[str, ...] | list[str]) -> int | None:
+    for line in lines:
+        if line.upper().startswith("+CMGS:"):
+            return _int(split_args(line.split(":", 1)[1])[0])
+    return None
+
+
+def parse_csq(args: str) -> int | None:
+    """``+CSQ: 21,99`` / ``^RSSI: 21`` → 21; 99 (unknown) → None."""
+    rssi = _int(split_args(args)[0])
+    return None if rssi is None or rssi > 31 else rssi
+
+
+_REG_STAT = {0: "unregistered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming"}
+
+
+def parse_creg(args: str, *, query: bool) -> str | None:
+    """``+CREG: 2,1,"..."`` (query answer: n first) or ``+CREG: 1,...`` (URC) → ``"home"`` …"""
+    parts = split_args(args)
+    idx = 1 if query and len(parts) >= 2 else 0
+    stat = _int(parts[idx]) if idx < len(parts) else None
+    return _REG_STAT.get(stat, "unknown") if stat is not None else None
+
+
+def parse_clip(args: str) -> str | None:
+    """``+CLIP: "+33612345678",145,,,,0`` → ``"+33612345678"`` (``None`` when withheld)."""
+    number = split_args(args)[0]
+    if not number:
+        return None
+    parts = split_args(args)
+    if len(parts) > 1 and parts[1] == "145" and not number.startswith("+"):
+        number = "+" + number
+    return number
+
+
+def parse_cpms_test(lines: tuple[str, ...] | list[str]) -> list[list[str]]:
+    """``+CPMS: ("SM","ME"),("SM","ME"),("SM")`` → the storages offered for mem1, mem2, mem3."""
+    for line in lines:
+        if line.upper().startswith("+CPMS:"):
+            groups = re.findall(r"\(([^)]*)\)", line)
+            return [[s.upper() for s in split_args(g) if s] for g in groups]
+    return []
+
+
+def parse_cpms_query(lines: tuple[str, ...] | list[str]) -> list[str]:
+    """``+CPMS: "SM",1,30,"SM",1,30,"SM",1,30`` → ``["SM", "SM", "SM"]``."""
+    for line in lines:
+        if line.upper().startswith("+CPMS:"):
+            parts = split_args(line.split(":", 1)[1])
+            return [p.upper() for p in parts[0::3] if p and not p.isdigit()]
+    return []

@@ -1,0 +1,239 @@
+"""One open serial port speaking AT: bytes ↔ :class:`~.at_protocol.AtParser`, one command at a time.
+
+The layer between the tty and the backend (zigpy-znp's ``uart``/``api``): it reads with
+``loop.add_reader`` on the non-blocking fd pyserial opened, feeds the pure parser, resolves the waiter
+of the command in flight and hands URCs and garbage to callbacks. It never reconnects: a read error,
+EOF or hangup marks it lost (:attr:`AtTransport.lost`) and fails the command in flight with
+:class:`~raspisms_daemon.errors.ModemGone`; the backend's supervisor decides what happens next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+
+import serial
+
+from ..errors import ModemGone, ModemTimeout
+from .at_protocol import AtParser, Garbage, ParserState, Prompt, Response, Urc, redact, redact_bytes
+
+__all__ = ["AtTransport"]
+
+log = logging.getLogger(__name__)
+
+CTRL_Z = b"\x1a"
+ESC = b"\x1b"
+
+
+class AtTransport:
+    """An open AT port. Build with :meth:`open`; :meth:`close` is idempotent."""
+
+    def __init__(
+        self,
+        ser: serial.Serial,
+        *,
+        on_urc: Callable[[Urc], None],
+        on_garbage: Callable[[Garbage], None] | None = None,
+        context: str = "",
+    ) -> None:
+        self._ser = ser
+        self._fd = ser.fileno()
+        self._loop = asyncio.get_running_loop()
+        self._parser = AtParser()
+        self._on_urc = on_urc
+        self._on_garbage = on_garbage
+        self._ctx = context
+        self._lock = asyncio.Lock()  # one command in flight
+        self._response: asyncio.Future[Response] | None = None
+        self._prompt: asyncio.Future[Prompt] | None = None
+        self.lost: asyncio.Future[Exception] = self._loop.create_future()
+        self._closed = False
+        self._loop.add_reader(self._fd, self._on_readable)
+
+    @classmethod
+    async def open(
+        cls,
+        device: str,
+        baudrate: int,
+        *,
+        on_urc: Callable[[Urc], None],
+        on_garbage: Callable[[Garbage], None] | None = None,
+        context: str = "",
+    ) -> AtTransport:
+        try:
+            # timeout=0: pyserial leaves the fd non-blocking; we never call its blocking read.
+            ser = serial.Serial(port=device, baudrate=baudrate, timeout=0, write_timeout=0, exclusive=True)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise ModemGone(f"cannot open {device}: {exc}") from exc
+        try:
+            ser.reset_input_buffer()  # stale bytes from before we owned the port mean nothing
+        except (serial.SerialException, OSError):
+            pass
+        return cls(ser, on_urc=on_urc, on_garbage=on_garbage, context=context)
+
+    @property
+    def is_lost(self) -> bool:
+        return self.lost.done()
+
+    @property
+    def in_flight(self) -> bool:
+        return self._lock.locked()
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError as exc:  # EIO: the pty master or the USB device went away
+            self._mark_lost(ModemGone(f"read failed: {exc}"))
+            return
+        if not data:
+            self._mark_lost(ModemGone("end of file on the port"))
+            return
+        log.debug("%s <- %r", self._ctx, redact_bytes(data))
+        self._parser.receive_data(data)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while True:
+            try:
+                event = self._parser.next_event()
+            except Exception:  # a parser bug must not kill the reader
+                log.exception("%s AT parser failed; resetting it", self._ctx)
+                self._parser.reset()
+                return
+            if event is None:
+                return
+            if isinstance(event, Response):
+                if self._response is not None and not self._response.done():
+                    self._response.set_result(event)
+                else:
+                    log.warning("%s response with nobody waiting: %s", self._ctx, redact(repr(event)))
+            elif isinstance(event, Prompt):
+                if self._prompt is not None and not self._prompt.done():
+                    self._prompt.set_result(event)
+                    # Stop parsing here: the bytes after the prompt belong to the state after pdu_sent.
+                    return
+            elif isinstance(event, Urc):
+                try:
+                    self._on_urc(event)
+                except Exception:
+                    log.exception("%s URC handler failed on %r", self._ctx, event.line)
+            else:
+                log.warning("%s garbage from modem (%s): %r", self._ctx, event.reason, event.data[:200])
+                if self._on_garbage is not None:
+                    self._on_garbage(event)
+
+    def _mark_lost(self, exc: Exception) -> None:
+        if not self.lost.done():
+            log.info("%s port lost: %s", self._ctx, exc)
+            self.lost.set_result(exc)
+        for fut in (self._response, self._prompt):
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+        self._detach()
+
+    def _detach(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(self._fd)
+            with contextlib.suppress(Exception):
+                self._ser.close()
+
+    def close(self) -> None:
+        self._mark_lost(ModemGone("port closed"))
+
+    # -- writing ----------------------------------------------------------------------------------
+    async def _write(self, data: bytes, limit: float) -> None:
+        if self.is_lost:
+            raise ModemGone("port is closed")
+        log.debug("%s -> %r", self._ctx, redact_bytes(data))
+        view = memoryview(data)
+        try:
+            async with asyncio.timeout(limit):
+                while view:
+                    try:
+                        n = os.write(self._fd, view)
+                    except BlockingIOError:
+                        await asyncio.sleep(0.01)  # the tty buffer is full (a stalled modem)
+                        continue
+                    view = view[n:]
+        except TimeoutError as exc:
+            raise ModemTimeout("write timed out") from exc
+        except OSError as exc:
+            err = ModemGone(f"write failed: {exc}")
+            self._mark_lost(err)
+            raise err from exc
+
+    async def write_raw(self, data: bytes, limit: float = 2.0) -> None:
+        """Bytes outside any command (ESC to leave a stale prompt)."""
+        async with self._lock:
+            await self._write(data, limit)
+
+    async def command(self, command: str, limit: float) -> Response:
+        """Write one command and return its response (whatever its result)."""
+        async with self._lock:
+            self._response = self._loop.create_future()
+            try:
+                self._parser.start_command(command)
+                await self._write(command.encode("ascii") + b"\r", limit)
+                self._dispatch()  # bytes that arrived before the write are parsed with the command known
+                async with asyncio.timeout(limit):
+                    return await self._response
+            except TimeoutError as exc:
+                raise ModemTimeout(f"{redact(command)}: no answer in {limit:g} s") from exc
+            finally:
+                _consume(self._response)
+                self._response = None
+                if self._parser.state is not ParserState.IDLE:
+                    self._parser.cancel_command()
+
+    async def submit(self, length: int, pdu_hex: str, prompt_limit: float, limit: float) -> Response:
+        """``AT+CMGS=<length>``, wait for ``> ``, write the PDU and Ctrl-Z, return the response."""
+        command = f"AT+CMGS={length}"
+        async with self._lock:
+            self._response = self._loop.create_future()
+            self._prompt = self._loop.create_future()
+            try:
+                self._parser.start_command(command)
+                await self._write(command.encode("ascii") + b"\r", prompt_limit)
+                self._dispatch()
+                try:
+                    async with asyncio.timeout(prompt_limit):
+                        await asyncio.wait(
+                            {self._prompt, self._response}, return_when=asyncio.FIRST_COMPLETED
+                        )
+                except TimeoutError as exc:
+                    # Leave the prompt if it came late: ESC cancels without sending (Ctrl-Z would send).
+                    with contextlib.suppress(ModemGone, ModemTimeout):
+                        await self._write(ESC, 1.0)
+                    raise ModemTimeout(f"{command}: no prompt in {prompt_limit:g} s") from exc
+                if self._response.done():
+                    return self._response.result()  # refused before the prompt (ERROR, +CMS ERROR)
+                self._prompt.result()  # raises ModemGone if the port was lost
+                await self._write(pdu_hex.encode("ascii") + CTRL_Z, limit)
+                if self._parser.state is ParserState.PROMPT:
+                    self._parser.pdu_sent(pdu_hex)
+                self._dispatch()
+                async with asyncio.timeout(limit):
+                    return await self._response
+            except TimeoutError as exc:
+                raise ModemTimeout(f"{command}: no result in {limit:g} s") from exc
+            finally:
+                _consume(self._response)
+                _consume(self._prompt)
+                self._response = None
+                self._prompt = None
+                if self._parser.state is not ParserState.IDLE:
+                    self._parser.cancel_command()
+
+
+def _consume(fut: asyncio.Future[object] | None) -> None:
+    """Mark a failed future's exception as seen, so asyncio does not log it as never retrieved."""
+    if fut is not None and fut.done() and not fut.cancelled():
+        fut.exception()

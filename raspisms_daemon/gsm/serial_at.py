@@ -1,0 +1,695 @@
+"""The AT modem backend: a USB GSM modem on a serial port, in PDU mode.
+
+Layers (as zigpy-znp): :mod:`.at_protocol` (pure parser) → :mod:`.at_transport` (one open port, one
+command in flight) → :class:`SerialAtBackend` (the domain: init, receiving, sending, calls, liveness,
+reconnects). One supervisor task owns everything long-lived: while connected it runs the URC worker and
+the periodic sweep/liveness job; when the link is lost it emits :class:`~.modem.Disconnected`, gets the
+modem back (reopen, re-init, ``AT+CFUN=1,1``, wait for the path to re-appear or :meth:`attach`), then
+emits :class:`~.modem.Reconnected` and sweeps.
+
+The backend never deletes a stored message on its own; only :meth:`SerialAtBackend.delete` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+
+from ..clock import Clock, SystemClock
+from ..config import PhoneConfig
+from ..errors import CmeError, CmsError, ModemError, ModemGone, ModemTimeout, PduError
+from . import pdu as pdu_codec
+from .at_protocol import (
+    Garbage,
+    Response,
+    ResultKind,
+    Urc,
+    parse_clip,
+    parse_cmgl,
+    parse_cmgr,
+    parse_cmgs,
+    parse_cpms_test,
+    parse_creg,
+    parse_csq,
+    parse_storage_index,
+    redact,
+    split_args,
+)
+from .at_transport import ESC, AtTransport
+from .modem import (
+    CallEnded,
+    CallRinging,
+    Disconnected,
+    Identity,
+    ModemEvent,
+    Reconnected,
+    ReportReceived,
+    SignalChanged,
+    SmsReceived,
+    UndecodableSms,
+)
+
+__all__ = ["CNMI_MODES", "BackendState", "SerialAtBackend"]
+
+log = logging.getLogger(__name__)
+
+# ModemManager's order: store + indicate SMS and reports; then fall back to what the modem accepts.
+CNMI_MODES = ("2,1,0,2,0", "2,1,0,1,0", "1,1,0,2,0", "1,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0")
+CLIP_WAIT = 1.0  # how long a RING waits for the +CLIP that names the caller
+_SIM_BUSY = (14, 515)  # "SIM busy" / "please wait, init in progress": retried during init
+_ANY_PREFIX = re.compile(r"^[+^][A-Z]+:\s*", re.IGNORECASE)
+_CALL_END_URCS = frozenset({"NO CARRIER", "^CEND", "BUSY", "NO ANSWER"})
+
+
+class BackendState(enum.Enum):
+    NEW = "new"
+    CONNECTED = "connected"
+    RECOVERING = "recovering"
+    FAILED = "failed"  # a wrong or missing PIN: retrying would lock the SIM
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What init chose for storage: the one to read from, where new SMS go, the ones to sweep."""
+
+    primary: str = "SM"
+    incoming: str = "SM"
+    storages: frozenset[str] = frozenset({"SM"})
+
+
+class _Lost(Exception):
+    """Internal: the connected phase ended; the supervisor reconnects."""
+
+
+class SerialAtBackend:
+    """:class:`~.modem.ModemBackend` over AT commands on a tty."""
+
+    def __init__(
+        self,
+        phone: PhoneConfig,
+        *,
+        clock: Clock | None = None,
+        command_timeout: float = 10.0,
+        send_timeout: float = 60.0,
+        reconnect_backoff: tuple[float, ...] = (1, 2, 5, 10, 30),
+    ) -> None:
+        self._phone = phone
+        self._clock = clock or SystemClock()
+        self._command_timeout = command_timeout
+        self._send_timeout = send_timeout
+        self._backoff = reconnect_backoff or (1.0,)
+        self._ctx = f"phone={phone.id}"
+        self._state = BackendState.NEW
+        self._transport: AtTransport | None = None
+        self._identity = Identity()
+        self._events: asyncio.Queue[ModemEvent | None] = asyncio.Queue()
+        self._urcs: asyncio.Queue[Urc] = asyncio.Queue()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._attach = asyncio.Event()
+        self._check_now = asyncio.Event()  # a command timed out: ping at once
+        self._op_lock = asyncio.Lock()  # a storage switch and the command using it go together
+        self._mem1: str | None = None  # the storage AT+CMGR/CMGL/CMGD act on right now
+        self._setup = _Setup()
+        self._sweep_storages: set[str] = set()
+        self._emitted: set[tuple[str, int, str]] = set()
+        self._signal: int | None = None
+        self._last_clip: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    @property
+    def state(self) -> BackendState:
+        return self._state
+
+    async def start(self) -> None:
+        if self._state is not BackendState.NEW:
+            raise ModemError(f"{self._ctx}: start() in state {self._state.value}")
+        # Raises: a modem we cannot use is the caller's news.
+        transport, identity, setup = await self._connect()
+        self._adopt(transport, identity, setup)
+        self._supervisor = asyncio.create_task(self._supervise(), name=f"at-backend-{self._phone.id}")
+
+    async def stop(self) -> None:
+        if self._state is BackendState.STOPPED:
+            return
+        self._state = BackendState.STOPPED
+        task, self._supervisor = self._supervisor, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._transport is not None:
+            self._transport.close()  # fails whatever command is still waiting with ModemGone
+            self._transport = None
+        self._events.put_nowait(None)
+        log.info("%s AT backend stopped", self._ctx)
+
+    async def events(self) -> AsyncIterator[ModemEvent]:
+        while True:
+            event = await self._events.get()
+            if event is None:
+                self._events.put_nowait(None)  # a second reader ends too
+                return
+            yield event
+
+    async def attach(self) -> None:
+        """udev says a device appeared: if we are waiting for ours, try at once."""
+        self._attach.set()
+
+    def _emit(self, event: ModemEvent) -> None:
+        if self._state is not BackendState.STOPPED:
+            self._events.put_nowait(event)
+
+    def _adopt(self, transport: AtTransport, identity: Identity, setup: _Setup) -> None:
+        # State is assigned only here, after a connect fully succeeded.
+        self._setup = setup
+        self._mem1 = setup.primary
+        # Storages learnt from URCs ("SR" for reports) stay swept after a reconnect.
+        self._sweep_storages |= setup.storages
+        self._transport = transport
+        self._identity = identity
+        self._signal = identity.signal
+        self._emitted.clear()
+        self._state = BackendState.CONNECTED
+
+    # -- connecting ---------------------------------------------------------------------------------
+    async def _connect(self) -> tuple[AtTransport, Identity, _Setup]:
+        self._urcs = asyncio.Queue()  # URCs of a dead port are stale
+        transport = await AtTransport.open(
+            self._phone.device,
+            self._phone.baudrate,
+            on_urc=self._on_urc,
+            on_garbage=self._on_garbage,
+            context=self._ctx,
+        )
+        try:
+            identity, setup = await self._init(transport)
+        except BaseException:
+            transport.close()
+            raise
+        log.info(
+            "%s modem ready: %s %s imei=%s operator=%s storage=%s",
+            self._ctx,
+            identity.manufacturer,
+            identity.model,
+            identity.imei,
+            identity.operator,
+            setup.incoming,
+        )
+        return transport, identity, setup
+
+    async def _cmd(self, t: AtTransport, command: str, limit: float | None = None) -> Response:
+        try:
+            return await t.command(command, limit or self._command_timeout)
+        except ModemTimeout:
+            self._check_now.set()
+            raise
+
+    async def _ok(self, t: AtTransport, command: str, limit: float | None = None) -> tuple[str, ...]:
+        """Run a command; its info lines when OK, the typed error otherwise."""
+        response = await self._cmd(t, command, limit)
+        _raise_for(response)
+        return response.lines
+
+    async def _try(self, t: AtTransport, command: str) -> tuple[str, ...] | None:
+        """A command whose refusal is fine (optional features); None when refused."""
+        try:
+            return await self._ok(t, command)
+        except (ModemTimeout, ModemGone):
+            raise
+        except ModemError as exc:
+            log.debug("%s %s refused: %s", self._ctx, redact(command), exc)
+            return None
+
+    async def _wake(self, t: AtTransport) -> None:
+        # ESC leaves a "> " prompt left over from a crash without sending it (Ctrl-Z would send it).
+        await t.write_raw(ESC)
+        await asyncio.sleep(0.05)
+        last: Exception | None = None
+        for _ in range(2):
+            try:
+                await self._cmd(t, "AT", min(2.0, self._command_timeout))
+                return
+            except ModemTimeout as exc:
+                last = exc
+        raise ModemTimeout(f"{self._ctx}: modem does not answer AT") from last
+
+    async def _init(self, t: AtTransport) -> tuple[Identity, _Setup]:
+        await self._wake(t)
+        await self._ok(t, "ATE0")
+        await self._try(t, "AT+CMEE=1")
+        await self._unlock_sim(t)
+        manufacturer = _first(await self._try(t, "AT+CGMI"), "+CGMI")
+        huawei = bool(manufacturer and "huawei" in manufacturer.lower())
+        await self._ok(t, "AT+CMGF=0")
+        setup = await self._select_storage(t)
+        await self._set_cnmi(t)
+        await self._try(t, "AT+CLIP=1")
+        if huawei:
+            await self._try(t, "AT^CURC=0")
+        await self._try(t, "AT+CREG=2")
+        return await self._read_identity(t, manufacturer), setup
+
+    async def _unlock_sim(self, t: AtTransport) -> None:
+        pin_sent = False
+        for _ in range(10):
+            try:
+                lines = await self._ok(t, "AT+CPIN?")
+            except CmeError as exc:
+                if exc.code in _SIM_BUSY:
+                    await self._clock.sleep(0.5)
+                    continue
+                raise
+            status = (_first(lines, "+CPIN") or "").upper()
+            if status == "READY":
+                return
+            if status == "SIM PIN":
+                if pin_sent:
+                    await self._clock.sleep(0.5)  # accepted but not yet effective
+                    continue
+                if not self._phone.pin:
+                    raise CmeError(11, f"{self._ctx}: the SIM wants a PIN and none is configured")
+                try:
+                    await self._ok(t, f'AT+CPIN="{self._phone.pin}"')
+                except CmeError as exc:
+                    # Never retried: three wrong PINs lock the SIM.
+                    raise CmeError(exc.code, f"{self._ctx}: the SIM refused the configured PIN") from exc
+                except ModemError as exc:
+                    raise CmeError(16, f"{self._ctx}: the SIM refused the configured PIN") from exc
+                pin_sent = True
+                log.info("%s SIM unlocked with the configured PIN", self._ctx)
+                continue
+            if "PUK" in status:
+                raise CmeError(12, f"{self._ctx}: the SIM is PUK-locked ({status}); unlock it by hand")
+            raise CmeError(10, f"{self._ctx}: SIM not ready: {status or 'no answer'}")
+        raise ModemTimeout(f"{self._ctx}: SIM never became ready")
+
+    async def _select_storage(self, t: AtTransport) -> _Setup:
+        offered = parse_cpms_test(await self._try(t, "AT+CPMS=?") or ())
+        mem1 = offered[0] if offered else []
+        mem3 = offered[2] if len(offered) > 2 else mem1
+        storage = "SM" if "SM" in mem1 or not mem1 else mem1[0]
+        incoming = storage if storage in mem3 or not mem3 else mem3[0]
+        if await self._try(t, f'AT+CPMS="{storage}","{storage}","{incoming}"') is None:
+            await self._try(t, f'AT+CPMS="{storage}"')
+        # Sweep every real storage the modem offers: what arrived before start may sit in any of them.
+        swept = {s for s in mem1 if s in ("SM", "ME")} | {storage, incoming}
+        return _Setup(primary=storage, incoming=incoming, storages=frozenset(swept))
+
+    async def _set_cnmi(self, t: AtTransport) -> None:
+        for mode in CNMI_MODES:
+            if await self._try(t, f"AT+CNMI={mode}") is not None:
+                if mode != CNMI_MODES[0]:
+                    log.info("%s modem refused AT+CNMI=%s; using %s", self._ctx, CNMI_MODES[0], mode)
+                return
+        log.warning("%s modem accepts no AT+CNMI mode; relying on the periodic sweep", self._ctx)
+
+    async def _read_identity(self, t: AtTransport, manufacturer: str | None) -> Identity:
+        model = _first(await self._try(t, "AT+CGMM"), "+CGMM")
+        imei = _first(await self._try(t, "AT+CGSN"), "+CGSN")
+        imsi = _first(await self._try(t, "AT+CIMI"), "+CIMI")
+        iccid_commands = ["AT+CCID", "AT^ICCID?", "AT+QCCID"]
+        if manufacturer and "huawei" in manufacturer.lower():
+            iccid_commands.insert(0, iccid_commands.pop(1))
+        elif manufacturer and "quectel" in manufacturer.lower():
+            iccid_commands.insert(0, iccid_commands.pop(2))
+        iccid = None
+        for command in iccid_commands:
+            lines = await self._try(t, command)
+            if lines:
+                iccid = _first(lines, None)
+                break
+        operator = None
+        cops = _first(await self._try(t, "AT+COPS?"), "+COPS")
+        if cops:
+            parts = split_args(cops)
+            operator = parts[2] if len(parts) > 2 and parts[2] else None
+        signal = await self._read_signal(t)
+        registration = await self._read_registration(t)
+        return Identity(manufacturer, model, imei, imsi, iccid, operator, signal, registration)
+
+    async def _read_signal(self, t: AtTransport) -> int | None:
+        csq = _first(await self._ok(t, "AT+CSQ"), "+CSQ")
+        return parse_csq(csq) if csq else None
+
+    async def _read_registration(self, t: AtTransport) -> str | None:
+        creg = _first(await self._try(t, "AT+CREG?"), "+CREG")
+        return parse_creg(creg, query=True) if creg else None
+
+    # -- the supervisor -----------------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        try:
+            while self._state is not BackendState.STOPPED:
+                reason = await self._connected_phase()
+                self._state = BackendState.RECOVERING
+                log.warning("%s modem lost: %s", self._ctx, reason)
+                self._emit(Disconnected(reason))
+                if not await self._recover():
+                    return
+                self._emit(Reconnected())
+        finally:
+            # Cleanup also on CancelledError: the port never outlives its owner.
+            if self._transport is not None and self._state is not BackendState.CONNECTED:
+                self._transport.close()
+
+    async def _connected_phase(self) -> str:
+        """Run the URC worker and the periodic job until the link is lost; return why."""
+        transport = self._transport
+        assert transport is not None
+        worker = asyncio.create_task(self._urc_worker(transport), name=f"at-urcs-{self._phone.id}")
+        periodic = asyncio.create_task(self._periodic(transport), name=f"at-periodic-{self._phone.id}")
+        lost = asyncio.ensure_future(transport.lost)
+        try:
+            done, _ = await asyncio.wait({worker, periodic, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if lost in done:
+                return str(lost.result())
+            for task in done:
+                exc = task.exception()
+                if isinstance(exc, _Lost):
+                    return str(exc)
+                if exc is not None:
+                    log.error("%s backend task failed", self._ctx, exc_info=exc)
+                    return f"internal error: {exc!r}"
+            return "connected phase ended"
+        finally:
+            for task in (worker, periodic):
+                task.cancel()
+            await asyncio.gather(worker, periodic, return_exceptions=True)
+            transport.close()
+            self._transport = None
+
+    async def _periodic(self, t: AtTransport) -> None:
+        await self._sweep(t)
+        monotonic = self._clock.monotonic
+        next_sweep = monotonic() + self._phone.sweep_interval
+        next_ping = monotonic() + self._phone.liveness_interval
+        while True:
+            wait = max(0.0, min(next_sweep, next_ping) - monotonic())
+            await self._sleep_or(wait, self._check_now)
+            now = monotonic()
+            if self._check_now.is_set() or now >= next_ping:
+                self._check_now.clear()
+                next_ping = now + self._phone.liveness_interval
+                await self._liveness(t)
+            if now >= next_sweep:
+                next_sweep = now + self._phone.sweep_interval
+                await self._sweep(t)
+
+    async def _liveness(self, t: AtTransport) -> None:
+        # Two tries: a long command (a send) may have held the line through the first one.
+        for _ in range(2):
+            try:
+                response = await t.command("AT+CSQ", self._command_timeout)
+            except ModemTimeout:
+                continue
+            except ModemGone as exc:
+                raise _Lost(str(exc)) from exc
+            if response.result.ok:
+                csq = _first(response.lines, "+CSQ")
+                self._set_signal(parse_csq(csq) if csq else None)
+            return  # any answer, even ERROR, proves the modem alive
+        raise _Lost("no answer to the liveness check")
+
+    async def _recover(self) -> bool:
+        """Get the modem back; False when it must not be retried (PIN trouble) or we are stopping."""
+        attempt = 0
+        while self._state is not BackendState.STOPPED:
+            delay = self._backoff[min(attempt, len(self._backoff) - 1)]
+            if not os.path.exists(self._phone.device):  # noqa: ASYNC240 (one stat, never blocks long)
+                log.info("%s waiting for %s to come back", self._ctx, self._phone.device)
+                await self._sleep_or(delay, self._attach)
+                self._attach.clear()
+                attempt += 1
+                continue
+            try:
+                transport, identity, setup = await self._connect()
+            except CmeError as exc:
+                if exc.code in (11, 12, 16, 17, 18):
+                    log.error("%s giving up: %s", self._ctx, exc)
+                    self._state = BackendState.FAILED
+                    self._emit(Disconnected(str(exc)))
+                    return False
+                log.warning("%s re-init failed: %s", self._ctx, exc)
+            except ModemTimeout as exc:
+                log.warning("%s modem does not answer after reopen (%s); resetting it", self._ctx, exc)
+                await self._reset_modem()
+            except ModemError as exc:
+                log.warning("%s reconnect failed: %s", self._ctx, exc)
+            else:
+                if self._state is BackendState.STOPPED:
+                    transport.close()
+                    return False
+                self._adopt(transport, identity, setup)
+                log.info("%s modem back", self._ctx)
+                return True
+            await self._sleep_or(delay, self._attach)
+            self._attach.clear()
+            attempt += 1
+        return False
+
+    async def _reset_modem(self) -> None:
+        """AT+CFUN=1,1 on a fresh port; the modem reboots (no answer expected in time)."""
+        try:
+            transport = await AtTransport.open(
+                self._phone.device, self._phone.baudrate, on_urc=lambda _u: None, context=self._ctx
+            )
+        except ModemGone:
+            return
+        try:
+            # A stalled firmware may obey the reset without answering it: do not wait long.
+            await transport.command("AT+CFUN=1,1", min(1.0, self._command_timeout))
+        except ModemError:
+            pass
+        finally:
+            transport.close()
+
+    async def _sleep_or(self, seconds: float, event: asyncio.Event) -> None:
+        """Sleep on the injected clock, waking early when ``event`` is set."""
+        if event.is_set():
+            return
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+        waiter = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in (sleeper, waiter):
+                fut.cancel()
+            await asyncio.gather(sleeper, waiter, return_exceptions=True)
+
+    # -- unsolicited ------------------------------------------------------------------------------------
+    def _on_urc(self, urc: Urc) -> None:
+        self._urcs.put_nowait(urc)
+
+    def _on_garbage(self, garbage: Garbage) -> None:
+        pass  # the transport logged it; garbage is survived, not acted on
+
+    async def _urc_worker(self, t: AtTransport) -> None:
+        ringing = False  # a RING waits for its +CLIP
+        while True:
+            try:
+                async with asyncio.timeout(CLIP_WAIT if ringing else None):
+                    urc = await self._urcs.get()
+            except TimeoutError:
+                self._emit(CallRinging(self._last_clip))
+                ringing = False
+                continue
+            name = urc.name
+            if name in ("RING", "+CRING"):
+                if ringing:
+                    self._emit(CallRinging(self._last_clip))
+                ringing = True
+            elif name == "+CLIP":
+                self._last_clip = parse_clip(urc.args)
+                if ringing:
+                    self._emit(CallRinging(self._last_clip))
+                    ringing = False
+            elif name in _CALL_END_URCS:
+                if ringing:
+                    self._emit(CallRinging(self._last_clip))
+                    ringing = False
+                self._last_clip = None
+                self._emit(CallEnded())
+            else:
+                await self._handle_urc(t, urc)
+
+    async def _handle_urc(self, t: AtTransport, urc: Urc) -> None:
+        name = urc.name
+        try:
+            if name in ("+CMTI", "+CDSI"):
+                where = parse_storage_index(urc.args)
+                if where is None:
+                    log.warning("%s unreadable %s: %r", self._ctx, name, urc.line)
+                    return
+                storage, index = where
+                self._sweep_storages.add(storage)
+                await self._read_stored(t, storage, index)
+            elif name in ("+CMT", "+CDS") and urc.pdu is not None:
+                self._emit_pdu(None, "", urc.pdu)
+            elif name in ("^RSSI", "+CSQ"):
+                self._set_signal(parse_csq(urc.args))
+            elif name in ("+CREG", "+CGREG", "+CEREG"):
+                if name == "+CREG":
+                    registration = parse_creg(urc.args, query=False)
+                    self._identity = replace(self._identity, registration=registration)
+            else:
+                log.debug("%s URC ignored: %r", self._ctx, urc.line)
+        except ModemTimeout as exc:
+            log.warning("%s %s not handled: %s (the sweep will catch up)", self._ctx, name, exc)
+        except ModemGone as exc:
+            raise _Lost(str(exc)) from exc
+        except ModemError as exc:
+            log.warning("%s %s not handled: %s (the sweep will catch up)", self._ctx, name, exc)
+
+    def _set_signal(self, rssi: int | None) -> None:
+        if rssi != self._signal:
+            self._signal = rssi
+            self._identity = replace(self._identity, signal=rssi)
+            self._emit(SignalChanged(rssi))
+
+    # -- stored messages ------------------------------------------------------------------------------
+    async def _use_storage(self, t: AtTransport, storage: str) -> None:
+        if storage != self._mem1:
+            await self._ok(t, f'AT+CPMS="{storage}"')
+            self._mem1 = storage
+
+    async def _read_stored(self, t: AtTransport, storage: str, index: int) -> None:
+        async with self._op_lock:
+            await self._use_storage(t, storage)
+            response = await self._cmd(t, f"AT+CMGR={index}")
+        _raise_for(response)
+        pdu = parse_cmgr(response.lines)
+        if pdu is None:
+            log.info("%s %s/%d is empty", self._ctx, storage, index)
+            return
+        self._emit_pdu(index, storage, pdu)
+
+    async def _sweep(self, t: AtTransport) -> None:
+        """``AT+CMGL=4`` on every storage: real modems lose URCs."""
+        try:
+            # The storage chosen at init first, so that a message is named after it when aliased.
+            order = sorted(self._sweep_storages, key=lambda name: (name != self._setup.primary, name))
+            for storage in order:
+                async with self._op_lock:
+                    try:
+                        await self._use_storage(t, storage)
+                    except (ModemTimeout, ModemGone):
+                        raise
+                    except ModemError as exc:
+                        log.debug("%s storage %s not sweepable: %s", self._ctx, storage, exc)
+                        continue
+                    response = await self._cmd(
+                        t, "AT+CMGL=4", 3 * self._command_timeout
+                    )  # a full SIM is slow
+                if not response.result.ok:
+                    log.warning("%s AT+CMGL=4 on %s: %s", self._ctx, storage, response.result)
+                    continue
+                for index, _stat, pdu in parse_cmgl(response.lines):
+                    self._emit_pdu(index, storage, pdu)
+        except ModemTimeout as exc:
+            log.warning("%s sweep failed: %s", self._ctx, exc)
+        except ModemGone as exc:
+            raise _Lost(str(exc)) from exc
+
+    def _emit_pdu(self, index: int | None, storage: str, pdu: str) -> None:
+        if index is not None:
+            # Emitted and not yet deleted: the supervisor has it. The same index and PDU under another
+            # storage name is the same message seen through an alias ("MT", or a modem that ignores
+            # AT+CPMS): emitting it twice would make two messages of one.
+            if any((name, index, pdu) in self._emitted for name in {storage, *self._sweep_storages}):
+                return
+            self._emitted.add((storage, index, pdu))
+        try:
+            message = pdu_codec.decode(pdu)
+        except PduError as exc:
+            log.warning("%s undecodable PDU at %s/%s: %s", self._ctx, storage, index, exc)
+            self._emit(UndecodableSms(index, storage, pdu, str(exc)))
+            return
+        if isinstance(message, pdu_codec.DeliverPdu):
+            self._emit(SmsReceived(index, storage, pdu, message))
+        elif isinstance(message, pdu_codec.StatusReportPdu):
+            self._emit(ReportReceived(index, storage, pdu, message))
+        else:
+            # A stored SMS-SUBMIT (a draft or an outbox copy) is not something we received.
+            log.info("%s ignoring stored SMS-SUBMIT at %s/%s", self._ctx, storage, index)
+
+    # -- commands from the supervisor -------------------------------------------------------------------
+    def _live(self) -> AtTransport:
+        if self._state is not BackendState.CONNECTED or self._transport is None:
+            raise ModemGone(f"{self._ctx}: modem not connected ({self._state.value})")
+        return self._transport
+
+    async def send(self, parts: Sequence[pdu_codec.SubmitPart]) -> list[int]:
+        refs: list[int] = []
+        for part in parts:
+            t = self._live()
+            try:
+                response = await t.submit(
+                    part.tpdu_length, part.hex, self._command_timeout, self._send_timeout
+                )
+            except ModemTimeout:
+                self._check_now.set()
+                raise
+            _raise_for(response)
+            mr = parse_cmgs(response.lines)
+            if mr is None:
+                raise ModemError(f"{self._ctx}: AT+CMGS answered OK without a message reference")
+            log.info("%s sent part to %s mr=%d", self._ctx, part.number, mr)
+            refs.append(mr)
+        return refs
+
+    async def delete(self, index: int, storage: str) -> None:
+        t = self._live()
+        async with self._op_lock:
+            await self._use_storage(t, storage)
+            await self._ok(t, f"AT+CMGD={index}")
+        gone = {pdu for name, i, pdu in self._emitted if (name, i) == (storage, index)}
+        self._emitted = {k for k in self._emitted if k[1] != index or (k[0] != storage and k[2] not in gone)}
+        log.info("%s deleted %s/%d", self._ctx, storage, index)
+
+    async def hangup(self) -> None:
+        t = self._live()
+        try:
+            await self._ok(t, "ATH")
+        except (ModemTimeout, ModemGone):
+            raise
+        except ModemError:
+            await self._ok(t, "AT+CHUP")  # some modems only hang up a voice call this way
+
+    async def identity(self) -> Identity:
+        t = self._transport
+        if self._state is BackendState.CONNECTED and t is not None:
+            with contextlib.suppress(ModemError):
+                self._set_signal(await self._read_signal(t))
+                registration = await self._read_registration(t)
+                if registration is not None:
+                    self._identity = replace(self._identity, registration=registration)
+        return self._identity
+
+
+def _raise_for(response: Response) -> None:
+    result = response.result
+    if result.kind is ResultKind.OK:
+        return
+    if result.kind is ResultKind.CMS_ERROR:
+        raise CmsError(result.code if result.code is not None else -1, result.text)
+    if result.kind is ResultKind.CME_ERROR:
+        raise CmeError(result.code if result.code is not None else -1, result.text)
+    raise ModemError(f"{redact(response.command)}: {result.kind.value}")
+
+
+def _first(lines: Sequence[str] | None, prefix: str | None) -> str | None:
+    """The first info line, with ``<prefix>:`` and quotes removed (``+CGMI: "huawei"`` → ``huawei``)."""
+    if not lines:
+        return None
+    line = lines[0].strip()
+    if prefix and line.upper().startswith(prefix.upper() + ":"):
+        line = line[len(prefix) + 1 :].strip()
+    elif prefix is None:
+        line = _ANY_PREFIX.sub("", line)
+    return line.strip('"') or None

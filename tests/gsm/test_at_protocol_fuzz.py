@@ -1,0 +1,80 @@
+"""Property tests: any bytes in any chunking → only the parser's own events, and the same ones."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspisms_daemon.errors import AtProtocolError
+from raspisms_daemon.gsm.at_protocol import AtParser, Garbage, Prompt, Response, Urc
+
+COMMANDS = [None, "AT", "AT+CMGL=4", "AT+CMGS=23", "AT+CREG?", "ATD123;", "AT+CSQ"]
+
+# Realistic fragments mixed with arbitrary bytes, so that the interesting paths are reached often.
+FRAGMENTS = [
+    b"\r\n", b"\r", b"\n", b"OK", b"ERROR", b"+CMS ERROR: 500", b"+CME ERROR: 10", b"> ", b">",
+    b"+CMTI: \"SM\",3", b"+CMT: ,23", b"+CDS: 25", b"0791AABB", b"RING", b"NO CARRIER", b"^RSSI: 9",
+    b"+CMGL: 1,0,,23", b"+CREG: 1", b"+CREG: 2,1", b"AT+CMGL=4", b"\x00", b"\xff", b"\x1a", b"A" * 700,
+]  # fmt: skip
+
+data_strategy = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.binary(max_size=40)), max_size=30).map(
+    b"".join
+)
+
+
+def _drain(parser: AtParser, chunks: list[bytes]) -> list:
+    out = []
+    for chunk in chunks:
+        parser.receive_data(chunk)
+        while (ev := parser.next_event()) is not None:
+            assert isinstance(ev, Response | Prompt | Urc | Garbage)
+            out.append(ev)
+            if isinstance(ev, Prompt):
+                parser.pdu_sent()
+    return out
+
+
+def _chunk(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    chunks, last = [], 0
+    for p in points:
+        chunks.append(data[last:p])
+        last = p
+    chunks.append(data[last:])
+    return chunks
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    command=st.sampled_from(COMMANDS),
+    data=data_strategy,
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=20),
+)
+def test_any_bytes_in_any_chunking_give_the_same_events(
+    command: str | None, data: bytes, cuts: list[int]
+) -> None:
+    whole, chunked = AtParser(), AtParser()
+    if command:
+        whole.start_command(command)
+        chunked.start_command(command)
+    try:
+        expected = _drain(whole, [data])
+    except AtProtocolError:
+        return  # the only error it may raise; nothing else escapes
+    assert _drain(chunked, _chunk(data, cuts)) == expected
+    # Byte-at-a-time is the harshest chunking.
+    single = AtParser()
+    if command:
+        single.start_command(command)
+    assert _drain(single, [data[i : i + 1] for i in range(len(data))]) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=5000))
+def test_random_bytes_never_raise_anything_but_at_protocol_error(data: bytes) -> None:
+    parser = AtParser()
+    parser.start_command("AT+CMGS=10")
+    try:
+        _drain(parser, [data])
+    except AtProtocolError:
+        pass
