@@ -1,0 +1,271 @@
+"""Our own routes: webhooks CRUD, deliveries (list, attempts, replay), live phone status, udev attach,
+``/healthz`` and ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from ..config import WEBHOOK_TYPES, validate_webhook_url
+from ..errors import DeliveryError, StoreError
+from ..store import outbox as store_outbox
+from ..store import webhooks as store_webhooks
+from . import metrics as prom
+from .envelope import ApiError, Code, json_response
+from .params import bad, missing, opt_bool, opt_int, opt_str, read_params, str_list
+from .server import CONTROL
+
+__all__ = ["ATTACH_TIMEOUT", "add_routes"]
+
+ATTACH_TIMEOUT = 30.0  # attach waits for the phones to reopen their ports; bounded like any modem await
+DELIVERY_STATES = tuple(s.value for s in store_outbox.DeliveryState)
+
+
+def _not_found(message: str) -> ApiError:
+    return ApiError(404, Code.NOT_FOUND, message)
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+
+async def list_webhooks(request: web.Request) -> web.Response:
+    hooks = await store_webhooks.list_webhooks(request.app[CONTROL].db.conn)
+    return json_response([h.as_dict() for h in hooks])
+
+
+async def get_webhook(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    try:
+        hook = await store_webhooks.get_webhook(request.app[CONTROL].db.conn, name)
+    except DeliveryError:
+        raise _not_found(f"no webhook named {name!r}") from None
+    return json_response(hook.as_dict())
+
+
+async def create_webhook(request: web.Request) -> web.Response:
+    control = request.app[CONTROL]
+    params = await read_params(request)
+    name = opt_str(params, "name", max_len=64)
+    url = opt_str(params, "url", max_len=2000)
+    if not name:
+        raise missing("name is required")
+    if not url:
+        raise missing("url is required")
+    reason = validate_webhook_url(url)
+    if reason:
+        raise bad(f"url: {reason}")
+    types = str_list(params, "types")
+    if not types or [t.lower() for t in types] == ["all"]:
+        types = list(WEBHOOK_TYPES)
+    fmt = opt_str(params, "format") or "form"
+    enabled = opt_bool(params, "enabled", default=True)
+    async with control.db.transaction() as conn:
+        try:
+            await store_webhooks.get_webhook(conn, name)
+        except DeliveryError:
+            pass
+        else:
+            raise ApiError(409, Code.CANNOT_CREATE, f"a webhook named {name!r} already exists")
+        try:
+            hook = await store_webhooks.add_webhook(conn, name, url, types=types, format=fmt, enabled=enabled)
+        except DeliveryError as exc:
+            raise bad(str(exc)) from None
+    return json_response(hook.as_dict(), status=201)
+
+
+async def delete_webhook(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    async with request.app[CONTROL].db.transaction() as conn:
+        try:
+            dropped = await store_webhooks.remove_webhook(conn, name)
+        except DeliveryError:
+            raise _not_found(f"no webhook named {name!r}") from None
+    return json_response({"removed": name, "pending_dropped": dropped})
+
+
+async def enable_webhook(request: web.Request) -> web.Response:
+    control = request.app[CONTROL]
+    name = request.match_info["name"]
+    async with control.db.transaction() as conn:
+        try:
+            hook = await store_webhooks.enable_webhook(conn, name)
+        except DeliveryError:
+            raise _not_found(f"no webhook named {name!r}") from None
+    control.wake_dispatcher()  # its kept backlog is due at once
+    return json_response(hook.as_dict())
+
+
+async def disable_webhook(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    async with request.app[CONTROL].db.transaction() as conn:
+        try:
+            hook = await store_webhooks.disable_webhook(conn, name, "disabled through the API")
+        except DeliveryError:
+            raise _not_found(f"no webhook named {name!r}") from None
+    return json_response(hook.as_dict())
+
+
+# --- deliveries -----------------------------------------------------------------------------------
+
+
+async def list_deliveries(request: web.Request) -> web.Response:
+    query = dict(request.query)
+    state = query.get("state") or None
+    if state is not None and state not in DELIVERY_STATES:
+        raise bad(f"state must be one of: {', '.join(DELIVERY_STATES)}")
+    limit = opt_int(query, "limit") or 50
+    if limit > 1000:
+        raise bad("limit must be at most 1000")
+    rows = await store_outbox.list_deliveries(
+        request.app[CONTROL].db.conn, state=state, webhook=query.get("webhook") or None, limit=limit
+    )
+    return json_response([d.as_dict() for d in rows])
+
+
+def _delivery_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise bad(f"delivery id must be a positive integer, not {raw!r}")
+    return int(raw)
+
+
+async def get_delivery(request: web.Request) -> web.Response:
+    conn = request.app[CONTROL].db.conn
+    delivery_id = _delivery_id(request)
+    try:
+        delivery = await store_outbox.get_delivery(conn, delivery_id)
+    except StoreError:
+        raise _not_found(f"no delivery with id {delivery_id}") from None
+    attempts = await store_outbox.list_attempts(conn, delivery_id)
+    return json_response({**delivery.as_dict(), "attempts_log": [a.as_dict() for a in attempts]})
+
+
+async def replay_delivery(request: web.Request) -> web.Response:
+    control = request.app[CONTROL]
+    delivery_id = _delivery_id(request)
+    async with control.db.transaction() as conn:
+        try:
+            delivery = await store_outbox.replay_delivery(conn, delivery_id)
+        except StoreError:
+            raise _not_found(f"no delivery with id {delivery_id}") from None
+    control.wake_dispatcher()
+    return json_response(delivery.as_dict())
+
+
+# --- phones, attach -------------------------------------------------------------------------------
+
+
+async def list_phones(request: web.Request) -> web.Response:
+    return json_response(request.app[CONTROL].phone_status())
+
+
+async def attach(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    device = params.get("device")
+    if device is not None and (not isinstance(device, str) or not device.strip()):
+        raise bad("device must be a device path or null")
+    try:
+        async with asyncio.timeout(ATTACH_TIMEOUT):
+            ids = await request.app[CONTROL].attach(device.strip() if device else None)
+    except TimeoutError:
+        raise ApiError(
+            504, Code.INTERNAL_ERROR, f"attach did not finish within {ATTACH_TIMEOUT:g} s"
+        ) from None
+    return json_response({"device": device, "phones": ids})
+
+
+# --- health and metrics (no API key) --------------------------------------------------------------
+
+
+def _phone_counts(status: list[dict[str, object]]) -> dict[str, int]:
+    counts = {"configured": len(status), "connected": 0, "disconnected": 0, "disabled": 0}
+    for phone in status:
+        state = str(phone.get("state"))
+        if state in counts:
+            counts[state] += 1
+    return counts
+
+
+async def healthz(request: web.Request) -> web.Response:
+    control = request.app[CONTROL]
+    backlog = await store_outbox.backlog_count(control.db.conn)
+    return web.json_response(
+        {"status": "ok", "phones": _phone_counts(control.phone_status()), "backlog": backlog}
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    control = request.app[CONTROL]
+    status = control.phone_status()
+    samples: list[prom.Sample] = [prom.Sample("up", 1, help="1 while the daemon answers")]
+    samples += prom.samples_from_mapping(control.metrics())
+    for phone in status:
+        labels: tuple[tuple[str, str], ...] = (
+            ("phone", str(phone.get("id"))),
+            ("name", str(phone.get("name") or "")),
+        )
+        samples.append(
+            prom.Sample(
+                "phone_connected",
+                1 if phone.get("state") == "connected" else 0,
+                labels,
+                help="1 when the phone's modem is connected",
+            )
+        )
+        signal = phone.get("signal")
+        if isinstance(signal, int | float) and not isinstance(signal, bool):
+            samples.append(
+                prom.Sample("phone_signal", float(signal), labels, help="signal as the modem reports it")
+            )
+    backlog = await store_outbox.backlog_count(control.db.conn)
+    samples.append(
+        prom.Sample("outbox_pending", backlog, help="webhook deliveries waiting (not yet delivered)")
+    )
+    for state, count in (await _outbox_by_state(control)).items():
+        samples.append(
+            prom.Sample(
+                "outbox_rows",
+                count,
+                (("state", state),),
+                help="outbox rows by state (delivered rows are pruned after retention)",
+            )
+        )
+    hooks = await store_webhooks.list_webhooks(control.db.conn)
+    for enabled in (True, False):
+        samples.append(
+            prom.Sample(
+                "webhooks",
+                sum(h.enabled is enabled for h in hooks),
+                (("enabled", "true" if enabled else "false"),),
+                help="configured webhooks",
+            )
+        )
+    return web.Response(text=prom.render(samples), headers={"Content-Type": prom.CONTENT_TYPE})
+
+
+async def _outbox_by_state(control: Any) -> dict[str, int]:
+    # Read-only count on the store engineer's table; a store function would be better (see report).
+    counts = dict.fromkeys(DELIVERY_STATES, 0)
+    for row in await control.db.fetchall("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state"):
+        counts[row["state"]] = int(row["n"])
+    return counts
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    for slash in ("/", ""):
+        r.add_get("/api/webhooks" + slash, list_webhooks)
+        r.add_post("/api/webhooks" + slash, create_webhook)
+        r.add_get("/api/webhooks/{name}" + slash, get_webhook)
+        r.add_delete("/api/webhooks/{name}" + slash, delete_webhook)
+        r.add_post("/api/webhooks/{name}/enable" + slash, enable_webhook)
+        r.add_post("/api/webhooks/{name}/disable" + slash, disable_webhook)
+        r.add_get("/api/deliveries" + slash, list_deliveries)
+        r.add_get("/api/deliveries/{id}" + slash, get_delivery)
+        r.add_post("/api/deliveries/{id}/replay" + slash, replay_delivery)
+        r.add_get("/api/phones" + slash, list_phones)
+        r.add_post("/api/daemon/attach" + slash, attach)
+    r.add_get("/healthz", healthz)
+    r.add_get("/metrics", metrics)

@@ -1,0 +1,163 @@
+"""The local HTTP API: a RaspiSMS-compatible subset, plus webhooks, deliveries, phones, health and metrics.
+
+- Auth: the ``X-Api-Key`` header (or RaspiSMS's ``api_key`` query parameter), compared in constant time
+  with ``[daemon] api_key``. ``/healthz`` and ``/metrics`` need no key: they expose counts, never
+  message content, and Prometheus scrapers rarely send custom headers; the API listens on 127.0.0.1 or
+  a unix socket by default.
+- Every answer is RaspiSMS's JSON envelope ``{error, message, response, next, prev}`` (``/metrics`` is
+  Prometheus text). Unknown route → 404, bad or missing key → 401, bad request → 400 with a message;
+  an unexpected exception → 500 with no detail (the traceback goes to the log only).
+- The access log is off: RaspiSMS clients may pass the key in the query string.
+
+Routes (a trailing ``/`` is optional everywhere):
+
+    POST   /api/scheduled/                 text, numbers, [at, id_phone, flash, tag] → 201, id   (RaspiSMS)
+    DELETE /api/scheduled/{id}/            → 204; 400 CANNOT_DELETE when not pending           (RaspiSMS)
+    GET    /api/list/{type}/[{page}/]      sended|received|scheduled|phone|call, 25 a page     (RaspiSMS)
+    GET    /api/webhooks/                  list;  POST: name, url, [types, format, enabled] → 201
+    GET    /api/webhooks/{name}/           one;   DELETE: remove it and its outbox rows
+    POST   /api/webhooks/{name}/enable     (its backlog becomes due at once)  · …/disable
+    GET    /api/deliveries/?state=&webhook=&limit=    newest first
+    GET    /api/deliveries/{id}/           with ``attempts_log``
+    POST   /api/deliveries/{id}/replay     pending again, same random id
+    GET    /api/phones/                    live status from the supervisors
+    POST   /api/daemon/attach              {"device": path|null} → {"device", "phones": [ids]}
+    GET    /healthz                        no key: {"status": "ok", "phones": {…counts}, "backlog": n}
+    GET    /metrics                        no key: Prometheus text
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from aiohttp import web
+
+from ..clock import Clock, SystemClock
+from ..config import Config, validate_listen
+from ..store.db import Database
+from .envelope import ApiError, Code, error_response
+
+__all__ = ["CLOCK", "CONTROL", "DaemonControl", "create_app", "listen_address", "start_api"]
+
+log = logging.getLogger("raspisms_daemon.api")
+
+MAX_BODY = 1024 * 1024
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class DaemonControl(Protocol):
+    """What the API needs from the running daemon (implemented by :class:`raspisms_daemon.daemon.Daemon`)."""
+
+    db: Database
+    config: Config
+
+    def phone_status(self) -> list[dict[str, object]]: ...
+
+    def wake_sender(self) -> None: ...
+
+    def wake_dispatcher(self) -> None: ...
+
+    async def attach(self, device: str | None) -> list[int]: ...
+
+    def metrics(self) -> dict[str, float]: ...
+
+
+CONTROL = web.AppKey("control", DaemonControl)
+CLOCK = web.AppKey("clock", Clock)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a JSON envelope; nothing internal (traceback, SQL) reaches the client."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status == 404:
+            return error_response(404, Code.NOT_FOUND, f"no such route: {request.method} {request.path}")
+        if exc.status == 405:
+            allowed = ", ".join(sorted(getattr(exc, "allowed_methods", ()) or ()))
+            return error_response(
+                405,
+                Code.INVALID_PARAMETER,
+                f"method {request.method} not allowed on {request.path}"
+                + (f" (allowed: {allowed})" if allowed else ""),
+            )
+        if exc.status == 413:
+            return error_response(
+                413, Code.INVALID_PARAMETER, f"request body too large (max {MAX_BODY} bytes)"
+            )
+        return error_response(exc.status, Code.INVALID_PARAMETER, exc.reason)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("API %s %s failed", request.method, request.path)
+        return error_response(500, Code.INTERNAL_ERROR, "internal error (details in the daemon's log)")
+
+
+@web.middleware
+async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in PUBLIC_PATHS:
+        return await handler(request)
+    expected = request.app[CONTROL].config.daemon.api_key.encode()
+    given = request.headers.get("X-Api-Key") or request.query.get("api_key") or ""
+    # compare_digest on bytes: constant time, and no TypeError on a non-ASCII header.
+    if not expected or not hmac.compare_digest(given.encode("utf-8", "replace"), expected):
+        raise ApiError(
+            401, Code.INVALID_CREDENTIALS, "invalid or missing API key: send it in the X-Api-Key header"
+        )
+    return await handler(request)
+
+
+def create_app(control: DaemonControl, *, clock: Clock | None = None) -> web.Application:
+    from . import routes_admin, routes_raspisms
+
+    app = web.Application(middlewares=[_errors, _auth], client_max_size=MAX_BODY)
+    app[CONTROL] = control
+    app[CLOCK] = clock or SystemClock()
+    routes_raspisms.add_routes(app)
+    routes_admin.add_routes(app)
+    return app
+
+
+def listen_address(listen: str) -> tuple[str, int] | str:
+    """``(host, port)`` for TCP, or the socket path for ``unix:/path``."""
+    if listen.startswith("unix:"):
+        return listen[len("unix:") :]
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+async def start_api(control: DaemonControl, listen: str, *, clock: Clock | None = None) -> web.AppRunner:
+    """Serve the API on ``listen`` ("HOST:PORT", "[::1]:PORT" or "unix:/path"); cleanup() stops it."""
+    reason = validate_listen(listen)
+    if reason:
+        raise ValueError(f"[api] listen: {reason}")
+    runner = web.AppRunner(create_app(control, clock=clock), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        where = listen_address(listen)
+        site: web.BaseSite
+        if isinstance(where, str):
+            site = web.UnixSite(runner, where)
+            await site.start()
+            # Group access, so an admin in the daemon's group can use the CLI; nobody else.
+            os.chmod(where, 0o660)
+        else:
+            site = web.TCPSite(runner, where[0], where[1], reuse_address=True)
+            await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("API listening on %s", ", ".join(str(a) for a in runner.addresses))
+    return runner

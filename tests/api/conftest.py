@@ -1,0 +1,131 @@
+"""A real API server on 127.0.0.1 (port 0) over a real SQLite file, with a small test double of the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from raspisms_daemon.api.server import start_api
+from raspisms_daemon.config import Config, parse_config
+from raspisms_daemon.store import messages
+from raspisms_daemon.store.db import Database, open_database
+
+API_KEY = "test-api-key-0123456789abcdef"
+
+
+class FakeDaemon:
+    """The daemon side of the contract (DaemonControl), recording what the API asked of it."""
+
+    def __init__(self, db: Database, config: Config) -> None:
+        self.db = db
+        self.config = config
+        self.phones: list[dict[str, object]] = [
+            {
+                "id": 1,
+                "name": "huawei",
+                "backend": "at",
+                "device": "/dev/ttyUSB0",
+                "state": "connected",
+                "imei": "356938035643809",
+                "iccid": None,
+                "operator": "Orange F",
+                "signal": 17,
+                "registration": "home",
+                "last_seen": "2026-01-02T03:04:05+00:00",
+            },
+            {
+                "id": 2,
+                "name": "sim800",
+                "backend": "at",
+                "device": "/dev/ttyUSB1",
+                "state": "disconnected",
+                "imei": None,
+                "iccid": None,
+                "operator": None,
+                "signal": None,
+                "registration": None,
+                "last_seen": None,
+            },
+        ]
+        self.sender_wakes = 0
+        self.dispatcher_wakes = 0
+        self.attached: list[str | None] = []
+        self.attach_delay = 0.0
+        self.extra_metrics: dict[str, float] = {
+            "received_total": 3.0,
+            "sent_total": 2.0,
+            "outbox_backlog": 1.0,
+            'deliveries_total{result="dead"}': 1.0,
+        }
+        self.fail_phone_status = False
+
+    def phone_status(self) -> list[dict[str, object]]:
+        if self.fail_phone_status:
+            raise RuntimeError("secret internal detail: /var/lib/raspisms SELECT * FROM phone")
+        return self.phones
+
+    def wake_sender(self) -> None:
+        self.sender_wakes += 1
+
+    def wake_dispatcher(self) -> None:
+        self.dispatcher_wakes += 1
+
+    async def attach(self, device: str | None) -> list[int]:
+        self.attached.append(device)
+        await asyncio.sleep(self.attach_delay)
+        return [1] if device in (None, "/dev/ttyUSB0") else []
+
+    def metrics(self) -> dict[str, float]:
+        return dict(self.extra_metrics)
+
+
+@dataclass
+class Api:
+    base: str
+    session: aiohttp.ClientSession
+    daemon: FakeDaemon
+    headers: dict[str, str] = field(default_factory=lambda: {"X-Api-Key": API_KEY})
+
+    async def call(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> tuple[int, Any, str]:
+        """(status, parsed JSON or None, raw text)."""
+        headers = dict(self.headers if auth else {}, **kwargs.pop("headers", {}))
+        async with asyncio.timeout(10):
+            async with self.session.request(method, self.base + path, headers=headers, **kwargs) as resp:
+                text = await resp.text()
+                # Whatever the route and the outcome, no Python internals ever reach a client.
+                assert "Traceback" not in text and 'File "/' not in text, text
+                try:
+                    body = await resp.json(content_type=None) if text else None
+                except ValueError:
+                    body = None
+                return resp.status, body, text
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    config = parse_config(
+        f"[daemon]\napi_key = {API_KEY}\ndatabase = {tmp_path / 'db.sqlite3'}\n"
+        "[phone:1]\ndevice = /dev/ttyUSB0\n[phone:2]\ndevice = /dev/ttyUSB1\n"
+    )
+    db = await open_database(config.daemon.database)
+    async with db.transaction() as conn:
+        for p in config.phones:
+            await messages.upsert_phone(
+                conn, id=p.id, name=p.name, backend=p.backend, device=p.device, enabled=p.enabled
+            )
+    daemon = FakeDaemon(db, config)
+    runner = await start_api(daemon, "127.0.0.1:0")
+    host, port = runner.addresses[0][:2]
+    session = aiohttp.ClientSession()
+    try:
+        yield Api(f"http://{host}:{port}", session, daemon)
+    finally:
+        await session.close()
+        await runner.cleanup()
+        await db.close()

@@ -1,0 +1,37 @@
+"""The Prometheus text renderer (pure)."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from raspisms_daemon.api.metrics import Sample, render, samples_from_mapping
+
+
+def test_one_help_and_type_per_name_samples_grouped() -> None:
+    text = render(
+        [Sample("b_total", 1, (("x", "1"),)), Sample("a", 2.5), Sample("b_total", 3, (("x", "2"),))]
+    )
+    assert text == (
+        "# HELP raspisms_a a\n# TYPE raspisms_a gauge\nraspisms_a 2.5\n"
+        "# HELP raspisms_b_total b total\n# TYPE raspisms_b_total counter\n"
+        'raspisms_b_total{x="1"} 1\nraspisms_b_total{x="2"} 3\n'
+    )
+
+
+def test_mapping_keys_may_carry_labels_and_bad_characters_are_replaced() -> None:
+    samples = samples_from_mapping({'deliveries_total{result="ok",webhook="a\\"b"}': 4, "weird-name": 1})
+    assert samples == [
+        Sample("deliveries_total", 4.0, (("result", "ok"), ("webhook", 'a"b'))),
+        Sample("weird_name", 1.0),
+    ]
+    families = list(text_string_to_metric_families(render(samples)))
+    assert {f.name for f in families} == {"raspisms_deliveries", "raspisms_weird_name"}
+
+
+def test_special_values_render_as_prometheus_spells_them() -> None:
+    text = render([Sample("a", float("inf")), Sample("b", float("nan")), Sample("c", 0.1), Sample("d", 1e20)])
+    values = {f.name: f.samples[0].value for f in text_string_to_metric_families(text)}
+    assert (
+        values["raspisms_a"] == float("inf") and values["raspisms_c"] == 0.1 and values["raspisms_d"] == 1e20
+    )
+    assert "raspisms_b NaN" in text

@@ -1,0 +1,267 @@
+"""Our own routes: webhooks CRUD, deliveries with attempts and replay, phones, attach, /metrics."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from raspisms_daemon.config import WEBHOOK_TYPES
+from raspisms_daemon.store.outbox import enqueue_event
+from raspisms_daemon.webhooks import events
+
+from .conftest import API_KEY, Api
+
+
+async def add_hook(api: Api, name: str = "inbox", **extra: object) -> dict[str, object]:
+    status, body, text = await api.call(
+        "POST", "/api/webhooks/", json={"name": name, "url": "http://127.0.0.1:9/h", **extra}
+    )
+    assert status == 201, text
+    return body["response"]
+
+
+async def enqueue(api: Api, n: int = 1) -> list[int]:
+    ids: list[int] = []
+    async with api.daemon.db.transaction() as conn:
+        for i in range(n):
+            ids += await enqueue_event(
+                conn,
+                type="send_sms_status_change",
+                body=events.send_sms_status_change(id=i + 1, status="delivered"),
+                timestamp=1_700_000_000 + i,
+                api_key=API_KEY,
+            )
+    return ids
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+
+async def test_webhook_create_list_get_delete(api: Api) -> None:
+    hook = await add_hook(api, types=["receive_sms", "inbound_call"], format="json")
+    assert {k: hook[k] for k in ("name", "url", "types", "format", "enabled", "source")} == {
+        "name": "inbox",
+        "url": "http://127.0.0.1:9/h",
+        "types": ["inbound_call", "receive_sms"],
+        "format": "json",
+        "enabled": True,
+        "source": "api",
+    }
+    status, body, _ = await api.call("GET", "/api/webhooks/")
+    assert status == 200 and [h["name"] for h in body["response"]] == ["inbox"]
+    status, body, _ = await api.call("GET", "/api/webhooks/inbox/")
+    assert status == 200 and body["response"]["url"] == "http://127.0.0.1:9/h"
+    status, body, _ = await api.call("DELETE", "/api/webhooks/inbox/")
+    assert status == 200 and body["response"] == {"removed": "inbox", "pending_dropped": 0}
+    status, body, _ = await api.call("GET", "/api/webhooks/inbox/")
+    assert status == 404 and body["error"] == 128
+    status, body, _ = await api.call("DELETE", "/api/webhooks/inbox/")
+    assert status == 404 and "no webhook named 'inbox'" in body["message"]
+
+
+async def test_webhook_form_post_types_all_and_comma_list(api: Api) -> None:
+    status, body, _ = await api.call(
+        "POST", "/api/webhooks/", data={"name": "a", "url": "https://h/x", "types": "all"}
+    )
+    assert status == 201 and body["response"]["types"] == sorted(WEBHOOK_TYPES)
+    status, body, _ = await api.call(
+        "POST",
+        "/api/webhooks/",
+        data={"name": "b", "url": "https://h/x", "types": "send_sms,phone_reliability"},
+    )
+    assert status == 201 and body["response"]["types"] == ["phone_reliability", "send_sms"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code", "fragment"),
+    [
+        ({"name": "x", "url": "ftp://h/x"}, 400, 2, "scheme 'ftp' is not allowed"),
+        ({"name": "x", "url": "file:///etc/passwd"}, 400, 2, "scheme 'file' is not allowed"),
+        ({"name": "x", "url": "h.example/x"}, 400, 2, "no scheme"),
+        ({"name": "x", "url": "javascript:alert(1)"}, 400, 2, "not allowed"),
+        ({"name": "x", "url": "http:///x"}, 400, 2, "no host"),
+        ({"url": "http://h/"}, 400, 4, "name is required"),
+        ({"name": "x"}, 400, 4, "url is required"),
+        ({"name": "x", "url": "http://h/", "types": ["recieve_sms"]}, 400, 2, "unknown webhook type"),
+        ({"name": "x", "url": "http://h/", "format": "xml"}, 400, 2, "form or json"),
+        ({"name": "x", "url": "http://h/", "enabled": "perhaps"}, 400, 2, "enabled must be a boolean"),
+    ],
+)
+async def test_webhook_create_refusals(
+    api: Api, payload: dict[str, object], status: int, code: int, fragment: str
+) -> None:
+    got, body, text = await api.call("POST", "/api/webhooks/", json=payload)
+    assert got == status and body["error"] == code and fragment in body["message"], text
+    _, listing, _ = await api.call("GET", "/api/webhooks/")
+    assert listing["response"] == []
+
+
+async def test_webhook_duplicate_name_is_409(api: Api) -> None:
+    await add_hook(api)
+    status, body, _ = await api.call("POST", "/api/webhooks/", json={"name": "inbox", "url": "http://h/"})
+    assert status == 409 and body["error"] == 8 and "already exists" in body["message"]
+
+
+async def test_webhook_disable_enable_wakes_the_dispatcher(api: Api) -> None:
+    await add_hook(api)
+    status, body, _ = await api.call("POST", "/api/webhooks/inbox/disable")
+    assert status == 200 and body["response"]["enabled"] is False
+    assert body["response"]["disabled_reason"] == "disabled through the API"
+    assert api.daemon.dispatcher_wakes == 0
+    status, body, _ = await api.call("POST", "/api/webhooks/inbox/enable")
+    assert (
+        status == 200 and body["response"]["enabled"] is True and body["response"]["disabled_reason"] is None
+    )
+    assert api.daemon.dispatcher_wakes == 1
+    for action in ("enable", "disable"):
+        status, body, _ = await api.call("POST", f"/api/webhooks/nope/{action}")
+        assert status == 404 and body["error"] == 128
+
+
+async def test_webhook_delete_reports_dropped_pending(api: Api) -> None:
+    await add_hook(api)
+    await enqueue(api, 3)
+    status, body, _ = await api.call("DELETE", "/api/webhooks/inbox")
+    assert status == 200 and body["response"]["pending_dropped"] == 3
+
+
+# --- deliveries -----------------------------------------------------------------------------------
+
+
+async def test_deliveries_list_filters_and_detail_with_attempts(api: Api) -> None:
+    await add_hook(api)
+    await add_hook(api, "other", types=["receive_sms"])
+    ids = await enqueue(api, 2)
+    assert len(ids) == 2  # only "inbox" takes send_sms_status_change
+    async with api.daemon.db.transaction() as conn:  # a failed attempt, as the dispatcher records it
+        await conn.execute(
+            "INSERT INTO delivery_attempt (outbox_id, at, status, error, duration_ms) VALUES (?, ?, ?, ?, ?)",
+            (ids[0], 1_700_000_100.0, 503, None, 12.5),
+        )
+        await conn.execute("UPDATE outbox SET state = 'dead', attempts = 1 WHERE id = ?", (ids[0],))
+    status, body, _ = await api.call("GET", "/api/deliveries/")
+    assert status == 200 and [d["id"] for d in body["response"]] == ids[::-1]
+    status, body, _ = await api.call("GET", "/api/deliveries/?state=dead")
+    assert [d["id"] for d in body["response"]] == [ids[0]]
+    status, body, _ = await api.call("GET", "/api/deliveries/?state=pending&webhook=inbox&limit=1")
+    assert [d["id"] for d in body["response"]] == [ids[1]]
+    status, body, _ = await api.call("GET", "/api/deliveries/?webhook=other")
+    assert body["response"] == []
+    status, body, _ = await api.call("GET", f"/api/deliveries/{ids[0]}/")
+    detail = body["response"]
+    assert status == 200 and detail["state"] == "dead" and detail["webhook"] == "inbox"
+    assert detail["body"] == {"id": 1, "status": "delivered"} and detail["type"] == "send_sms_status_change"
+    assert detail["attempts_log"] == [
+        {"at": 1_700_000_100.0, "status": 503, "error": None, "duration_ms": 12.5}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "fragment"),
+    [
+        ("/api/deliveries/?state=lost", 400, "state must be one of: pending, delivered, dead"),
+        ("/api/deliveries/?limit=0", 400, "limit"),
+        ("/api/deliveries/?limit=x", 400, "limit"),
+        ("/api/deliveries/?limit=5000", 400, "at most 1000"),
+        ("/api/deliveries/999/", 404, "no delivery with id 999"),
+        ("/api/deliveries/abc/", 400, "positive integer"),
+    ],
+)
+async def test_deliveries_bad_requests(api: Api, path: str, status: int, fragment: str) -> None:
+    got, body, _ = await api.call("GET", path)
+    assert got == status and fragment in body["message"]
+
+
+async def test_replay_keeps_the_random_id_and_wakes_the_dispatcher(api: Api) -> None:
+    await add_hook(api)
+    (did,) = await enqueue(api)
+    _, before, _ = await api.call("GET", f"/api/deliveries/{did}/")
+    async with api.daemon.db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET state = 'dead', attempts = 10 WHERE id = ?", (did,))
+    status, body, _ = await api.call("POST", f"/api/deliveries/{did}/replay")
+    assert status == 200
+    replayed = body["response"]
+    assert replayed["state"] == "pending" and replayed["attempts"] == 0
+    assert replayed["random_id"] == before["response"]["random_id"]
+    assert replayed["timestamp"] == before["response"]["timestamp"]
+    assert api.daemon.dispatcher_wakes == 1
+    status, body, _ = await api.call("POST", "/api/deliveries/4242/replay")
+    assert status == 404 and body["error"] == 128
+
+
+# --- phones and attach ----------------------------------------------------------------------------
+
+
+async def test_phones_is_the_live_status(api: Api) -> None:
+    status, body, _ = await api.call("GET", "/api/phones/")
+    assert status == 200 and body["response"] == api.daemon.phones
+
+
+async def test_attach(api: Api) -> None:
+    status, body, _ = await api.call("POST", "/api/daemon/attach", json={"device": "/dev/ttyUSB0"})
+    assert status == 200 and body["response"] == {"device": "/dev/ttyUSB0", "phones": [1]}
+    status, body, _ = await api.call("POST", "/api/daemon/attach", json={"device": None})
+    assert status == 200 and body["response"]["phones"] == [1]
+    status, body, _ = await api.call("POST", "/api/daemon/attach")  # no body = any device
+    assert status == 200
+    assert api.daemon.attached == ["/dev/ttyUSB0", None, None]
+    for bad in ({"device": 5}, {"device": ""}):
+        status, body, _ = await api.call("POST", "/api/daemon/attach", json=bad)
+        assert status == 400 and "device must be a device path or null" in body["message"]
+
+
+async def test_attach_is_bounded_in_time(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from raspisms_daemon.api import routes_admin
+
+    monkeypatch.setattr(routes_admin, "ATTACH_TIMEOUT", 0.05)
+    api.daemon.attach_delay = 5.0
+    status, body, _ = await api.call("POST", "/api/daemon/attach", json={"device": None})
+    assert status == 504 and "did not finish" in body["message"]
+
+
+# --- metrics --------------------------------------------------------------------------------------
+
+
+async def test_metrics_parse_as_prometheus_text_without_a_key(api: Api) -> None:
+    await add_hook(api)
+    await add_hook(api, "off", enabled=False)
+    await enqueue(api, 2)
+    status, _, text = await api.call("GET", "/metrics", auth=False)
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+
+    def value(metric: str, /, **labels: str) -> float:
+        for family in families.values():
+            for s in family.samples:
+                if s.name == metric and all(s.labels.get(k) == v for k, v in labels.items()):
+                    return s.value
+        raise AssertionError(f"no sample {metric} {labels}")
+
+    assert families["raspisms_received"].type == "counter"  # the parser strips _total from counters
+    assert value("raspisms_received_total") == 3 and value("raspisms_sent_total") == 2
+    assert value("raspisms_deliveries_total", result="dead") == 1
+    assert families["raspisms_up"].type == "gauge" and value("raspisms_up") == 1
+    assert value("raspisms_phone_connected", phone="1", name="huawei") == 1
+    assert value("raspisms_phone_connected", phone="2") == 0
+    assert value("raspisms_phone_signal", phone="1") == 17
+    assert all(s.labels["phone"] != "2" for s in families["raspisms_phone_signal"].samples)  # unknown signal
+    assert value("raspisms_outbox_pending") == 2
+    assert (
+        value("raspisms_outbox_rows", state="pending") == 2
+        and value("raspisms_outbox_rows", state="dead") == 0
+    )
+    assert (
+        value("raspisms_webhooks", enabled="true") == 1 and value("raspisms_webhooks", enabled="false") == 1
+    )
+    assert not any(math.isnan(s.value) for f in families.values() for s in f.samples)
+
+
+async def test_metrics_label_values_are_escaped(api: Api) -> None:
+    api.daemon.phones[0]["name"] = 'evil "name"\\\nnext'
+    status, _, text = await api.call("GET", "/metrics")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    names = {s.labels["name"] for s in families["raspisms_phone_connected"].samples}
+    assert 'evil "name"\\\nnext' in names
