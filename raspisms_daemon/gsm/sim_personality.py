@@ -1,0 +1,147 @@
+"""What differs between the modems the simulator imitates: identity strings, storage, URCs, quirks.
+
+Pure data: the simulator engine (:mod:`raspisms_daemon.gsm.simulator`) asks a :class:`Profile` how
+to word an answer, so that adding a personality is one entry in :data:`PROFILES`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["PROFILES", "Personality", "Profile", "profile_for"]
+
+
+class Personality(enum.Enum):
+    GENERIC = "generic"
+    HUAWEI = "huawei"
+    QUECTEL = "quectel"
+    SIM800 = "sim800"
+
+
+@dataclass(frozen=True)
+class Profile:
+    personality: Personality
+    manufacturer: str
+    model: str
+    revision: str
+    # The storage name this modem files incoming SMS under, and where its indexes start.
+    storage: str
+    first_index: int
+    # Storages AT+CPMS accepts (and lists in AT+CPMS=?).
+    storages: tuple[str, ...]
+    # What AT+CPMS? names before the client chooses (SIM800 says "SM_P", the preferred SIM storage).
+    cpms_default: str
+    # Which command reads the ICCID, and the prefix of its answer ("" = bare digits, as SIM800 does).
+    iccid_command: str
+    iccid_prefix: str
+    cnmi_test: str
+    # CNMI <ds> values accepted (Quectel EC25 has no ds=2: clients must fall back to ds=1, +CDS).
+    cnmi_ds: tuple[int, ...]
+    boot_urcs: tuple[str, ...]
+    call_end_urc: str
+    noise_default: bool
+    # SIM800 pads +CMGR/+CMGL PDUs with FF octets up to the SIM record size.
+    pad_pdu_to: int | None
+    ati: tuple[str, ...]
+    cops_suffix: str
+
+
+PROFILES: dict[Personality, Profile] = {
+    Personality.GENERIC: Profile(
+        personality=Personality.GENERIC,
+        manufacturer="RaspiSMS",
+        model="Virtual GSM Modem",
+        revision="SIM 1.0",
+        storage="SM",
+        first_index=1,
+        storages=("SM", "ME", "MT"),
+        cpms_default="SM",
+        iccid_command="+CCID",
+        iccid_prefix="+CCID: ",
+        cnmi_test="+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)",
+        cnmi_ds=(0, 1, 2),
+        boot_urcs=("+CPIN: {cpin}",),
+        call_end_urc="NO CARRIER",
+        noise_default=False,
+        pad_pdu_to=None,
+        ati=("Manufacturer: {manufacturer}", "Model: {model}", "Revision: {revision}", "IMEI: {imei}"),
+        cops_suffix=",0",
+    ),
+    Personality.HUAWEI: Profile(
+        personality=Personality.HUAWEI,
+        manufacturer="huawei",
+        model="E3131",
+        revision="21.158.47.00.209",
+        storage="ME",
+        first_index=0,
+        storages=("ME", "SM", "MT"),
+        cpms_default="ME",
+        iccid_command="^ICCID?",
+        iccid_prefix="^ICCID: ",
+        cnmi_test="+CNMI: (0,1,2),(0,1,2,3),(0,2),(0,1,2),(0,1)",
+        cnmi_ds=(0, 1, 2),
+        boot_urcs=("^SIMST: 1", "^SRVST: 2"),
+        call_end_urc="^CEND:1,0,104,16",
+        noise_default=True,
+        pad_pdu_to=None,
+        ati=(
+            "Manufacturer: {manufacturer}",
+            "Model: {model}",
+            "Revision: {revision}",
+            "IMEI: {imei}",
+            "+GCAP: +CGSM,+DS,+ES",
+        ),
+        cops_suffix=",2",
+    ),
+    Personality.QUECTEL: Profile(
+        personality=Personality.QUECTEL,
+        manufacturer="Quectel",
+        model="EC25",
+        revision="EC25EFAR06A06M4G",
+        storage="SM",
+        first_index=0,
+        storages=("SM", "ME", "MT"),
+        cpms_default="SM",
+        iccid_command="+QCCID",
+        iccid_prefix="+QCCID: ",
+        cnmi_test="+CNMI: (0-2),(0-3),(0,2),(0-1),(0,1)",
+        cnmi_ds=(0, 1),
+        boot_urcs=("RDY", "+CFUN: 1", "+CPIN: {cpin}", "+QUSIM: 1", "+QIND: SMS DONE"),
+        call_end_urc="NO CARRIER",
+        noise_default=False,
+        pad_pdu_to=None,
+        ati=("{manufacturer}", "{model}", "Revision: {revision}"),
+        cops_suffix=",7",
+    ),
+    Personality.SIM800: Profile(
+        personality=Personality.SIM800,
+        manufacturer="SIMCOM_Ltd",
+        model="SIMCOM_SIM800L",
+        revision="Revision:1418B04SIM800L24",
+        storage="SM",
+        first_index=1,
+        storages=("SM", "ME", "SM_P", "ME_P", "MT"),
+        cpms_default="SM_P",
+        iccid_command="+CCID",
+        iccid_prefix="",
+        cnmi_test="+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)",
+        cnmi_ds=(0, 1, 2),
+        boot_urcs=("RDY", "+CFUN: 1", "+CPIN: {cpin}", "Call Ready", "SMS Ready"),
+        call_end_urc="NO CARRIER",
+        noise_default=False,
+        # 176-octet SIM record minus the status byte.
+        pad_pdu_to=175,
+        ati=("SIM800 R14.18",),
+        cops_suffix="",
+    ),
+}
+
+
+def profile_for(personality: Personality | str) -> Profile:
+    """The profile of a personality given as the enum or its value ("huawei")."""
+    try:
+        return PROFILES[Personality(personality)]
+    except ValueError:
+        choices = ", ".join(p.value for p in Personality)
+        raise ValueError(f"unknown personality {personality!r} (choose from {choices})") from None

@@ -1,0 +1,94 @@
+"""``raspisms-daemon simulate …``: ``serve`` as a real subprocess, the other actions against its socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from raspisms_daemon.gsm.pdu import DeliverPdu, decode
+from tests.helpers.simulator import SerialPeer
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def cli(*args: str, timeout: float = 20.0) -> tuple[int, str, str]:  # noqa: ASYNC109
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "raspisms_daemon", "simulate", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def wait_for_path(path: Path, proc: asyncio.subprocess.Process, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+    async with asyncio.timeout(timeout):
+        while not path.exists():  # noqa: ASYNC240 (a stat of a tmp file)
+            if proc.returncode is not None:
+                raise AssertionError(f"simulate serve exited with {proc.returncode}")
+            await asyncio.sleep(0.05)
+
+
+async def test_serve_then_sms_state_fault_through_the_control_socket(tmp_path: Path) -> None:
+    link = tmp_path / "modem"
+    serve = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "raspisms_daemon", "simulate", "serve", "--link", str(link),
+        "--personality", "sim800", "-v",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await wait_for_path(Path(f"{link}.ctl"), serve)
+        assert link.is_symlink() and Path(link.resolve()).exists()  # noqa: ASYNC240
+
+        rc, out, _ = await cli(
+            "sms", "--link", str(link), "--from", "+33611111111", "--text", "hi from the CLI"
+        )
+        assert rc == 0 and json.loads(out) == [1]
+
+        async with SerialPeer(link) as peer:
+            lines = await peer.command("AT+CMGR=1")
+            message = decode(lines[2])  # echo, +CMGR header, PDU
+            assert isinstance(message, DeliverPdu) and message.text == "hi from the CLI"
+
+        rc, _, _ = await cli("reports", "--link", str(link), "failed", "--delay", "2")
+        assert rc == 0
+        rc, _, _ = await cli("fault", "--link", str(link), "error:3")
+        assert rc == 0
+        rc, out, _ = await cli("state", "--link", str(link))
+        state = json.loads(out)
+        assert rc == 0
+        assert state["personality"] == "sim800"
+        assert state["faults"] == ["error:3"]
+        assert state["reports"] == {"mode": "failed", "delay": 2.0}
+        assert [s["read"] for s in state["stored"]] == [True]
+
+        rc, _, err = await cli("fault", "--link", str(link), "meltdown")
+        assert rc == 1 and "unknown fault" in err
+
+        rc, _, _ = await cli("call", "--link", str(link), "--from", "+33622222222", "--ring-seconds", "5")
+        assert rc == 0
+        rc, out, _ = await cli("state", "--link", str(link))
+        assert json.loads(out)["call"] == {"number": "+33622222222", "state": "ringing"}
+    finally:
+        if serve.returncode is None:
+            serve.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(serve.communicate(), 15)
+    assert serve.returncode == 0, err.decode()
+    assert "sms from +33611111111 stored at [1]" in err.decode()  # it logs what happens
+    assert not Path(f"{link}.ctl").exists() and not link.is_symlink()  # noqa: ASYNC240
+
+
+async def test_actions_say_clearly_when_no_simulator_runs(tmp_path: Path) -> None:
+    rc, out, err = await cli("state", "--link", str(tmp_path / "nothing"))
+    assert rc == 1 and out == ""
+    assert "no simulator is running" in err and "nothing.ctl" in err
