@@ -1,0 +1,201 @@
+"""``raspisms-daemon webhooks``: list, add, remove, enable and disable webhooks in the database.
+
+The database is the one named by ``[daemon] database`` in the config file (``-c``), or ``--database``.
+Changes are picked up by a running daemon within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..config import DEFAULT_CONFIG_PATH, EX_CONFIG, WEBHOOK_TYPES, format_problem, load_config
+from ..errors import ConfigError, RaspismsError
+from ..store import webhooks as store
+from ..store.db import Database, open_database
+
+__all__ = ["add_database_options", "register", "resolve_database", "run_on_database"]
+
+T = TypeVar("T")
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=None,
+        metavar="FILE",
+        help=f"configuration file whose [daemon] database to use (default: {DEFAULT_CONFIG_PATH})",
+    )
+    parser.add_argument("--database", default=None, metavar="PATH", help="use this SQLite file directly")
+
+
+class _ConfigFailed(Exception):
+    def __init__(self, error: ConfigError) -> None:
+        self.error = error
+
+
+def resolve_database(args: argparse.Namespace) -> Path:
+    """``--database``, else the config file's ``[daemon] database``."""
+    if args.database:
+        return Path(args.database)
+    try:
+        return load_config(args.config or DEFAULT_CONFIG_PATH).daemon.database
+    except ConfigError as exc:
+        raise _ConfigFailed(exc) from exc
+
+
+def run_on_database(args: argparse.Namespace, action: Callable[[Database], Awaitable[int]]) -> int:
+    """Open the database, run ``action``, close; clear one-line errors and exit status, no traceback."""
+    try:
+        path = resolve_database(args)
+    except _ConfigFailed as failed:
+        for problem in failed.error.problems:
+            print(format_problem(problem), file=sys.stderr)
+        print("(or name the database with --database PATH)", file=sys.stderr)
+        return EX_CONFIG
+
+    async def main() -> int:
+        db = await open_database(path)
+        try:
+            return await action(db)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(main())
+    except RaspismsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        print(f"error: database {path}: {exc}", file=sys.stderr)
+        return 1
+
+
+def when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def print_table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _types(value: str) -> list[str]:
+    items = [t.strip() for t in value.split(",") if t.strip()]
+    return list(WEBHOOK_TYPES) if items == ["all"] else items
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "webhooks",
+        help="manage webhooks (where events are delivered)",
+        description="List, add, remove, enable and disable webhooks.",
+    )
+    sub = parser.add_subparsers(dest="webhooks_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("list", help="list webhooks")
+    add_database_options(p)
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("add", help="add a webhook")
+    add_database_options(p)
+    p.add_argument("name")
+    p.add_argument("url", help="http:// or https:// URL")
+    p.add_argument(
+        "--types",
+        type=_types,
+        default=list(WEBHOOK_TYPES),
+        help=f"comma-separated event types, or 'all' (default); known: {', '.join(WEBHOOK_TYPES)}",
+    )
+    p.add_argument(
+        "--format", choices=store.FORMATS, default="form", help="request body format (default form)"
+    )
+    p.set_defaults(func=cmd_add)
+
+    for action, helptext, func in (
+        ("remove", "remove a webhook and its queued deliveries", cmd_remove),
+        ("enable", "enable a webhook (its kept deliveries go out at once)", cmd_enable),
+        ("disable", "disable a webhook (its deliveries are kept)", cmd_disable),
+    ):
+        p = sub.add_parser(action, help=helptext)
+        add_database_options(p)
+        p.add_argument("name")
+        p.set_defaults(func=func)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        hooks = await store.list_webhooks(db.conn)
+        if args.json:
+            print(json.dumps([h.as_dict() for h in hooks], indent=2))
+            return 0
+        if not hooks:
+            print("no webhooks")
+            return 0
+        rows = [
+            [
+                h.name,
+                "yes" if h.enabled else f"no ({h.disabled_reason or 'disabled'})",
+                h.format,
+                h.source,
+                ",".join(t for t in WEBHOOK_TYPES if t in h.types),
+                h.url,
+            ]
+            for h in hooks
+        ]
+        print_table(rows, ["NAME", "ENABLED", "FORMAT", "SOURCE", "TYPES", "URL"])
+        return 0
+
+    return run_on_database(args, action)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        async with db.transaction() as conn:
+            hook = await store.add_webhook(conn, args.name, args.url, types=args.types, format=args.format)
+        print(f"webhook {hook.name!r} added (id {hook.id}, {hook.format}, {len(hook.types)} types)")
+        return 0
+
+    return run_on_database(args, action)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        async with db.transaction() as conn:
+            pending = await store.remove_webhook(conn, args.name)
+        print(
+            f"webhook {args.name!r} removed" + (f" ({pending} queued deliveries dropped)" if pending else "")
+        )
+        return 0
+
+    return run_on_database(args, action)
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        async with db.transaction() as conn:
+            await store.enable_webhook(conn, args.name)
+        print(f"webhook {args.name!r} enabled")
+        return 0
+
+    return run_on_database(args, action)
+
+
+def cmd_disable(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        async with db.transaction() as conn:
+            await store.disable_webhook(conn, args.name, "disabled by the user")
+        print(f"webhook {args.name!r} disabled (its deliveries are kept until it is enabled again)")
+        return 0
+
+    return run_on_database(args, action)

@@ -1,0 +1,249 @@
+"""The ``webhook`` table: where events are delivered, from the config file or added through the API/CLI.
+
+Functions take an ``aiosqlite.Connection``; the ones that write must run inside the caller's
+``Database.transaction()`` (they do not commit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from ..config import WEBHOOK_TYPES, WebhookConfig, validate_webhook_url
+from ..errors import DeliveryError
+
+__all__ = [
+    "FORMATS",
+    "Webhook",
+    "add_webhook",
+    "disable_webhook",
+    "enable_webhook",
+    "get_webhook",
+    "list_webhooks",
+    "remove_webhook",
+    "sync_config_webhooks",
+    "validate_url",
+]
+
+FORMATS = ("form", "json")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    name: str
+    url: str
+    types: frozenset[str]
+    format: str
+    enabled: bool
+    disabled_reason: str | None
+    source: str
+    created_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "url": self.url,
+            "types": sorted(self.types),
+            "format": self.format,
+            "enabled": self.enabled,
+            "disabled_reason": self.disabled_reason,
+            "source": self.source,
+            "created_at": self.created_at,
+        }
+
+
+def validate_url(url: str) -> str:
+    """The URL (stripped) when it is an absolute http(s) URL with a host; DeliveryError otherwise.
+
+    Same rule as the config file's; the message does not repeat the URL (it may embed a token).
+    """
+    reason = validate_webhook_url(url)
+    if reason is not None:
+        raise DeliveryError(f"webhook URL refused: {reason}")
+    return url.strip()
+
+
+def _validate(name: str, url: str, types: Iterable[str], fmt: str) -> tuple[str, str, str]:
+    name = name.strip()
+    if not name:
+        raise DeliveryError("webhook name must not be empty")
+    url = validate_url(url)
+    type_set = set(types)
+    unknown = sorted(type_set - set(WEBHOOK_TYPES))
+    if unknown:
+        raise DeliveryError(
+            f"unknown webhook type(s) {', '.join(unknown)} (known: {', '.join(WEBHOOK_TYPES)})"
+        )
+    if not type_set:
+        raise DeliveryError("a webhook needs at least one event type")
+    if fmt not in FORMATS:
+        raise DeliveryError(f"webhook format must be form or json, not {fmt!r}")
+    return name, url, ",".join(t for t in WEBHOOK_TYPES if t in type_set)
+
+
+def _row_to_webhook(row: Any) -> Webhook:
+    return Webhook(
+        id=row["id"],
+        name=row["name"],
+        url=row["url"],
+        types=frozenset(t for t in row["types"].split(",") if t),
+        format=row["format"],
+        enabled=bool(row["enabled"]),
+        disabled_reason=row["disabled_reason"],
+        source=row["source"],
+        created_at=row["created_at"],
+    )
+
+
+_COLUMNS = "id, name, url, types, format, enabled, disabled_reason, source, created_at"
+
+
+async def list_webhooks(conn: aiosqlite.Connection) -> list[Webhook]:
+    async with conn.execute(f"SELECT {_COLUMNS} FROM webhook ORDER BY name") as cur:
+        return [_row_to_webhook(r) for r in await cur.fetchall()]
+
+
+async def get_webhook(conn: aiosqlite.Connection, name_or_id: str | int) -> Webhook:
+    """By name, or by id when given an int; DeliveryError when there is none."""
+    if isinstance(name_or_id, int):
+        sql, param = f"SELECT {_COLUMNS} FROM webhook WHERE id = ?", name_or_id
+    else:
+        sql, param = f"SELECT {_COLUMNS} FROM webhook WHERE name = ?", name_or_id
+    async with conn.execute(sql, (param,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise DeliveryError(f"no webhook named {name_or_id!r}")
+    return _row_to_webhook(row)
+
+
+async def add_webhook(
+    conn: aiosqlite.Connection,
+    name: str,
+    url: str,
+    *,
+    types: Iterable[str] = WEBHOOK_TYPES,
+    format: str = "form",
+    enabled: bool = True,
+    source: str = "api",
+    now: float | None = None,
+) -> Webhook:
+    name, url, types_text = _validate(name, url, types, format)
+    async with conn.execute("SELECT 1 FROM webhook WHERE name = ?", (name,)) as cur:
+        if await cur.fetchone() is not None:
+            raise DeliveryError(f"a webhook named {name!r} already exists")
+    created = time.time() if now is None else now
+    async with conn.execute(
+        "INSERT INTO webhook (name, url, types, format, enabled, source, created_at) VALUES (?,?,?,?,?,?,?)",
+        (name, url, types_text, format, int(enabled), source, created),
+    ) as cur:
+        new_id = cur.lastrowid
+    assert new_id is not None
+    return await get_webhook(conn, new_id)
+
+
+async def remove_webhook(conn: aiosqlite.Connection, name: str) -> int:
+    """Delete the webhook and its outbox rows (the user asked for it); returns how many were pending."""
+    hook = await get_webhook(conn, name)
+    async with conn.execute(
+        "SELECT COUNT(*) FROM outbox WHERE webhook_id = ? AND state = 'pending'", (hook.id,)
+    ) as cur:
+        row = await cur.fetchone()
+    pending = int(row[0]) if row else 0
+    await conn.execute(
+        "DELETE FROM delivery_attempt WHERE outbox_id IN (SELECT id FROM outbox WHERE webhook_id = ?)",
+        (hook.id,),
+    )
+    await conn.execute("DELETE FROM outbox WHERE webhook_id = ?", (hook.id,))
+    await conn.execute("DELETE FROM webhook WHERE id = ?", (hook.id,))
+    return pending
+
+
+async def enable_webhook(conn: aiosqlite.Connection, name: str, *, now: float | None = None) -> Webhook:
+    """Enable it again; its pending rows (kept while it was disabled) become due at once."""
+    hook = await get_webhook(conn, name)
+    await conn.execute("UPDATE webhook SET enabled = 1, disabled_reason = NULL WHERE id = ?", (hook.id,))
+    t = time.time() if now is None else now
+    await conn.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND webhook_id = ? "
+        "AND next_attempt_at > ? AND (lease_until IS NULL OR lease_until <= ?)",
+        (t, hook.id, t, t),
+    )
+    return await get_webhook(conn, hook.id)
+
+
+async def disable_webhook(conn: aiosqlite.Connection, name_or_id: str | int, reason: str) -> Webhook:
+    """Disable it; nothing is delivered to it until enabled again, and its pending rows are kept."""
+    hook = await get_webhook(conn, name_or_id)
+    await conn.execute("UPDATE webhook SET enabled = 0, disabled_reason = ? WHERE id = ?", (reason, hook.id))
+    return await get_webhook(conn, hook.id)
+
+
+def _digest(cfg: WebhookConfig) -> str:
+    text = "|".join([cfg.url, ",".join(sorted(cfg.types)), cfg.format, str(int(cfg.enabled))])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def sync_config_webhooks(
+    conn: aiosqlite.Connection, configs: Iterable[WebhookConfig], *, now: float | None = None
+) -> None:
+    """Upsert the config's ``[webhook:NAME]`` entries (source ``config``), inside the caller's transaction.
+
+    A config webhook that a 410 disabled stays disabled across restarts, until its config entry changes
+    (the owner fixed the URL, say) or someone enables it. An entry removed from the config keeps its row
+    but is disabled, so its pending deliveries are not lost.
+    """
+    t = time.time() if now is None else now
+    seen: set[str] = set()
+    for cfg in configs:
+        name, url, types_text = _validate(cfg.name, cfg.url, cfg.types, cfg.format)
+        seen.add(name)
+        digest = _digest(cfg)
+        async with conn.execute(
+            "SELECT id, config_digest, source FROM webhook WHERE name = ?", (name,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            await conn.execute(
+                "INSERT INTO webhook (name, url, types, format, enabled, disabled_reason, source, "
+                "config_digest, created_at) VALUES (?,?,?,?,?,?,'config',?,?)",
+                (
+                    name,
+                    url,
+                    types_text,
+                    cfg.format,
+                    int(cfg.enabled),
+                    None if cfg.enabled else "disabled in the config",
+                    digest,
+                    t,
+                ),
+            )
+        elif row["config_digest"] != digest or row["source"] != "config":
+            await conn.execute(
+                "UPDATE webhook SET url = ?, types = ?, format = ?, enabled = ?, disabled_reason = ?, "
+                "source = 'config', config_digest = ? WHERE id = ?",
+                (
+                    url,
+                    types_text,
+                    cfg.format,
+                    int(cfg.enabled),
+                    None if cfg.enabled else "disabled in the config",
+                    digest,
+                    row["id"],
+                ),
+            )
+    async with conn.execute("SELECT id, name FROM webhook WHERE source = 'config' AND enabled = 1") as cur:
+        stale = [(r["id"], r["name"]) for r in await cur.fetchall() if r["name"] not in seen]
+    for hook_id, _ in stale:
+        await conn.execute(
+            "UPDATE webhook SET enabled = 0, disabled_reason = 'removed from the config', "
+            "config_digest = NULL "
+            "WHERE id = ?",
+            (hook_id,),
+        )

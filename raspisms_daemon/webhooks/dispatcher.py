@@ -1,0 +1,611 @@
+"""Delivers outbox rows: claim due rows under a lease, POST them, record every attempt, reschedule.
+
+How the guarantees are kept:
+
+- A claimed row gets ``next_attempt_at = lease_until = now + lease``; if this process dies, the row is
+  simply due again when the lease runs out (at least once, never lost).
+- Results are committed in batches (one transaction per batch, not per delivery); until its result is
+  committed a row stays leased, so a crash between the POST and the commit means one more delivery
+  with the same random id, never a lost one.
+- Rows are claimed in batches into a small per-webhook buffer; deliveries run with a global and a
+  per-webhook concurrency limit, so a stalled endpoint only ever occupies its own slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+import aiohttp
+import aiosqlite
+
+from .. import __version__
+from ..clock import Clock, SystemClock
+from ..config import DeliveryConfig
+from ..store import outbox as outbox_store
+from ..store.db import Database
+from . import events, signing
+from .schedule import retry_delay
+
+__all__ = ["USER_AGENT", "Dispatcher", "DispatcherState"]
+
+log = logging.getLogger("raspisms_daemon.dispatcher")
+
+USER_AGENT = f"raspisms-daemon/{__version__}"
+_FAR = float("inf")
+
+
+class DispatcherState(Enum):
+    NEW = "new"
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class _Hook:
+    id: int
+    name: str
+    url: str
+    format: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    webhook_id: int
+    type: str
+    body: str
+    timestamp: int
+    random_id: str
+    signature: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Result:
+    row: _Row
+    at: float
+    status: int | None
+    error: str | None
+    duration_ms: float
+    retry_after: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class _HookState:
+    queue: deque[_Row] = field(default_factory=deque)
+    held: set[int] = field(default_factory=set)  # queued + in flight + result not yet committed
+    running: int = 0
+    next_due: float = 0.0  # earliest pending row not held, as last seen (0 = look again)
+
+    @property
+    def active(self) -> int:
+        """Claimed and not finished: queued or in flight."""
+        return len(self.queue) + self.running
+
+
+class Dispatcher:
+    """Owns the delivery of every outbox row while :meth:`run` runs.
+
+    ``api_key`` signs the Standard Webhooks headers of each attempt (the RaspiSMS signature is stored
+    with the row). ``lease`` defaults to long enough for a buffered row to wait its turn and be sent.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        session: aiohttp.ClientSession,
+        delivery: DeliveryConfig,
+        *,
+        clock: Clock | None = None,
+        api_key: str = "",
+        lease: float | None = None,
+        batch_size: int = 256,
+        flush_interval: float = 0.02,
+        poll_interval: float = 5.0,
+        prune_interval: float = 600.0,
+        prune_batch: int = 500,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._db = db
+        self._session = session
+        self._cfg = delivery
+        self._clock: Clock = clock or SystemClock()
+        self._api_key = api_key
+        self._buffer = max(1, delivery.per_webhook_concurrency) * 4
+        self._global_buffer = max(1, delivery.concurrency) * 4
+        self._lease = lease if lease is not None else 5 * (delivery.timeout + delivery.connect_timeout) + 30.0
+        self._batch = batch_size
+        self._flush_interval = flush_interval
+        self._poll = poll_interval
+        self._prune_interval = prune_interval
+        self._prune_batch = prune_batch
+        self._rng = rng or random.Random()
+        self._timeout = aiohttp.ClientTimeout(total=delivery.timeout, connect=delivery.connect_timeout)
+        self._hooks: dict[int, _Hook] = {}
+        self._hooks_loaded_at = -_FAR
+        self._state: dict[int, _HookState] = {}
+        self._running_total = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._results: list[_Result] = []
+        self._results_ready = asyncio.Event()
+        self._committing: asyncio.Future[None] | None = None
+        self._gone: set[int] = set()  # answered 410, disable not committed yet
+        self._kick = asyncio.Event()
+        # Webhooks whose backlog may sit out a backoff; a 2xx from them makes that backlog due at once.
+        # Unknown at start (a restart during an outage), hence "every webhook" until its first 2xx.
+        self._maybe_failing: set[int] | None = None
+        self._backlog = 0
+        self._backlog_at = -_FAR
+        self._backlog_stale = False
+        self.status = DispatcherState.NEW
+
+    # -- public -------------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New rows were committed (or replayed): look for due rows now."""
+        for st in self._state.values():
+            st.next_due = 0.0
+        self._hooks_loaded_at = -_FAR
+        self._backlog_stale = True
+        self._kick.set()
+
+    def backlog(self) -> int:
+        """Pending rows, as last counted (refreshed about once a second while running)."""
+        return self._backlog
+
+    async def run(self) -> None:
+        """Deliver until cancelled. Cancel-safe: unsent claimed rows are released, the rest come back."""
+        if self.status is not DispatcherState.NEW:
+            raise RuntimeError(f"dispatcher is {self.status.value}, it runs once")
+        self.status = DispatcherState.RUNNING
+        if not self._api_key:
+            log.warning("no API key given to the dispatcher: webhook-signature headers will not verify")
+        try:
+            await self._refresh_backlog(force=True)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._claim_loop(), name="dispatcher-claim")
+                tg.create_task(self._flush_loop(), name="dispatcher-flush")
+                tg.create_task(self._prune_loop(), name="dispatcher-prune")
+        finally:
+            self.status = DispatcherState.STOPPED
+            await asyncio.shield(self._shutdown())
+
+    async def prune_once(self) -> int:
+        """Delete delivered rows older than the retention, in small transactions; returns how many."""
+        before = self._clock.time() - self._cfg.retention
+        total = 0
+        while True:
+            async with self._db.transaction() as conn:
+                n = await outbox_store.prune_delivered(conn, before=before, batch=self._prune_batch)
+            total += n
+            if n < self._prune_batch:
+                break
+            await asyncio.sleep(0)  # let deliveries and modem transactions in between batches
+        if total:
+            log.info("pruned %d delivered rows older than %.0f s", total, self._cfg.retention)
+        return total
+
+    # -- claiming -----------------------------------------------------------------------------------
+
+    async def _load_hooks(self) -> None:
+        rows = await self._db.fetchall("SELECT id, name, url, format, enabled FROM webhook")
+        hooks = {
+            r["id"]: _Hook(
+                r["id"], r["name"], r["url"], r["format"], bool(r["enabled"]) and r["id"] not in self._gone
+            )
+            for r in rows
+        }
+        if self._maybe_failing is None:
+            self._maybe_failing = set(hooks)
+        self._maybe_failing |= set(hooks) - set(self._hooks)
+        self._hooks = hooks
+        self._hooks_loaded_at = self._clock.monotonic()
+        gone = [h for h, st in self._state.items() if st.queue and (h not in hooks or not hooks[h].enabled)]
+        if gone:
+            # Disabled (by the CLI, say) while rows sat in our buffer: hand them back, still pending.
+            async with self._db.transaction() as conn:
+                for h in gone:
+                    await self._release_queue(conn, h)
+
+    async def _release_queue(self, conn: aiosqlite.Connection, hook_id: int) -> None:
+        st = self._state[hook_id]
+        ids = [r.id for r in st.queue]
+        st.queue.clear()
+        if not ids:
+            return
+        now = self._clock.time()
+        await conn.executemany(
+            "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL WHERE id = ? AND state = 'pending'",
+            [(now, i) for i in ids],
+        )
+        st.held.difference_update(ids)
+
+    def _active_total(self) -> int:
+        return self._running_total + sum(len(st.queue) for st in self._state.values())
+
+    def _wanted(self, now: float) -> dict[int, int]:
+        # Rows whose result awaits its commit are still held (never claimed twice) but do not count
+        # against the buffer, or the flush interval would starve the queue.
+        room = self._global_buffer - self._active_total()
+        want: dict[int, int] = {}
+        for h, hook in self._hooks.items():
+            if not hook.enabled or room <= 0:
+                continue
+            st = self._state.setdefault(h, _HookState())
+            # Refill at half empty, so claims (and their fsyncs) come in batches.
+            if st.active > self._buffer // 2 or st.next_due > now:
+                continue
+            n = min(self._buffer - st.active, room)
+            if n > 0:
+                want[h] = n
+                room -= n
+        return want
+
+    async def _claim(self, want: dict[int, int]) -> None:
+        now = self._clock.time()
+        lease_until = now + self._lease
+        async with self._db.transaction() as conn:
+            for h, n in want.items():
+                st = self._state[h]
+                held = list(st.held)
+                marks = ",".join("?" * len(held))
+                not_held = f" AND id NOT IN ({marks})" if held else ""
+                async with conn.execute(
+                    "SELECT id, webhook_id, type, body, timestamp, random_id, signature, attempts "
+                    "FROM outbox INDEXED BY outbox_pending_due "
+                    f"WHERE state = 'pending' AND webhook_id = ? AND next_attempt_at <= ?{not_held} "
+                    "ORDER BY next_attempt_at LIMIT ?",
+                    (h, now, *held, n),
+                ) as cur:
+                    rows = [_Row(*r) for r in await cur.fetchall()]
+                if rows:
+                    await conn.executemany(
+                        "UPDATE outbox SET next_attempt_at = ?, lease_until = ? WHERE id = ?",
+                        [(lease_until, lease_until, r.id) for r in rows],
+                    )
+                    st.queue.extend(rows)
+                    st.held.update(r.id for r in rows)
+                if len(rows) < n:
+                    held = list(st.held)
+                    marks = ",".join("?" * len(held))
+                    not_held = f" AND id NOT IN ({marks})" if held else ""
+                    async with conn.execute(
+                        "SELECT MIN(next_attempt_at) FROM outbox INDEXED BY outbox_pending_due "
+                        f"WHERE state = 'pending' AND webhook_id = ?"
+                        f"{not_held}",
+                        (h, *held),
+                    ) as cur:
+                        row = await cur.fetchone()
+                    st.next_due = _FAR if row is None or row[0] is None else float(row[0])
+                else:
+                    st.next_due = 0.0
+
+    def _dispatch(self) -> None:
+        limit, per = max(1, self._cfg.concurrency), max(1, self._cfg.per_webhook_concurrency)
+        progress = True
+        while progress and self._running_total < limit:
+            progress = False
+            for h, st in self._state.items():
+                if self._running_total >= limit:
+                    break
+                hook = self._hooks.get(h)
+                if st.queue and st.running < per and hook is not None and hook.enabled:
+                    row = st.queue.popleft()
+                    st.running += 1
+                    self._running_total += 1
+                    task = asyncio.create_task(self._deliver(hook, row), name=f"deliver-{row.id}")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._delivery_done)
+                    progress = True
+
+    def _delivery_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._kick.set()
+
+    def _next_wait(self, now: float) -> float | None:
+        """Seconds until a webhook with room in its buffer has a row due; None when nothing is scheduled."""
+        due = [
+            st.next_due
+            for h, st in self._state.items()
+            if h in self._hooks and self._hooks[h].enabled and st.active <= self._buffer // 2
+        ]
+        if not due or self._active_total() >= self._global_buffer:
+            return None
+        earliest = min(due)
+        return None if earliest == _FAR else max(0.0, earliest - now)
+
+    async def _wait(self, delay: float | None) -> None:
+        kick = asyncio.create_task(self._kick.wait())
+        waiters: set[asyncio.Task[object]] = {kick}
+        if delay is not None:
+            waiters.add(asyncio.create_task(self._clock.sleep(delay)))
+        try:
+            # The real-time poll also picks up rows another process (the CLI) replayed or enabled.
+            done, _ = await asyncio.wait(waiters, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        if not done:
+            self.wake()
+
+    async def _claim_loop(self) -> None:
+        while True:
+            self._kick.clear()
+            if self._clock.monotonic() - self._hooks_loaded_at > 1.0:
+                await self._load_hooks()
+            now = self._clock.time()
+            want = self._wanted(now)
+            if want:
+                await self._claim(want)
+            self._dispatch()
+            await self._refresh_backlog()
+            if self._kick.is_set():
+                continue
+            await self._wait(self._next_wait(self._clock.time()))
+
+    # -- delivering ---------------------------------------------------------------------------------
+
+    async def _deliver(self, hook: _Hook, row: _Row) -> None:
+        st = self._state[hook.id]
+        started = time.monotonic()
+        at = self._clock.time()
+        status: int | None = None
+        error: str | None = None
+        retry_after: str | None = None
+        try:
+            payload, content_type = events.render(
+                fmt=hook.format,
+                timestamp=row.timestamp,
+                random_id=row.random_id,
+                signature=row.signature,
+                type=row.type,
+                body_json=row.body,
+            )
+            headers = {
+                "Content-Type": content_type,
+                "User-Agent": USER_AGENT,
+                # This attempt's time, not the event's: receivers reject stale Standard Webhooks timestamps.
+                **signing.standard_headers(self._api_key, row.random_id, int(at), payload),
+            }
+            async with self._session.post(
+                hook.url, data=payload, headers=headers, allow_redirects=False, timeout=self._timeout
+            ) as resp:
+                status = resp.status
+                retry_after = resp.headers.get("Retry-After")
+                with contextlib.suppress(aiohttp.ClientError):
+                    await resp.read()  # drain, so the connection goes back to the pool
+        except TimeoutError:
+            error = f"timeout (connect {self._cfg.connect_timeout:g} s, total {self._cfg.timeout:g} s)"
+        except aiohttp.ClientError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except (OSError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # e.g. the session was closed under us: still a recorded failure
+            log.exception("webhook=%s delivery=%d: unexpected error", hook.name, row.id)
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            st.running -= 1
+            self._running_total -= 1
+        duration_ms = (time.monotonic() - started) * 1000.0
+        if status == 410 and hook.id in self._hooks:
+            # Stop sending to it at once; the disable itself is committed with this result.
+            self._gone.add(hook.id)
+            self._hooks[hook.id] = _Hook(hook.id, hook.name, hook.url, hook.format, False)
+        if status is not None and 200 <= status < 300:
+            log.info(
+                "webhook=%s delivery=%d delivered: HTTP %d in %.0f ms", hook.name, row.id, status, duration_ms
+            )
+        else:
+            log.warning(
+                "webhook=%s delivery=%d attempt %d failed: %s in %.0f ms",
+                hook.name,
+                row.id,
+                row.attempts + 1,
+                f"HTTP {status}" if status is not None else error,
+                duration_ms,
+            )
+        self._results.append(_Result(row, at, status, error, duration_ms, retry_after))
+        self._results_ready.set()
+
+    # -- recording results --------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            if self._backlog_stale:
+                # The last results changed the count: refresh it within a second even if all goes quiet.
+                try:
+                    await asyncio.wait_for(self._results_ready.wait(), timeout=1.0)
+                except TimeoutError:
+                    await self._refresh_backlog()
+                    continue
+            else:
+                await self._results_ready.wait()
+            if len(self._results) < self._batch:
+                await asyncio.sleep(self._flush_interval)  # gather a batch: one fsync for many results
+            await self._flush()
+            self._backlog_stale = True
+            await self._refresh_backlog()
+
+    async def _flush(self) -> None:
+        self._results_ready.clear()
+        batch, self._results = self._results, []
+        if not batch:
+            return
+        # Shielded: results already sent must be recorded even when we are being stopped (the
+        # shutdown waits for this task), or the receiver would get them all again after the lease.
+        self._committing = asyncio.ensure_future(self._record(batch))
+        await asyncio.shield(self._committing)
+
+    async def _record(self, batch: list[_Result]) -> None:
+        try:
+            await self._commit(batch)
+        except Exception:
+            # The rows stay leased and are sent again after the lease: at least once still holds.
+            log.exception("could not record %d delivery results; they will be retried", len(batch))
+        finally:
+            for r in batch:
+                st = self._state.get(r.row.webhook_id)
+                if st is not None:
+                    st.held.discard(r.row.id)
+            self._kick.set()
+
+    async def _commit(self, batch: list[_Result]) -> None:
+        now = self._clock.time()
+        delivered: list[tuple[float, int, int]] = []
+        retry: list[tuple[float, str | None, int | None, int]] = []
+        dead: list[tuple[str | None, int | None, int]] = []
+        gone: dict[int, _Result] = {}
+        recovered: set[int] = set()
+        for r in batch:
+            hook_id = r.row.webhook_id
+            if r.ok:
+                delivered.append((now, r.status or 0, r.row.id))
+                if self._maybe_failing is None or hook_id in self._maybe_failing:
+                    recovered.add(hook_id)
+                continue
+            if self._maybe_failing is not None:
+                self._maybe_failing.add(hook_id)
+            error = r.error if r.status is None else f"HTTP {r.status}"
+            if r.status == 410:
+                gone[hook_id] = r
+                # Kept pending and due: it goes out as soon as someone enables the webhook again.
+                retry.append((now, error, r.status, r.row.id))
+                continue
+            delay = retry_delay(
+                self._cfg.schedule,
+                r.row.attempts + 1,
+                jitter=self._cfg.jitter,
+                rng=self._rng,
+                status=r.status,
+                retry_after=r.retry_after,
+                now=now,
+            )
+            if delay is None:
+                dead.append((error, r.status, r.row.id))
+                name = self._hooks[hook_id].name if hook_id in self._hooks else hook_id
+                log.error(
+                    "webhook=%s delivery=%d is dead after %d attempts (last: %s); replay it with "
+                    "`raspisms-daemon deliveries replay %d`",
+                    name,
+                    r.row.id,
+                    r.row.attempts + 1,
+                    error,
+                    r.row.id,
+                )
+            else:
+                retry.append((now + delay, error, r.status, r.row.id))
+        async with self._db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO delivery_attempt (outbox_id, at, status, error, duration_ms) VALUES (?,?,?,?,?)",
+                [(r.row.id, r.at, r.status, r.error, round(r.duration_ms, 1)) for r in batch],
+            )
+            if delivered:
+                await conn.executemany(
+                    "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, "
+                    "last_status = ?, last_error = NULL, lease_until = NULL "
+                    "WHERE id = ? AND state = 'pending'",
+                    delivered,
+                )
+            if retry:
+                await conn.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
+                    "last_status = ?, lease_until = NULL WHERE id = ? AND state = 'pending'",
+                    retry,
+                )
+            if dead:
+                await conn.executemany(
+                    "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?, "
+                    "last_status = ?, "
+                    "lease_until = NULL WHERE id = ? AND state = 'pending'",
+                    dead,
+                )
+            for hook_id, r in gone.items():
+                reason = f"410 Gone from {self._hooks[hook_id].url if hook_id in self._hooks else 'its URL'}"
+                await conn.execute(
+                    "UPDATE webhook SET enabled = 0, disabled_reason = ? WHERE id = ? AND enabled = 1",
+                    (reason, hook_id),
+                )
+                log.error(
+                    "webhook=%s delivery=%d answered 410 Gone: webhook disabled, its deliveries are kept "
+                    "pending; re-enable with `raspisms-daemon webhooks enable %s`",
+                    self._hooks[hook_id].name if hook_id in self._hooks else hook_id,
+                    r.row.id,
+                    self._hooks[hook_id].name if hook_id in self._hooks else hook_id,
+                )
+                if hook_id in self._hooks:
+                    h = self._hooks[hook_id]
+                    self._hooks[hook_id] = _Hook(h.id, h.name, h.url, h.format, False)
+                if hook_id in self._state:
+                    await self._release_queue(conn, hook_id)
+                self._gone.discard(hook_id)
+            for hook_id in recovered - set(gone):
+                # It answers again: its backlog should not sit out hours of backoff.
+                await conn.execute(
+                    "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND webhook_id = ? "
+                    "AND next_attempt_at > ? AND (lease_until IS NULL OR lease_until <= ?)",
+                    (now, hook_id, now, now),
+                )
+                if self._maybe_failing is not None:
+                    self._maybe_failing.discard(hook_id)
+                if hook_id in self._state:
+                    self._state[hook_id].next_due = 0.0
+        for r in batch:
+            if not r.ok and r.row.webhook_id in self._state:
+                # Its retry time is in the table now; let the next claim round see it.
+                self._state[r.row.webhook_id].next_due = min(self._state[r.row.webhook_id].next_due, now)
+
+    # -- housekeeping -------------------------------------------------------------------------------
+
+    async def _refresh_backlog(self, *, force: bool = False) -> None:
+        mono = time.monotonic()
+        if force or mono - self._backlog_at >= 1.0:
+            self._backlog_at = mono
+            self._backlog_stale = False
+            self._backlog = await outbox_store.backlog_count(self._db.conn)
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                await self.prune_once()
+            except Exception:
+                log.exception("pruning delivered rows failed; trying again later")
+            await asyncio.sleep(self._prune_interval)
+
+    async def _shutdown(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._committing is not None:
+            await asyncio.gather(self._committing, return_exceptions=True)
+        try:
+            async with asyncio.timeout(5.0):
+                await self._flush()
+                # Claimed but never sent (or cut off mid-request): due at once for the next run.
+                ids = [i for st in self._state.values() for i in st.held]
+                if ids:
+                    now = self._clock.time()
+                    async with self._db.transaction() as conn:
+                        await conn.executemany(
+                            "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL "
+                            "WHERE id = ? AND state = 'pending'",
+                            [(now, i) for i in ids],
+                        )
+        except Exception:
+            log.exception("could not release claimed deliveries at shutdown; they return after their lease")
+        for st in self._state.values():
+            st.queue.clear()
+            st.held.clear()

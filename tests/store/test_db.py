@@ -1,0 +1,175 @@
+"""The SQLite file: private mode, WAL, synchronous=FULL, migrations, transactions, claim indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from raspisms_daemon.errors import StoreError
+from raspisms_daemon.store.db import BUSY_TIMEOUT_MS, migrations, open_database
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def test_new_database_file_is_created_private_in_a_new_directory(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "sub" / "db.sqlite3"
+    db = await open_database(path)
+    try:
+        assert mode(path) == 0o600
+        for suffix in ("-wal", "-shm"):
+            assert mode(Path(f"{path}{suffix}")) == 0o600  # WAL mode: both exist while open
+    finally:
+        await db.close()
+
+
+async def test_existing_world_readable_database_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    sqlite3.connect(path).close()
+    os.chmod(path, 0o644)
+    db = await open_database(path)
+    await db.close()
+    assert mode(path) == 0o600
+
+
+async def test_database_uses_wal_full_sync_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "db.sqlite3")
+    try:
+        assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
+        assert (await db.fetchone("PRAGMA synchronous"))[0] == 2  # type: ignore[index]  # FULL
+        assert (await db.fetchone("PRAGMA busy_timeout"))[0] == BUSY_TIMEOUT_MS  # type: ignore[index]
+        assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+    finally:
+        await db.close()
+
+
+async def test_migrations_set_user_version_and_create_the_webhook_tables(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "db.sqlite3")
+    try:
+        latest = migrations()[-1][0]
+        assert (await db.fetchone("PRAGMA user_version"))[0] == latest  # type: ignore[index]
+        tables = {r[0] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"webhook", "outbox", "delivery_attempt"} <= tables
+    finally:
+        await db.close()
+
+
+async def test_reopening_a_migrated_database_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    db = await open_database(path)
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO webhook (name, url, types, created_at) VALUES ('a', 'http://x/', 'receive_sms', 0)"
+        )
+    await db.close()
+    db = await open_database(path)
+    try:
+        assert [r["name"] for r in await db.fetchall("SELECT name FROM webhook")] == ["a"]
+    finally:
+        await db.close()
+
+
+def test_migration_files_are_numbered_without_gaps_from_001() -> None:
+    versions = [v for v, _, _ in migrations()]
+    assert versions == list(range(1, len(versions) + 1))
+    assert migrations()[0][1] == "001_webhooks.sql"
+
+
+async def test_transaction_rolls_back_when_its_body_raises(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "db.sqlite3")
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO webhook (name, url, types, created_at) VALUES ('a', 'http://x/', 't', 0)"
+                )
+                raise RuntimeError("boom")
+        assert await db.fetchall("SELECT * FROM webhook") == []
+        # and the connection is usable afterwards (not stuck inside a transaction)
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO webhook (name, url, types, created_at) VALUES ('b', 'http://x/', 't', 0)"
+            )
+        assert len(await db.fetchall("SELECT * FROM webhook")) == 1
+    finally:
+        await db.close()
+
+
+async def test_a_committed_transaction_is_visible_to_another_connection(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    db = await open_database(path)
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO webhook (name, url, types, created_at) VALUES ('a', 'http://x/', 't', 0)"
+            )
+        other = sqlite3.connect(path)
+        assert other.execute("SELECT name FROM webhook").fetchall() == [("a",)]
+        other.close()
+    finally:
+        await db.close()
+
+
+async def test_unwritable_location_raises_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot create database"):
+        await open_database(blocker / "db.sqlite3")
+
+
+async def test_claim_and_prune_queries_can_use_the_partial_indexes_without_sorting(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "db.sqlite3")
+    try:
+        claim = await db.fetchall(
+            "EXPLAIN QUERY PLAN SELECT id FROM outbox INDEXED BY outbox_pending_due WHERE state = 'pending' "
+            "AND webhook_id = 1 "
+            "AND next_attempt_at <= 5 ORDER BY next_attempt_at LIMIT 10"
+        )
+        assert any("outbox_pending_due" in r["detail"] for r in claim), [r["detail"] for r in claim]
+        prune = await db.fetchall(
+            "EXPLAIN QUERY PLAN SELECT id FROM outbox INDEXED BY outbox_delivered_at "
+            "WHERE state = 'delivered' "
+            "AND delivered_at < 5 "
+            "ORDER BY delivered_at LIMIT 10"
+        )
+        assert any("outbox_delivered_at" in r["detail"] for r in prune), [r["detail"] for r in prune]
+        assert not any("TEMP B-TREE" in r["detail"] for r in claim + prune)
+    finally:
+        await db.close()
+
+
+async def test_cancelling_transactions_at_any_point_never_leaves_the_connection_in_one(
+    tmp_path: Path,
+) -> None:
+    db = await open_database(tmp_path / "db.sqlite3")
+
+    async def writer(i: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO webhook (name, url, types, created_at) VALUES (?, 'http://x/', 't', 0)",
+                (f"w{i}",),
+            )
+
+    try:
+        for i in range(60):
+            task = asyncio.create_task(writer(i))
+            for _ in range(i % 6):  # cancel at a different await each time
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.sleep(0.05)
+        assert not db.conn.in_transaction
+        await writer(1000)  # a later transaction still works and commits
+        other = sqlite3.connect(tmp_path / "db.sqlite3")
+        assert ("w1000",) in other.execute("SELECT name FROM webhook").fetchall()
+        other.close()
+    finally:
+        await db.close()

@@ -1,0 +1,155 @@
+"""The outbox: one row per subscribed webhook inside the caller's transaction, replay, pruning."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from raspisms_daemon.errors import DeliveryError, StoreError
+from raspisms_daemon.store import outbox
+from raspisms_daemon.store import webhooks as wh
+from raspisms_daemon.store.db import Database, open_database
+from raspisms_daemon.webhooks import events, signing
+
+API_KEY = "secret-key"
+BODY = events.send_sms_status_change(id=7, status="delivered")
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await open_database(tmp_path / "db.sqlite3")
+    async with database.transaction() as conn:
+        await wh.add_webhook(conn, "all", "http://127.0.0.1:1/all")
+        await wh.add_webhook(conn, "sms-only", "http://127.0.0.1:1/sms", types=["receive_sms"])
+        await wh.add_webhook(conn, "off", "http://127.0.0.1:1/off")
+        await wh.disable_webhook(conn, "off", "test")
+    yield database
+    await database.close()
+
+
+async def enqueue(db: Database, type: str = "send_sms_status_change", now: float = 1000.0) -> list[int]:
+    async with db.transaction() as conn:
+        return await outbox.enqueue_event(
+            conn, type=type, body=BODY, timestamp=1_700_000_123, api_key=API_KEY, now=now
+        )
+
+
+async def test_one_row_per_enabled_webhook_subscribed_to_the_type(db: Database) -> None:
+    assert len(await enqueue(db, "send_sms_status_change")) == 1  # "all" only
+    assert len(await enqueue(db, "receive_sms")) == 2  # "all" and "sms-only"; never "off"
+    hooks = [
+        r[0]
+        for r in await db.fetchall(
+            "SELECT w.name FROM outbox o JOIN webhook w ON w.id = o.webhook_id ORDER BY o.id"
+        )
+    ]
+    assert hooks == ["all", "all", "sms-only"]
+
+
+async def test_rows_carry_a_signed_random_id_per_webhook_and_the_compact_body(db: Database) -> None:
+    await enqueue(db, "receive_sms")
+    rows = await db.fetchall("SELECT * FROM outbox")
+    ids = [r["random_id"] for r in rows]
+    assert len(set(ids)) == 2
+    for r in rows:
+        assert r["random_id"].startswith("1700000123-") and len(r["random_id"].split("-")[1]) == 32
+        assert signing.verify_raspisms(API_KEY, r["random_id"], r["signature"])
+        assert r["body"] == events.body_json(BODY) and json.loads(r["body"]) == BODY
+        assert (r["state"], r["attempts"], r["next_attempt_at"], r["timestamp"]) == (
+            "pending",
+            0,
+            1000.0,
+            1_700_000_123,
+        )
+
+
+async def test_enqueue_is_part_of_the_callers_transaction(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await outbox.enqueue_event(conn, type="receive_sms", body=BODY, timestamp=1, api_key=API_KEY)
+            raise RuntimeError("the received SMS row failed")
+    assert await db.fetchall("SELECT * FROM outbox") == []
+
+
+async def test_unknown_type_is_refused(db: Database) -> None:
+    async with db.transaction() as conn:
+        with pytest.raises(DeliveryError):
+            await outbox.enqueue_event(conn, type="mms", body=BODY, timestamp=1, api_key=API_KEY)
+
+
+async def test_replay_of_a_dead_row_makes_it_pending_and_due_now_with_the_same_random_id(
+    db: Database,
+) -> None:
+    [oid] = await enqueue(db)
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE outbox SET state = 'dead', attempts = 10, next_attempt_at = 5 WHERE id = ?", (oid,)
+        )
+    before = await outbox.get_delivery(db.conn, oid)
+    async with db.transaction() as conn:
+        after = await outbox.replay_delivery(conn, oid, now=2000.0)
+    assert after.state is outbox.DeliveryState.PENDING
+    assert (after.attempts, after.next_attempt_at) == (0, 2000.0)
+    assert (after.random_id, after.signature) == (before.random_id, before.signature)
+
+
+async def test_replay_of_a_delivered_row_sends_it_again(db: Database) -> None:
+    [oid] = await enqueue(db)
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET state = 'delivered', delivered_at = 10 WHERE id = ?", (oid,))
+        d = await outbox.replay_delivery(conn, oid, now=3000.0)
+    assert (d.state, d.delivered_at, d.next_attempt_at) == (outbox.DeliveryState.PENDING, None, 3000.0)
+
+
+async def test_replay_of_an_unknown_id_raises_store_error(db: Database) -> None:
+    async with db.transaction() as conn:
+        with pytest.raises(StoreError, match="no delivery with id 999"):
+            await outbox.replay_delivery(conn, 999)
+
+
+async def test_list_filters_by_state_and_webhook_newest_first(db: Database) -> None:
+    await enqueue(db, "receive_sms")
+    await enqueue(db, "receive_sms")
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET state = 'dead' WHERE id = 1")
+    assert [d.id for d in await outbox.list_deliveries(db.conn)] == [4, 3, 2, 1]
+    assert [d.id for d in await outbox.list_deliveries(db.conn, state="dead")] == [1]
+    assert [d.id for d in await outbox.list_deliveries(db.conn, webhook="sms-only")] == [4, 2]
+    assert [d.id for d in await outbox.list_deliveries(db.conn, limit=1)] == [4]
+
+
+async def test_prune_deletes_only_old_delivered_rows_and_their_attempts_in_batches(db: Database) -> None:
+    ids = []
+    for _ in range(7):
+        ids += await enqueue(db)
+    async with db.transaction() as conn:
+        for i, oid in enumerate(ids):
+            state = "delivered" if i < 5 else ("dead" if i == 5 else "pending")
+            await conn.execute(
+                "UPDATE outbox SET state = ?, delivered_at = ? WHERE id = ?",
+                (state, 100.0 if state == "delivered" else None, oid),
+            )
+            await conn.execute(
+                "INSERT INTO delivery_attempt (outbox_id, at, status, duration_ms) VALUES (?,1,200,1)", (oid,)
+            )
+        await conn.execute("UPDATE outbox SET delivered_at = 900 WHERE id = ?", (ids[4],))  # recent
+    async with db.transaction() as conn:
+        assert await outbox.prune_delivered(conn, before=500.0, batch=3) == 3
+    async with db.transaction() as conn:
+        assert await outbox.prune_delivered(conn, before=500.0, batch=3) == 1
+        assert await outbox.prune_delivered(conn, before=500.0, batch=3) == 0
+    left = [r[0] for r in await db.fetchall("SELECT id FROM outbox ORDER BY id")]
+    assert left == ids[4:]
+    attempts = [r[0] for r in await db.fetchall("SELECT outbox_id FROM delivery_attempt ORDER BY outbox_id")]
+    assert attempts == ids[4:]
+
+
+async def test_removing_a_webhook_reports_and_drops_its_pending_rows(db: Database) -> None:
+    await enqueue(db, "receive_sms")
+    async with db.transaction() as conn:
+        assert await wh.remove_webhook(conn, "sms-only") == 1
+    assert len(await db.fetchall("SELECT * FROM outbox")) == 1
+    assert await outbox.backlog_count(db.conn) == 1
