@@ -1,0 +1,718 @@
+"""The python-gammu modem backend (``[phone:ID] backend = gammu``).
+
+For phones and modems that libgammu drives better than our own AT dialect. Every libgammu call runs in
+the phone's one :class:`~.gammu_worker.GammuWorker` thread, awaited with a timeout, so the event loop
+never blocks. The backend
+
+- polls the phone's folders with ``GetNextSMS`` every ``poll_interval`` (libgammu gives whole messages,
+  not PDUs), groups them with ``gammu.LinkSMS`` and emits each *part* as its own :class:`SmsReceived`
+  (``index`` = gammu Location, ``storage`` = ``str(Folder)``, ``pdu`` = ``""``), with the concatenation
+  header in the :class:`DeliverPdu`, so the phone supervisor's multipart logic (shared with the AT
+  backend) reassembles them; status reports stored in the inbox become :class:`ReportReceived`.
+  A message is emitted once until it is deleted (and once more after a reconnect, as the AT backend
+  does; the supervisor recognises what it already took in);
+- turns libgammu's incoming-call callback into :class:`CallRinging`/:class:`CallEnded` (the callback runs
+  in the worker thread, during a libgammu call; a ``ReadDevice`` every tick keeps it firing);
+- sends with ``SendSMS`` (``Type = Status_Report`` asks for a delivery report: that is how libgammu sets
+  TP-SRR), deletes only when asked, and reconnects with backoff when the phone goes away or stops
+  answering (:class:`Disconnected` … :class:`Reconnected`).
+
+python-gammu is an optional extra, imported when a backend is created: an AT-only install never needs it.
+With ``gammu_model = dummy`` (libgammu's file-system phone, for tests and demos) the default connection
+``at`` is replaced by ``none``, the only one that driver accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any, TypeVar
+
+from ..clock import Clock, SystemClock
+from ..config import PhoneConfig
+from ..errors import ModemError, ModemGone, ModemTimeout, PduError
+from . import gsm7
+from .gammu_worker import GammuWorker, NoMoreEntries, import_gammu, translate_gammu_error
+from .modem import (
+    CallEnded,
+    CallRinging,
+    Disconnected,
+    Identity,
+    ModemEvent,
+    Reconnected,
+    ReportReceived,
+    SignalChanged,
+    SmsReceived,
+    UndecodableSms,
+)
+from .pdu import Concat, DeliverPdu, StatusReportPdu, SubmitPart, status_outcome
+
+__all__ = ["GammuBackend", "GammuState"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class GammuState(enum.Enum):
+    NEW = "new"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"  # lost the phone; the supervision task is reconnecting
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+_END = object()  # closes the event stream
+
+# A GetNext* walk that never says "empty" (a driver bug) must not spin forever.
+_MAX_MESSAGES_PER_SWEEP = 1000
+
+_CALL_RINGING = frozenset({"IncomingCall"})
+_CALL_ENDED = frozenset({"CallEnd", "CallRemoteEnd", "CallLocalEnd"})
+
+_REGISTRATION = {
+    "HomeNetwork": "home",
+    "RoamingNetwork": "roaming",
+    "RequestingNetwork": "searching",
+    "RegistrationDenied": "denied",
+    "NoNetwork": "unregistered",
+}
+
+# Keys of already emitted messages: (storage, index, content fingerprint). The fingerprint lets a new
+# message that reuses a freed location be seen as new.
+_Key = tuple[str, int, str]
+
+
+class GammuBackend:
+    """A :class:`~raspisms_daemon.gsm.modem.ModemBackend` on top of python-gammu."""
+
+    def __init__(
+        self,
+        phone: PhoneConfig,
+        *,
+        clock: Clock | None = None,
+        call_timeout: float = 30.0,
+        reconnect_backoff: Sequence[float] = (1, 2, 5, 10, 30),
+        init_timeout: float = 60.0,
+    ) -> None:
+        self._gammu: ModuleType = import_gammu()  # a clear ModemError when python-gammu is missing
+        self._phone = phone
+        self._clock: Clock = clock or SystemClock()
+        self._call_timeout = call_timeout
+        # libgammu's Init probes the phone with paced commands (≈5 s even on a quick modem): it gets
+        # its own, longer timeout.
+        self._init_timeout = max(init_timeout, call_timeout)
+        self._backoff = tuple(float(x) for x in reconnect_backoff) or (1.0,)
+        self._tick = max(0.05, min(phone.poll_interval, 0.5))  # ReadDevice period (call callbacks)
+        self._state = GammuState.NEW
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker: GammuWorker | None = None
+        self._sm: Any = None  # the gammu.StateMachine; used only inside worker jobs (and Abort)
+        self._busy_sm: Any = None  # the StateMachine a job may be blocked in (Init included)
+        self._task: asyncio.Task[None] | None = None
+        self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._lost: str | None = None  # set by a user call that found the phone gone
+        self._emitted: set[_Key] = set()
+        self._deleting: set[tuple[str, int]] = set()  # deleted while a sweep may hold an old copy
+        self._signal: int | None = None
+        self._pin_refused = False
+        self._attach = asyncio.Event()  # udev saw a device appear: cut the reconnect backoff short
+        self._sweep_lock = asyncio.Lock()  # one GetNextSMS walk at a time (libgammu keeps its cursor)
+        self._tag = f"phone={phone.id}"
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> GammuState:
+        return self._state
+
+    async def start(self) -> None:
+        if self._state is not GammuState.NEW:
+            raise ModemError(f"{self._tag}: gammu backend cannot start from state {self._state.value}")
+        self._loop = asyncio.get_running_loop()
+        self._worker = GammuWorker(f"gammu-phone-{self._phone.id}")
+        self._worker.start()
+        try:
+            await self._open()
+        except BaseException:
+            if self._worker.busy_with is not None:
+                self._abort()
+            await self._worker.close(timeout=self._call_timeout)
+            self._state = GammuState.STOPPED
+            self._events.put_nowait(_END)
+            raise
+        self._state = GammuState.CONNECTED
+        log.info(
+            "%s gammu connected (model=%s connection=%s device=%s)",
+            self._tag,
+            self._phone.gammu_model or "auto",
+            self._connection(),
+            self._phone.device,
+        )
+        self._task = asyncio.create_task(self._supervise(), name=f"gammu-phone-{self._phone.id}")
+
+    async def stop(self) -> None:
+        if self._state in (GammuState.STOPPING, GammuState.STOPPED):
+            return
+        self._state = GammuState.STOPPING
+        if self._task is not None:
+            while not self._task.done():  # re-cancel: one cancellation may land in a finished await
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
+            if not self._task.cancelled() and self._task.exception() is not None:
+                log.error("%s gammu supervision had failed: %r", self._tag, self._task.exception())
+        if self._worker is not None:
+            if self._worker.busy_with is not None:
+                self._abort()  # cut a blocked libgammu call short instead of waiting out its timeout
+            exited = await self._worker.close(final=self._terminate_sync, timeout=self._call_timeout)
+            if not exited:
+                log.error("%s gammu worker thread did not stop; it is left blocked in libgammu", self._tag)
+        self._sm = None
+        self._state = GammuState.STOPPED
+        self._events.put_nowait(_END)
+        log.info("%s gammu backend stopped", self._tag)
+
+    async def events(self) -> AsyncIterator[ModemEvent]:
+        while True:
+            event = await self._events.get()
+            if event is _END:
+                self._events.put_nowait(_END)  # a second reader also ends
+                return
+            yield event
+
+    # -- commands ----------------------------------------------------------------------------------
+
+    async def send(self, parts: Sequence[SubmitPart]) -> list[int]:
+        references: list[int] = []
+        for n, part in enumerate(parts, 1):
+            message = submit_message(part)
+            ref = await self._user_call(
+                lambda m=message: self._need_sm().SendSMS(m),  # type: ignore[misc]
+                f"SendSMS part {n}/{len(parts)}",
+            )
+            references.append(int(ref) & 0xFF)
+            log.info("%s sent part %d/%d to %s mr=%d", self._tag, n, len(parts), part.number, ref)
+        return references
+
+    async def delete(self, index: int, storage: str) -> None:
+        folder = int(storage)
+        self._deleting.add((storage, index))
+        try:
+            await self._user_call(
+                lambda: self._need_sm().DeleteSMS(Folder=folder, Location=index),
+                f"DeleteSMS {storage}/{index}",
+            )
+        except NoMoreEntries:
+            log.debug("%s message %s/%d already gone", self._tag, storage, index)
+        self._emitted = {k for k in self._emitted if (k[0], k[1]) != (storage, index)}
+
+    async def attach(self) -> None:
+        """udev says a device appeared: if we are waiting to reconnect, try at once."""
+        self._attach.set()
+
+    async def hangup(self) -> None:
+        await self._user_call(lambda: self._need_sm().CancelCall(0, True), "CancelCall")
+
+    async def identity(self) -> Identity:
+        return await self._user_call(self._identity_sync, "identity")
+
+    # -- worker plumbing ---------------------------------------------------------------------------
+
+    def _connection(self) -> str:
+        connection = self._phone.gammu_connection or "at"
+        if self._phone.gammu_model == "dummy" and connection == "at":
+            return "none"  # the dummy driver refuses any real connection; "at" is only the default
+        return connection
+
+    def _gammu_config(self) -> dict[str, Any]:
+        return {
+            "Device": self._phone.device,
+            "Connection": self._connection(),
+            "Model": self._phone.gammu_model,
+            "StartInfo": False,
+            "SyncTime": False,
+            "LockDevice": False,
+            "UseGlobalDebugFile": False,
+        }
+
+    async def _call(
+        self,
+        fn: Callable[[], T],
+        what: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - the job's limit
+    ) -> T:
+        if self._worker is None:
+            raise ModemGone(f"{self._tag} {what}: not started")
+        return await self._worker.call(fn, timeout=timeout or self._call_timeout, what=f"{self._tag} {what}")
+
+    async def _user_call(self, fn: Callable[[], T], what: str) -> T:
+        """A call on behalf of a caller: refused while disconnected; a lost phone starts a reconnect."""
+        if self._state is not GammuState.CONNECTED or self._sm is None:
+            raise ModemGone(f"{self._tag} {what}: phone not connected ({self._state.value})")
+        try:
+            return await self._call(fn, what)
+        except (ModemGone, ModemTimeout) as exc:
+            if self._lost is None:
+                self._lost = str(exc)  # the supervision task notices within a tick and reconnects
+            raise
+
+    def _need_sm(self) -> Any:
+        """In the worker: the connected StateMachine, or ModemGone (a job queued before a loss)."""
+        sm = self._sm
+        if sm is None:
+            raise ModemGone(f"{self._tag}: no gammu connection")
+        return sm
+
+    def _abort(self) -> None:
+        sm = self._busy_sm
+        if sm is not None:
+            # StateMachine.Abort only raises a flag that libgammu's wait loops check: safe from any
+            # thread, and it does not take python-gammu's per-phone lock.
+            sm.Abort()
+
+    async def _open(self) -> None:
+        await self._call(self._open_sync, "Init", timeout=self._init_timeout)
+
+    def _open_sync(self) -> None:
+        """In the worker: a fresh StateMachine, Init, PIN, call notifications."""
+        gammu = self._gammu
+        sm = gammu.StateMachine()
+        sm.SetConfig(0, self._gammu_config())
+        self._busy_sm = sm  # Init can block for long: stop() must be able to abort it
+        try:
+            sm.Init()
+            self._unlock_sim(sm)
+            sm.SetIncomingCallback(self._on_incoming)
+            try:
+                sm.SetIncomingCall(True)
+            except gammu.GSMError as exc:
+                log.warning(
+                    "%s no incoming call notifications: %s",
+                    self._tag,
+                    translate_gammu_error(exc, "SetIncomingCall"),
+                )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                sm.Terminate()
+            raise
+        self._sm = sm
+
+    def _unlock_sim(self, sm: Any) -> None:
+        try:
+            status = sm.GetSecurityStatus()
+        except self._gammu.GSMError as exc:
+            err = translate_gammu_error(exc, "GetSecurityStatus")
+            if isinstance(err, ModemGone | ModemTimeout):
+                raise err from exc
+            return  # not supported by this phone: assume no code is needed
+        if status is None:
+            return
+        if status == "PIN" and self._phone.pin and not self._pin_refused:
+            try:
+                sm.EnterSecurityCode("PIN", self._phone.pin)
+            except self._gammu.GSMError as exc:
+                err = translate_gammu_error(exc, "EnterSecurityCode")
+                if isinstance(err, ModemGone | ModemTimeout):
+                    raise err from exc
+                # Never again: every reconnect retrying a wrong PIN would end with a PUK-locked SIM.
+                self._pin_refused = True
+                raise ModemError(
+                    f"{self._tag}: the SIM refused the configured PIN ({err}); not retrying"
+                ) from exc
+            log.info("%s SIM PIN entered", self._tag)
+            return
+        if status == "PIN" and self._pin_refused:
+            raise ModemError(f"{self._tag}: the SIM refused the configured PIN before; fix pin and restart")
+        if status == "PIN":
+            raise ModemError(f"{self._tag}: the SIM asks for its PIN and [phone:{self._phone.id}] has no pin")
+        raise ModemError(f"{self._tag}: the SIM asks for {status}; unlock it in another phone first")
+
+    def _terminate_sync(self) -> None:
+        """In the worker: close the connection and drop our references to the StateMachine here, so
+        that python-gammu frees it in this thread and never on the event loop."""
+        sm, self._sm = self._sm, None
+        if self._busy_sm is sm:
+            self._busy_sm = None
+        if sm is not None:
+            sm.Terminate()
+
+    def _on_incoming(self, _sm: Any, kind: str, data: Any) -> None:
+        """libgammu's callback, in the worker thread during a libgammu call: only hand the event over."""
+        try:
+            if kind != "Call" or not isinstance(data, dict):
+                return
+            status = data.get("Status")
+            event: ModemEvent
+            if status in _CALL_RINGING:
+                event = CallRinging(number=data.get("Number") or None)
+            elif status in _CALL_ENDED:
+                event = CallEnded()
+            else:
+                return
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._emit, event)
+        except Exception:  # an exception here would only be printed by python-gammu, then lost
+            log.exception("%s incoming call callback failed", self._tag)
+
+    def _emit(self, event: ModemEvent) -> None:
+        if self._state is GammuState.STOPPED:
+            return
+        self._events.put_nowait(event)
+
+    # -- supervision: polling, liveness, reconnect --------------------------------------------------
+
+    async def _supervise(self) -> None:
+        next_sweep = self._clock.monotonic()
+        next_signal = next_sweep
+        while self._state in (GammuState.CONNECTED, GammuState.DISCONNECTED):
+            try:
+                if self._lost is not None:
+                    raise ModemGone(self._lost)
+                now = self._clock.monotonic()
+                if now >= next_sweep:
+                    await self.sweep()
+                    next_sweep = self._clock.monotonic() + self._phone.poll_interval
+                if now >= next_signal:
+                    await self._check_signal()
+                    next_signal = self._clock.monotonic() + self._phone.liveness_interval
+                # Lets libgammu read unsolicited lines (RING, +CLIP) and run the call callback.
+                await self._call(lambda: self._need_sm().ReadDevice(False), "ReadDevice")
+                await self._clock.sleep(self._tick)
+            except (ModemGone, ModemTimeout) as exc:
+                await self._reconnect(str(exc))
+                next_sweep = next_signal = self._clock.monotonic()
+            except ModemError as exc:
+                log.warning("%s gammu: %s", self._tag, exc)
+                await self._clock.sleep(self._phone.poll_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not end the phone's polling for good
+                log.exception("%s gammu supervision failed; retrying", self._tag)
+                await self._clock.sleep(self._phone.poll_interval)
+
+    async def _reconnect(self, reason: str) -> None:
+        self._state = GammuState.DISCONNECTED
+        log.warning("%s gammu phone lost: %s", self._tag, reason)
+        self._emit(Disconnected(reason=reason))
+        if self._worker is not None and self._worker.busy_with is not None:
+            self._abort()  # free the worker from a call that may block for a long time
+        attempt = 0
+        while self._state is GammuState.DISCONNECTED:
+            with contextlib.suppress(ModemError):
+                await self._call(self._terminate_sync, "Terminate", timeout=min(self._call_timeout, 10.0))
+            self._sm = None
+            await self._backoff_wait(self._backoff[min(attempt, len(self._backoff) - 1)])
+            try:
+                await self._open()
+            except ModemError as exc:
+                attempt += 1
+                log.info("%s gammu reconnect attempt %d failed: %s", self._tag, attempt, exc)
+                continue
+            break
+        if self._state is not GammuState.DISCONNECTED:
+            return  # stop() was called meanwhile
+        self._lost = None
+        # Show what is still stored once more, as the AT backend does after a reconnect: a message
+        # whose take-in failed gets another chance, and the supervisor recognises the ones it has.
+        self._emitted.clear()
+        self._state = GammuState.CONNECTED
+        log.info("%s gammu phone back after %d failed attempt(s)", self._tag, attempt)
+        self._emit(Reconnected())
+
+    async def _backoff_wait(self, delay: float) -> None:
+        """Sleep ``delay`` on the clock, unless :meth:`attach` is (or was meanwhile) called."""
+        if not self._attach.is_set():
+            sleeper = asyncio.ensure_future(self._clock.sleep(delay))
+            attached = asyncio.ensure_future(self._attach.wait())
+            try:
+                await asyncio.wait({sleeper, attached}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in (sleeper, attached):
+                    waiter.cancel()
+                await asyncio.gather(sleeper, attached, return_exceptions=True)
+        self._attach.clear()
+
+    async def _check_signal(self) -> None:
+        quality = await self._call(lambda: self._need_sm().GetSignalQuality(), "GetSignalQuality")
+        rssi = rssi_from_quality(quality)
+        if rssi != self._signal:
+            self._signal = rssi
+            self._emit(SignalChanged(rssi=rssi))
+
+    async def sweep(self) -> None:
+        """Read every stored message once; emit the ones not emitted yet (and not deleted since).
+
+        The supervision task calls it every ``poll_interval``; callers may ask for one sooner.
+        """
+        async with self._sweep_lock:
+            await self._sweep()
+
+    async def _sweep(self) -> None:
+        self._deleting.clear()
+        entries: list[list[dict[str, Any]]] = []
+        location: int | None = None
+        complete = False
+        while len(entries) < _MAX_MESSAGES_PER_SWEEP:
+            try:
+                if location is None:
+                    batch = await self._call(
+                        lambda: self._need_sm().GetNextSMS(Folder=0, Start=True), "GetNextSMS"
+                    )
+                else:
+                    batch = await self._call(
+                        lambda loc=location: self._need_sm().GetNextSMS(Folder=0, Location=loc),  # type: ignore[misc]
+                        "GetNextSMS",
+                    )
+            except NoMoreEntries:
+                complete = True
+                break
+            except (ModemGone, ModemTimeout):
+                raise
+            except ModemError as exc:
+                # libgammu choked on one stored message: still hand over what was read before it
+                # (the rest waits for the next sweep). Losing the whole walk would hide them all.
+                log.warning("%s gammu could not read past location %s: %s", self._tag, location, exc)
+                break
+            if not batch or batch[0].get("Location") == location:
+                break  # a driver that repeats itself: stop rather than loop
+            entries.append(batch)
+            location = batch[0]["Location"]
+        if not entries:
+            if complete:
+                self._emitted.clear()
+            return
+        linked = await self._call(lambda: self._gammu.LinkSMS(entries), "LinkSMS")
+        seen: set[_Key] = set()
+        for group in linked:
+            for part in group:
+                key = message_key(part)
+                seen.add(key)
+                if key in self._emitted or (key[0], key[1]) in self._deleting:
+                    continue
+                event = event_from_gammu(part)
+                if event is None:
+                    continue
+                self._emitted.add(key)
+                self._emit(event)
+        if complete:
+            # Forget what vanished (deleted here or elsewhere) so the set stays small.
+            self._emitted &= seen
+
+    def _identity_sync(self) -> Identity:
+        """In the worker: everything the phone tells about itself; unsupported queries give None."""
+        sm = self._need_sm()
+
+        def ask(fn: Callable[[], Any], what: str) -> Any:
+            try:
+                return fn()
+            except self._gammu.GSMError as exc:
+                err = translate_gammu_error(exc, what)
+                if isinstance(err, ModemGone | ModemTimeout):
+                    raise err from exc
+                return None
+
+        model = ask(sm.GetModel, "GetModel")
+        if isinstance(model, tuple | list):
+            model = next((m for m in reversed(model) if m and m != "unknown"), None)
+        network = ask(sm.GetNetworkInfo, "GetNetworkInfo") or {}
+        quality = ask(sm.GetSignalQuality, "GetSignalQuality")
+        return Identity(
+            manufacturer=ask(sm.GetManufacturer, "GetManufacturer") or None,
+            model=model or None,
+            imei=ask(sm.GetIMEI, "GetIMEI") or None,
+            imsi=ask(sm.GetSIMIMSI, "GetSIMIMSI") or None,
+            iccid=None,  # libgammu has no portable ICCID query
+            operator=network.get("NetworkName") or network.get("NetworkCode") or None,
+            signal=rssi_from_quality(quality) if quality else None,
+            registration=_REGISTRATION.get(network.get("State", ""), "unknown") if network else None,
+        )
+
+
+# -- conversions between python-gammu dicts and our types (pure) ---------------------------------------
+
+
+def submit_message(part: SubmitPart) -> dict[str, Any]:
+    """The python-gammu SMS dict for one part ready to send.
+
+    python-gammu has no ``DeliveryReport`` key: ``Type = Status_Report`` is what makes libgammu set
+    TP-SRR in the SMS-SUBMIT (as ``gammu sendsms -report`` does).
+    """
+    message: dict[str, Any] = {
+        "Number": part.number,
+        "Text": part.text,
+        "SMSC": {"Location": 1},
+        "Type": "Status_Report" if part.status_report_request else "Submit",
+        "Coding": "Unicode_No_Compression" if part.encoding == "ucs2" else "Default_No_Compression",
+        "Folder": 0,
+        "Location": 0,
+    }
+    if part.flash:
+        message["Class"] = 0
+    if part.concat is not None:
+        c = part.concat
+        if c.ref > 0xFF:
+            udh = bytes([6, 0x08, 4, c.ref >> 8, c.ref & 0xFF, c.total, c.seq])
+            message["UDH"] = {
+                "Type": "ConcatenatedMessages16bit",
+                "Text": udh,
+                "ID16bit": c.ref,
+                "PartNumber": c.seq,
+                "AllParts": c.total,
+            }
+        else:
+            udh = bytes([5, 0x00, 3, c.ref, c.total, c.seq])
+            message["UDH"] = {
+                "Type": "ConcatenatedMessages",
+                "Text": udh,
+                "ID8bit": c.ref,
+                "PartNumber": c.seq,
+                "AllParts": c.total,
+            }
+    elif part.udh:
+        message["UDH"] = {"Type": "UserUDH", "Text": part.udh}
+    return message
+
+
+def rssi_from_quality(quality: dict[str, Any]) -> int | None:
+    """+CSQ-style rssi (0..31) from gammu's signal quality (dBm when known, else percent)."""
+    dbm = quality.get("SignalStrength", -1)
+    if isinstance(dbm, int) and -113 <= dbm <= -51:
+        return (dbm + 113) // 2
+    percent = quality.get("SignalPercent", -1)
+    if isinstance(percent, int) and 0 <= percent <= 100:
+        return round(percent * 31 / 100)
+    return None
+
+
+def message_key(part: dict[str, Any]) -> _Key:
+    udh = part.get("UDH") or {}
+    text = part.get("Text")
+    fingerprint = "|".join(
+        str(x)
+        for x in (
+            part.get("Type"),
+            part.get("Number"),
+            text,
+            part.get("DateTime"),
+            udh.get("Text"),
+            part.get("MessageReference"),
+        )
+    )
+    return (str(part.get("Folder", 0)), int(part.get("Location", 0)), fingerprint)
+
+
+def _aware(value: Any) -> datetime | None:
+    """gammu's timestamp: python-gammu ≥ 3.3 gives it with the zone libgammu knows; older ones
+    give a naive time, which is the phone's local time."""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        return value.astimezone()
+    return value
+
+
+def _concat(part: dict[str, Any], raw: bytes) -> Concat | None:
+    """The concatenation element: from the raw UDH (length octet first) when there is one."""
+    i = 1
+    while i + 1 < len(raw):
+        iei, length = raw[i], raw[i + 1]
+        value = raw[i + 2 : i + 2 + length]
+        if iei == 0x00 and length == 3 and len(value) == 3 and 1 <= value[2] <= value[1]:
+            return Concat(ref=value[0], total=value[1], seq=value[2])
+        if iei == 0x08 and length == 4 and len(value) == 4 and 1 <= value[3] <= value[2]:
+            return Concat(ref=(value[0] << 8) | value[1], total=value[2], seq=value[3])
+        i += 2 + length
+    udh = part.get("UDH") or {}
+    if udh.get("Type") in ("ConcatenatedMessages", "ConcatenatedMessages16bit"):
+        ref = udh.get("ID16bit", -1)
+        if ref is None or ref < 0:
+            ref = udh.get("ID8bit", -1)
+        total, seq = udh.get("AllParts", -1), udh.get("PartNumber", -1)
+        if ref is not None and ref >= 0 and 1 <= seq <= total:
+            return Concat(ref=ref, total=total, seq=seq)
+    return None
+
+
+def deliver_from_gammu(part: dict[str, Any]) -> DeliverPdu:
+    """A DeliverPdu built from gammu's decoded fields (gammu never shows us the PDU itself).
+
+    ``first_octet``, ``pid`` and ``dcs`` are reconstructed from what gammu reports; ``data`` follows the
+    codec's convention (GSM-7: one septet value per octet; UCS-2: UTF-16-BE; 8-bit: the octets).
+    """
+    udh_info = part.get("UDH") or {}
+    raw_udh = bytes(udh_info.get("Text") or b"")
+    coding = part.get("Coding", "Default_No_Compression")
+    text_value = part.get("Text", "")
+    if coding == "8bit":
+        encoding, dcs = "8bit", 0x04
+        data = bytes(text_value) if isinstance(text_value, bytes | bytearray) else b""
+        text = ""
+    elif coding.startswith("Unicode"):
+        encoding, dcs = "ucs2", 0x08
+        text = str(text_value)
+        data = text.encode("utf-16-be", errors="surrogatepass")
+    else:
+        encoding, dcs = "gsm7", 0x00
+        text = str(text_value)
+        try:
+            data = bytes(gsm7.encode_septets(text))
+        except PduError:
+            data = b""
+    klass = part.get("Class", -1)
+    if isinstance(klass, int) and 0 <= klass <= 3:
+        dcs |= 0x10 | klass
+    scts = _aware(part.get("DateTime")) or _aware(part.get("SMSCDateTime")) or datetime.now(UTC)
+    first_octet = 0x04 | (0x40 if raw_udh else 0) | (0x80 if part.get("ReplyViaSameSMSC") else 0)
+    smsc = (part.get("SMSC") or {}).get("Number") or None
+    return DeliverPdu(
+        smsc=smsc,
+        number=str(part.get("Number", "")),
+        text=text,
+        scts=scts,
+        concat=_concat(part, raw_udh),
+        first_octet=first_octet,
+        pid=0,
+        dcs=dcs,
+        encoding=encoding,
+        udh=raw_udh or None,
+        data=data,
+        flash=klass == 0,
+    )
+
+
+def report_from_gammu(part: dict[str, Any]) -> StatusReportPdu:
+    """A StatusReportPdu from gammu's fields: MessageReference, recipient, TP-ST (``DeliveryStatus``)."""
+    status = int(part.get("DeliveryStatus", 0)) & 0xFF
+    scts = _aware(part.get("DateTime")) or datetime.now(UTC)
+    discharge = _aware(part.get("SMSCDateTime")) or scts
+    return StatusReportPdu(
+        smsc=(part.get("SMSC") or {}).get("Number") or None,
+        first_octet=0x06,  # SMS-STATUS-REPORT, TP-MMS set: gammu does not give the real one
+        mr=int(part.get("MessageReference", 0)) & 0xFF,
+        number=str(part.get("Number", "")),
+        scts=scts,
+        discharge=discharge,
+        status=status,
+        outcome=status_outcome(status),
+    )
+
+
+def event_from_gammu(part: dict[str, Any]) -> ModemEvent | None:
+    """The event for one stored part; None for what is not ours to report (sent/draft messages)."""
+    index = int(part.get("Location", 0))
+    storage = str(part.get("Folder", 0))
+    kind = part.get("Type")
+    try:
+        if kind == "Status_Report":
+            return ReportReceived(index=index, storage=storage, pdu="", report=report_from_gammu(part))
+        if kind == "Deliver":
+            return SmsReceived(index=index, storage=storage, pdu="", message=deliver_from_gammu(part))
+    except (ValueError, TypeError, KeyError) as exc:
+        # Kept, never dropped: the supervisor stores undecodable messages raw.
+        return UndecodableSms(index=index, storage=storage, pdu="", error=f"gammu message: {exc!r}")
+    return None
