@@ -1,0 +1,160 @@
+"""Inbound latency: an SMS arrives at the (simulated) modem → the signed webhook is verified at the receiver.
+
+    python -m bench.bench_inbound [--sms 1000] [--smoke]
+
+The daemon runs as its own process (``raspisms-daemon run``), exactly as in production, with a real
+SQLite file (WAL, synchronous=FULL: every SMS is fsynced before the modem deletes it). The simulator
+and a verifying receiver (both signatures checked) run in this process, so one clock measures from
+``inject_sms`` to the verified POST. SMS are injected one at a time (latency, not throughput).
+Target: p99 ≤ 50 ms. ``--smoke`` (20 SMS) is for CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
+
+API_KEY = "bench-key-0123456789abcdef01234567"
+TARGET_P99_MS = 50.0
+
+
+def _config(workdir: Path, link: Path, url: str) -> Path:
+    cfg = workdir / "config.ini"
+    cfg.write_text(
+        f"[daemon]\ndatabase = {workdir / 'bench.sqlite3'}\napi_key = {API_KEY}\nlog_level = warning\n\n"
+        f"[api]\nlisten = unix:{workdir / 'api.sock'}\n\n"
+        f"[webhook:bench]\nurl = {url}\ntypes = receive_sms\n\n"
+        f"[phone:1]\ndevice = {link}\n"
+    )
+    cfg.chmod(0o600)
+    return cfg
+
+
+async def _wait_ready(sock: Path, proc: asyncio.subprocess.Process, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.returncode is not None:
+            raise SystemExit(f"the daemon exited {proc.returncode}")
+        try:
+            async with (
+                aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(sock))) as s,
+                s.get("http://daemon/healthz", timeout=aiohttp.ClientTimeout(total=2)) as resp,
+            ):
+                body = await resp.json()
+                if resp.status == 200 and body["phones"]["connected"] >= 1:
+                    return
+        except (aiohttp.ClientError, OSError):
+            pass
+        await asyncio.sleep(0.05)
+    raise SystemExit("the daemon did not become ready")
+
+
+def _percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(p / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+async def run(n: int, per_sms: float) -> dict[str, float]:
+    workdir = Path(tempfile.mkdtemp(prefix="raspisms-bench-"))
+    arrived: dict[str, float] = {}
+    got = asyncio.Event()
+
+    def on_delivery(d: ReceivedDelivery) -> None:
+        arrived.setdefault(d.body["text"], time.perf_counter())
+        got.set()
+
+    receiver = VerifyingReceiver(API_KEY, on_delivery=on_delivery)
+    await receiver.start("127.0.0.1", 0)
+    sim = Simulator(workdir / "modem", noise=False)
+    await sim.start()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "raspisms_daemon",
+        "run",
+        "-c",
+        str(_config(workdir, sim.link, receiver.url)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "NOTIFY_SOCKET": ""},
+    )
+    latencies: list[float] = []
+    try:
+        await _wait_ready(workdir / "api.sock", proc)
+        for i in range(n):
+            text = f"bench {i}"
+            got.clear()
+            start = time.perf_counter()
+            await sim.inject_sms("+33612345678", text)
+            deadline = start + per_sms
+            while text not in arrived:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    raise SystemExit(f"SMS {i} did not arrive within {per_sms} s")
+                got.clear()
+                try:
+                    await asyncio.wait_for(got.wait(), remaining)
+                except TimeoutError:
+                    pass
+            latencies.append((arrived[text] - start) * 1000.0)
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+        await sim.stop()
+        await receiver.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    s = sorted(latencies)
+    return {
+        "sms": float(n),
+        "p50_ms": _percentile(s, 50),
+        "p99_ms": _percentile(s, 99),
+        "max_ms": s[-1],
+        "mean_ms": statistics.fmean(s),
+        "rejected": float(len(receiver.rejected)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sms", type=int, default=1000, help="how many SMS (default 1000)")
+    parser.add_argument("--smoke", action="store_true", help="20 SMS, for CI")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per-SMS timeout in seconds")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    n = 20 if args.smoke else args.sms
+    result = asyncio.run(run(n, args.timeout))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"inbound latency over {n} SMS (simulator → daemon process → verified webhook):")
+        print(
+            f"  p50 {result['p50_ms']:.1f} ms   p99 {result['p99_ms']:.1f} ms   max {result['max_ms']:.1f} ms"
+            f"   mean {result['mean_ms']:.1f} ms"
+        )
+        verdict = "OK" if result["p99_ms"] <= TARGET_P99_MS else "ABOVE TARGET"
+        print(f"  target p99 ≤ {TARGET_P99_MS:.0f} ms: {verdict}")
+    return 0 if result["rejected"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

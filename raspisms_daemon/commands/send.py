@@ -1,0 +1,141 @@
+"""``raspisms-daemon send``: schedule an SMS through the running daemon's local API.
+
+    raspisms-daemon send -c FILE --to +33612345678 [--to …] --text "Hello" [--at 2026-01-31T18:30] \
+        [--phone 1] [--tag T] [--flash]
+
+This module also holds the small API client that ``phones`` and ``attach`` use: it reads ``[api] listen``
+and ``[daemon] api_key`` from the config and talks HTTP over TCP or the unix socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from ..config import DEFAULT_CONFIG_PATH, Config, load_config_or_exit
+
+__all__ = ["EX_UNAVAILABLE", "ApiClientError", "add_config_argument", "api_request", "register"]
+
+EX_UNAVAILABLE = 69  # sysexits.h: the daemon is not running / not reachable
+CLIENT_TIMEOUT = 30.0
+
+
+class ApiClientError(Exception):
+    """The daemon could not be reached (exit 69) — the message says where we looked."""
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=str(DEFAULT_CONFIG_PATH),
+        metavar="FILE",
+        help=f"configuration file of the running daemon (default: {DEFAULT_CONFIG_PATH})",
+    )
+
+
+def _base(config: Config) -> tuple[str, aiohttp.BaseConnector | None]:
+    listen = config.api.listen
+    if listen.startswith("unix:"):
+        return "http://raspisms-daemon", aiohttp.UnixConnector(path=listen[len("unix:") :])
+    host, _, port = listen.rpartition(":")
+    # A daemon listening on every address is reached on loopback.
+    host = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}.get(host, host)
+    return f"http://{host}:{port}", None
+
+
+async def api_request(
+    config: Config, method: str, path: str, payload: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """``(HTTP status, envelope)``; raises ApiClientError when the daemon cannot be reached."""
+    if not config.api.enabled:
+        raise ApiClientError("the local API is disabled in the config ([api] enabled = no)")
+    base, connector = _base(config)
+    try:
+        async with (
+            aiohttp.ClientSession(
+                connector=connector,
+                headers={"X-Api-Key": config.daemon.api_key},
+                timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT),
+            ) as session,
+            session.request(method, base + path, json=payload) as resp,
+        ):
+            text = await resp.text()
+            try:
+                body = json.loads(text) if text else {}
+            except ValueError:
+                body = {"message": text}
+            return resp.status, body if isinstance(body, dict) else {"response": body}
+    except (aiohttp.ClientConnectionError, OSError, TimeoutError) as exc:
+        raise ApiClientError(
+            f"cannot reach the daemon at {config.api.listen}: {exc or type(exc).__name__}"
+        ) from exc
+
+
+def call_api(
+    args: argparse.Namespace, method: str, path: str, payload: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]] | int:
+    """Run one request for a command; an int is the exit status to return (the error is printed)."""
+    config = load_config_or_exit(args.config)
+    try:
+        status, body = asyncio.run(api_request(config, method, path, payload))
+    except ApiClientError as exc:
+        print(f"error: {exc} (is raspisms-daemon running?)", file=sys.stderr)
+        return EX_UNAVAILABLE
+    if status >= 400:
+        print(f"error: HTTP {status}: {body.get('message') or body}", file=sys.stderr)
+        return 1
+    return status, body
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "send",
+        help="send an SMS through the running daemon",
+        description="Schedule an SMS through the running daemon's local API (now, or at --at).",
+    )
+    add_config_argument(parser)
+    parser.add_argument(
+        "--to",
+        action="append",
+        required=True,
+        metavar="NUMBER",
+        help="destination number, +<country><number> (repeat for several)",
+    )
+    parser.add_argument("--text", required=True)
+    parser.add_argument("--at", metavar="ISO", help="when to send, e.g. 2026-01-31T18:30 (local time)")
+    parser.add_argument("--phone", type=int, metavar="ID", help="send with this phone (default: any)")
+    parser.add_argument("--tag", help="free text, echoed in the send_sms webhook")
+    parser.add_argument("--flash", action="store_true", help="a flash SMS (shown, not stored)")
+    parser.set_defaults(func=send_command)
+
+
+def send_command(args: argparse.Namespace) -> int:
+    payload: dict[str, Any] = {"text": args.text, "numbers": args.to}
+    if args.at:
+        try:
+            when = datetime.fromisoformat(args.at)
+        except ValueError:
+            print(f"error: --at {args.at!r} is not an ISO date (e.g. 2026-01-31T18:30)", file=sys.stderr)
+            return 2
+        if when.tzinfo is not None:
+            when = when.astimezone().replace(tzinfo=None)
+        payload["at"] = when.strftime("%Y-%m-%d %H:%M:%S")
+    if args.phone is not None:
+        payload["id_phone"] = args.phone
+    if args.tag:
+        payload["tag"] = args.tag
+    if args.flash:
+        payload["flash"] = True
+    result = call_api(args, "POST", "/api/scheduled/", payload)
+    if isinstance(result, int):
+        return result
+    _, body = result
+    print(f"scheduled SMS {body.get('response')} to {', '.join(args.to)}")
+    return 0

@@ -1,0 +1,51 @@
+"""What the phone parts (supervisor, sender, calls, jobs) share: the store, the clock, the event sink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from ..clock import Clock, SystemClock
+from ..store.db import Database
+from ..store.outbox import enqueue_event
+
+__all__ = ["MODEM_TIMEOUT", "PhoneContext"]
+
+MODEM_TIMEOUT = 30.0  # any single modem operation (delete, hangup, identity); send has its own
+
+
+def _noop() -> None:
+    return None
+
+
+@dataclass
+class PhoneContext:
+    db: Database
+    api_key: str
+    clock: Clock = field(default_factory=SystemClock)
+    user_id: int = 1
+    status_success: str = "delivered"
+    multipart_timeout: float = 86400.0
+    wake_dispatcher: Callable[[], None] = _noop
+    counters: dict[str, float] = field(default_factory=dict)
+
+    def now(self) -> float:
+        return self.clock.time()
+
+    def local(self, ts: float) -> datetime:
+        """Unix seconds → aware local datetime (webhook dates are the daemon's local time)."""
+        return datetime.fromtimestamp(ts).astimezone()
+
+    async def emit(self, conn: aiosqlite.Connection, type: str, body: dict[str, Any]) -> list[int]:
+        """Queue one webhook event inside the caller's transaction (outbox rows commit with the data)."""
+        now = self.now()
+        return await enqueue_event(
+            conn, type=type, body=body, timestamp=int(now), api_key=self.api_key, now=now
+        )
+
+    def count(self, name: str, n: float = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n

@@ -1,0 +1,414 @@
+"""Sending scheduled SMS (DESIGN §6) and applying delivery reports to what was sent.
+
+One destination at a time, in due order:
+
+1. a ``sended`` row in state ``sending`` is committed **before** the PDU goes to the modem;
+2. the modem accepts (``+CMGS: <mr>`` per part) → state ``sent``, one ``sended_part`` per part with its
+   TP-MR, ``send_sms`` (status ``unknown``) — one transaction;
+   the modem refuses → transient errors are retried with backoff, others (or too many) end ``failed``
+   with ``send_sms`` (status ``failed``);
+   no answer / the modem vanished mid-send → ``sent`` with status ``unknown``: it may have left.
+3. a row found ``sending`` at start-up (the daemon died between 1 and 2) is never re-sent: it ends
+   ``unknown`` with its ``send_sms`` — the truth is that we do not know.
+
+Transient ``+CMS ERROR`` codes (retried): 38 network out of order, 41 temporary failure, 42 congestion,
+47 resources unavailable, 314 SIM busy, 330 SMSC address unknown (right after boot), 331 no network
+service, 332 network timeout, 500 unknown error (what most modems say while the SMSC is not known yet),
+515 please wait (init in progress). ``+CME ERROR`` 14 (SIM busy) and 515 likewise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from ..errors import CmeError, CmsError, ModemError, ModemGone, ModemTimeout, PduError
+from ..gsm.pdu import SubmitPart, encode_submit
+from ..webhooks import events
+from .context import PhoneContext
+from .matching import MATCH_WINDOW, Candidate, pick_candidate
+
+if TYPE_CHECKING:
+    from .supervisor import PhoneSupervisor
+
+__all__ = [
+    "RETRY_DELAYS",
+    "TRANSIENT_CME",
+    "TRANSIENT_CMS",
+    "Sender",
+    "apply_report",
+    "is_transient",
+    "recover_interrupted_sends",
+]
+
+log = logging.getLogger("raspisms_daemon.phones.sender")
+
+TRANSIENT_CMS = frozenset({38, 41, 42, 47, 314, 330, 331, 332, 500, 515})
+TRANSIENT_CME = frozenset({14, 515})
+RETRY_DELAYS = (2.0, 5.0, 15.0)  # then the SMS is failed
+POLL_INTERVAL = 30.0  # due rows are also picked up without a wake-up (a missed wake loses nothing)
+SEND_TIMEOUT = 60.0  # per part: +CMGS can take a while on a weak network
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, CmsError):
+        return exc.code in TRANSIENT_CMS
+    if isinstance(exc, CmeError):
+        return exc.code in TRANSIENT_CME
+    return False
+
+
+async def apply_report(
+    ctx: PhoneContext, conn: aiosqlite.Connection, *, id_phone: int, mr: int, number: str, outcome: str
+) -> bool:
+    """Apply one status report inside the caller's transaction; False when no sent part matches.
+
+    When every part of the SMS has a final status, the SMS gets its final status (delivered only if
+    every part was) and ``send_sms_status_change`` is queued, once.
+    """
+    now = ctx.now()
+    async with conn.execute(
+        "SELECT p.id, p.status, p.sent_at, p.id_sended, s.destination FROM sended_part p "
+        "JOIN sended s ON s.id = p.id_sended WHERE p.id_phone = ? AND p.mr = ? AND p.sent_at >= ?",
+        (id_phone, mr, now - MATCH_WINDOW),
+    ) as cur:
+        rows = list(await cur.fetchall())
+    cand = pick_candidate(
+        [Candidate(r["id"], r["destination"], r["sent_at"], r["status"]) for r in rows], number, now
+    )
+    if cand is None:
+        return False
+    if outcome not in ("delivered", "failed") or cand.status != "pending":
+        return True  # "still trying" reports and repeats change nothing
+    await conn.execute(
+        "UPDATE sended_part SET status = ?, report_at = ? WHERE id = ?", (outcome, now, cand.part_id)
+    )
+    id_sended = next(r["id_sended"] for r in rows if r["id"] == cand.part_id)
+    async with conn.execute("SELECT status FROM sended_part WHERE id_sended = ?", (id_sended,)) as cur:
+        statuses = [r["status"] for r in await cur.fetchall()]
+    if "pending" in statuses:
+        return True
+    final = "failed" if "failed" in statuses else "delivered"
+    cur2 = await conn.execute(
+        "UPDATE sended SET status = ?, final_at = ? WHERE id = ? AND status = 'unknown'",
+        (final, now, id_sended),
+    )
+    if cur2.rowcount:
+        word = ctx.status_success if final == "delivered" else "failed"
+        await ctx.emit(
+            conn, "send_sms_status_change", events.send_sms_status_change(id=id_sended, status=word)
+        )
+        log.info("SMS %s", final, extra={"phone_id": id_phone, "sms_id": id_sended})
+    return True
+
+
+async def _emit_send_sms(ctx: PhoneContext, conn: aiosqlite.Connection, sended_id: int, status: str) -> None:
+    async with conn.execute("SELECT * FROM sended WHERE id = ?", (sended_id,)) as cur:
+        r = await cur.fetchone()
+    assert r is not None
+    body = events.send_sms(
+        id=r["id"],
+        at=ctx.local(r["at"]),
+        status=status,
+        origin=r["id_phone"],
+        destination=r["destination"],
+        text=r["text"],
+        originating_scheduled=r["originating_scheduled"],
+        tag=r["tag"],
+    )
+    await ctx.emit(conn, "send_sms", body)
+
+
+async def _finish_scheduled(conn: aiosqlite.Connection, id_scheduled: int | None) -> None:
+    """A scheduled SMS is done once every one of its numbers has its sended row."""
+    if id_scheduled is None:
+        return
+    await conn.execute(
+        "UPDATE scheduled SET state = 'done' WHERE id = ? AND state = 'pending' AND NOT EXISTS ("
+        "SELECT 1 FROM scheduled_number n WHERE n.id_scheduled = scheduled.id AND NOT EXISTS ("
+        "SELECT 1 FROM sended s WHERE s.scheduled_number = n.id))",
+        (id_scheduled,),
+    )
+
+
+async def recover_interrupted_sends(ctx: PhoneContext) -> int:
+    """Rows left ``sending`` by a crash end ``sent``/``unknown`` with their ``send_sms``; never re-sent."""
+    async with ctx.db.transaction() as conn:
+        async with conn.execute(
+            "SELECT id, originating_scheduled FROM sended WHERE state = 'sending'"
+        ) as cur:
+            rows = list(await cur.fetchall())
+        for r in rows:
+            await conn.execute(
+                "UPDATE sended SET state = 'sent', status = 'unknown', "
+                "error = 'interrupted while sending: the daemon stopped before the modem answered' "
+                "WHERE id = ?",
+                (r["id"],),
+            )
+            await _emit_send_sms(ctx, conn, r["id"], "unknown")
+            await _finish_scheduled(conn, r["originating_scheduled"])
+            log.warning(
+                "SMS interrupted while sending: status unknown, not re-sent", extra={"sms_id": r["id"]}
+            )
+    if rows:
+        ctx.wake_dispatcher()
+    return len(rows)
+
+
+class Sender:
+    """Picks due ``scheduled`` rows and sends them through the phones' supervisors."""
+
+    def __init__(
+        self,
+        ctx: PhoneContext,
+        phones: Mapping[int, PhoneSupervisor],
+        *,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.ctx = ctx
+        self.phones = phones
+        self.retry_delays = tuple(retry_delays)
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._rr = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop_soon(self) -> None:
+        """Finish the destination in hand, start no other (graceful shutdown)."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.process_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sending failed; retrying at the next wake-up")
+            if self._stopping:
+                return
+            delay = await self._next_due_in()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def _next_due_in(self) -> float:
+        """Until the next future SMS. Due ones waiting for a phone are not counted: a (re)connection
+        wakes the sender, and the poll interval bounds the wait anyway (no busy loop meanwhile)."""
+        now = self.ctx.now()
+        row = await self.ctx.db.fetchone(
+            "SELECT MIN(at) AS at FROM scheduled WHERE state = 'pending' AND at > ?", (now,)
+        )
+        if row is None or row["at"] is None:
+            return self.poll_interval
+        return max(0.05, min(self.poll_interval, row["at"] - now))
+
+    async def process_due(self) -> int:
+        """Send every due destination that has a usable phone; returns how many were handled."""
+        handled = 0
+        due = await self.ctx.db.fetchall(
+            "SELECT * FROM scheduled WHERE state = 'pending' AND at <= ? ORDER BY at, id LIMIT 200",
+            (self.ctx.now(),),
+        )
+        for sch in due:
+            numbers = await self.ctx.db.fetchall(
+                "SELECT n.id, n.number FROM scheduled_number n WHERE n.id_scheduled = ? AND NOT EXISTS ("
+                "SELECT 1 FROM sended s WHERE s.scheduled_number = n.id) ORDER BY n.id",
+                (sch["id"],),
+            )
+            if not numbers:
+                async with self.ctx.db.transaction() as conn:
+                    await _finish_scheduled(conn, sch["id"])
+                continue
+            for num in numbers:
+                if self._stopping:
+                    return handled
+                choice = self._choose(sch["id_phone"])
+                if choice is None:
+                    break  # no usable phone now; a (re)connection wakes us
+                if isinstance(choice, str):
+                    await self._record_failed(sch, num, sch["id_phone"], choice)
+                else:
+                    await self._send_one(sch, num, choice)
+                handled += 1
+        return handled
+
+    def _choose(self, id_phone: int | None) -> PhoneSupervisor | str | None:
+        """The phone to send with; a string is why the SMS cannot be sent at all; None = wait."""
+        if id_phone is not None:
+            sup = self.phones.get(id_phone)
+            if sup is None:
+                return f"phone {id_phone} is not configured"
+            if sup.disabled:
+                return f"phone {id_phone} is disabled" + (
+                    f" ({sup.disabled_reason})" if sup.disabled_reason else ""
+                )
+            return sup if sup.can_send else None
+        usable = [s for _, s in sorted(self.phones.items()) if s.can_send]
+        if not usable:
+            if self.phones and all(s.disabled for s in self.phones.values()):
+                return "every phone is disabled"
+            if not self.phones:
+                return "no phone is configured"
+            return None
+        self._rr += 1
+        return usable[self._rr % len(usable)]
+
+    async def _record_failed(self, sch: Any, num: Any, id_phone: int | None, reason: str) -> None:
+        now = self.ctx.now()
+        async with self.ctx.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO sended (at, text, destination, id_phone, status, state, flash, uid, tag, "
+                "originating_scheduled, scheduled_number, error, final_at) "
+                "VALUES (?, ?, ?, ?, 'failed', 'failed', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    now,
+                    sch["text"],
+                    num["number"],
+                    id_phone,
+                    sch["flash"],
+                    uuid.uuid4().hex,
+                    sch["tag"],
+                    sch["id"],
+                    num["id"],
+                    reason,
+                    now,
+                ),
+            )
+            assert cur.lastrowid is not None
+            await _emit_send_sms(self.ctx, conn, cur.lastrowid, "failed")
+            await _finish_scheduled(conn, sch["id"])
+        self.ctx.wake_dispatcher()
+        self.ctx.count("sent_failed_total")
+        log.warning("SMS to %s failed: %s", num["number"], reason, extra={"sms_id": cur.lastrowid})
+
+    async def _send_one(self, sch: Any, num: Any, sup: PhoneSupervisor) -> None:
+        phone_id = sup.phone.id
+        try:
+            parts = encode_submit(
+                num["number"],
+                sch["text"],
+                status_report=sup.phone.delivery_reports,
+                concat_ref=random.randrange(256),
+                flash=bool(sch["flash"]),
+            )
+        except PduError as exc:
+            await self._record_failed(sch, num, phone_id, f"cannot encode: {exc}")
+            return
+        await sup.rate_wait(len(parts))
+        if self._stopping or not sup.can_send:
+            return  # nothing committed yet: sent later (next start, or when the phone is back)
+        await self._send_parts(sch, num, sup, parts)
+
+    async def _send_parts(self, sch: Any, num: Any, sup: PhoneSupervisor, parts: list[SubmitPart]) -> None:
+        phone_id = sup.phone.id
+        started = self.ctx.now()
+        async with self.ctx.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO sended (at, text, destination, id_phone, status, state, flash, uid, tag, "
+                "originating_scheduled, scheduled_number) "
+                "VALUES (?, ?, ?, ?, 'unknown', 'sending', ?, ?, ?, ?, ?)",
+                (
+                    started,
+                    sch["text"],
+                    num["number"],
+                    phone_id,
+                    sch["flash"],
+                    uuid.uuid4().hex,
+                    sch["tag"],
+                    sch["id"],
+                    num["id"],
+                ),
+            )
+            sended_id = cur.lastrowid
+            assert sended_id is not None
+        extra = {"phone_id": phone_id, "sms_id": sended_id}
+        attempts = 0
+        mrs: list[int] | None = None  # set: the modem accepted every part
+        failure: str | None = None
+        may_have_left = False  # no answer: the PDU may have reached the network
+        while True:
+            attempts += 1
+            try:
+                mrs = await asyncio.wait_for(sup.send(parts), SEND_TIMEOUT * len(parts))
+                break
+            except (ModemTimeout, ModemGone, TimeoutError) as exc:
+                # The PDU may have reached the network: never retried, the status stays unknown.
+                failure = f"no answer from the modem while sending: {exc or 'timeout'}"
+                may_have_left = True
+                log.warning("SMS to %s: %s; status unknown", num["number"], failure, extra=extra)
+                break
+            except ModemError as exc:
+                if is_transient(exc) and attempts <= len(self.retry_delays):
+                    delay = self.retry_delays[attempts - 1]
+                    log.info("SMS to %s: %s, retrying in %.0f s", num["number"], exc, delay, extra=extra)
+                    await self.ctx.clock.sleep(delay)
+                    continue
+                failure = str(exc)
+                log.warning("SMS to %s refused by the modem: %s", num["number"], exc, extra=extra)
+                mrs = None
+                break
+        now = self.ctx.now()
+        async with self.ctx.db.transaction() as conn:
+            if mrs is not None:
+                await conn.execute(
+                    "UPDATE sended SET state = 'sent', attempts = ? WHERE id = ?", (attempts, sended_id)
+                )
+                await conn.executemany(
+                    "INSERT INTO sended_part (id_sended, seq, id_phone, mr, status, sent_at) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?)",
+                    [(sended_id, i + 1, phone_id, mr, now) for i, mr in enumerate(mrs)],
+                )
+                await _emit_send_sms(self.ctx, conn, sended_id, "unknown")
+                await self._apply_early_reports(conn, phone_id, mrs, started)
+            elif may_have_left:
+                await conn.execute(
+                    "UPDATE sended SET state = 'sent', status = 'unknown', attempts = ?, error = ? "
+                    "WHERE id = ?",
+                    (attempts, failure, sended_id),
+                )
+                await _emit_send_sms(self.ctx, conn, sended_id, "unknown")
+            else:
+                await conn.execute(
+                    "UPDATE sended SET state = 'failed', status = 'failed', attempts = ?, error = ?, "
+                    "final_at = ? WHERE id = ?",
+                    (attempts, failure, now, sended_id),
+                )
+                await _emit_send_sms(self.ctx, conn, sended_id, "failed")
+            await _finish_scheduled(conn, sch["id"])
+        self.ctx.wake_dispatcher()
+        if mrs is not None:
+            self.ctx.count("sent_total")
+            log.info("SMS sent to %s (%d part(s), mr %s)", num["number"], len(mrs), mrs, extra=extra)
+        else:
+            self.ctx.count("sent_failed_total")
+
+    async def _apply_early_reports(
+        self, conn: aiosqlite.Connection, phone_id: int, mrs: list[int], since: float
+    ) -> None:
+        """Reports that beat this commit (the modem answers +CMGS, the report follows at once)."""
+        for mr in set(mrs):
+            async with conn.execute(
+                "SELECT id, number, outcome FROM unmatched_report WHERE id_phone = ? AND mr = ? "
+                "AND received_at >= ? ORDER BY id",
+                (phone_id, mr, since - 5.0),
+            ) as cur:
+                early = list(await cur.fetchall())
+            for rep in early:
+                if await apply_report(
+                    self.ctx, conn, id_phone=phone_id, mr=mr, number=rep["number"], outcome=rep["outcome"]
+                ):
+                    await conn.execute("DELETE FROM unmatched_report WHERE id = ?", (rep["id"],))

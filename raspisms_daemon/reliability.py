@@ -1,0 +1,64 @@
+"""Phone reliability alerts, computed as RaspiSMS computes them (DESIGN §8). Pure: no I/O.
+
+For one phone and one type (``failed`` or ``unknown``): take the SMS sent in ``[now - period,
+now - grace]`` and after the last alert of that type; alert when there are at least ``volume`` of them
+and the share with that status reaches ``rate_limit`` percent. The grace period leaves the most recent
+SMS time to get their delivery report; recording the alert restarts the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .config import ReliabilityRule
+
+__all__ = ["RELIABILITY_TYPES", "Alert", "SentSample", "evaluate"]
+
+RELIABILITY_TYPES = ("failed", "unknown")
+
+
+@dataclass(frozen=True)
+class SentSample:
+    at: float  # unix seconds the SMS was sent
+    status: str  # unknown | delivered | failed (RaspiSMS's sended.status)
+
+
+@dataclass(frozen=True)
+class Alert:
+    reliability_type: str
+    period: float  # minutes, as in the webhook
+    total: int
+    unreliable: int
+    rate: float  # 0..1
+
+
+def evaluate(
+    reliability_type: str,
+    sent: Iterable[SentSample],
+    *,
+    last_alert_at: float | None,
+    now: float,
+    rule: ReliabilityRule,
+) -> Alert | None:
+    """The alert to raise for this phone and type now, or None."""
+    if reliability_type not in RELIABILITY_TYPES:
+        raise ValueError(f"unknown reliability type {reliability_type!r}")
+    if not rule.enabled:
+        return None
+    start = now - rule.period * 60.0
+    if last_alert_at is not None:
+        start = max(start, last_alert_at)
+    end = now - rule.grace * 60.0
+    window = [s for s in sent if start <= s.at <= end]
+    # an alert recorded at exactly the time of an SMS excludes it: the alert already counted it
+    if last_alert_at is not None:
+        window = [s for s in window if s.at > last_alert_at]
+    total = len(window)
+    if total == 0 or total < rule.volume:
+        return None
+    unreliable = sum(1 for s in window if s.status == reliability_type)
+    rate = unreliable / total
+    if rate < rule.rate_limit / 100.0:
+        return None
+    return Alert(reliability_type, rule.period, total, unreliable, rate)

@@ -1,0 +1,155 @@
+"""The sender and report matching, on a real simulator, a real AT backend and a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from raspisms_daemon.clock import ManualClock
+from raspisms_daemon.config import Config, PhoneConfig
+from raspisms_daemon.errors import CmeError, CmsError, ModemTimeout
+from raspisms_daemon.gsm.modem import ReportReceived
+from raspisms_daemon.gsm.pdu import StatusReportPdu, SubmitPdu, decode, encode_status_report
+from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.phones.context import PhoneContext
+from raspisms_daemon.phones.sender import is_transient
+from raspisms_daemon.phones.supervisor import PhoneSupervisor
+from raspisms_daemon.store import messages
+from raspisms_daemon.store.db import open_database
+from tests.helpers.daemon_process import running_daemon
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (CmsError(500), True),
+        (CmsError(331), True),
+        (CmsError(38), True),
+        (CmsError(304), False),
+        (CmsError(21), False),
+        (CmeError(14), True),
+        (CmeError(10), False),
+        (ModemTimeout("x"), False),
+    ],
+)
+def test_transient_errors_are_the_documented_set(exc: Exception, transient: bool) -> None:
+    assert is_transient(exc) is transient
+
+
+def _report(mr: int, number: str, status: int = 0) -> ReportReceived:
+    when = datetime.now(UTC).replace(microsecond=0)
+    hex_pdu = encode_status_report(mr, number, status=status, scts=when, discharge=when)
+    rep = decode(hex_pdu)
+    assert isinstance(rep, StatusReportPdu)
+    return ReportReceived(index=None, storage="", pdu=hex_pdu, report=rep)
+
+
+async def test_a_report_that_beats_the_senders_commit_is_applied_when_the_parts_are_recorded(
+    tmp_path: Path,
+) -> None:
+    async with running_daemon(tmp_path) as env:
+        d = env.daemon
+        env.sims[0].set_reports("none")
+        # the simulator's first TP-MR is 1; the network writes the number in national form
+        await d.supervisors[1].handle(_report(1, "0698765432"))
+        assert len(await d.db.fetchall("SELECT * FROM unmatched_report")) == 1
+        await messages.create_scheduled(d.db, text="x", numbers=["+33698765432"], now=time.time())
+        d.wake_sender()
+        (change,) = await env.wait_type("send_sms_status_change")
+        (sent,) = env.of_type("send_sms")
+        assert change.body == {"id": sent.body["id"], "status": "delivered"}
+        assert await d.db.fetchall("SELECT * FROM unmatched_report") == []
+
+
+async def test_a_report_for_another_number_with_the_same_mr_changes_nothing(tmp_path: Path) -> None:
+    async with running_daemon(tmp_path) as env:
+        d = env.daemon
+        env.sims[0].set_reports("none")
+        await messages.create_scheduled(d.db, text="x", numbers=["+33698765432"], now=time.time())
+        d.wake_sender()
+        await env.wait_type("send_sms")
+        await d.supervisors[1].handle(_report(1, "+33611111111", status=0x41))
+        row = await d.db.fetchone("SELECT status FROM sended")
+        assert row is not None and row["status"] == "unknown"
+        await d.supervisors[1].handle(_report(1, "+33698765432", status=0x41))
+        (change,) = await env.wait_type("send_sms_status_change")
+        assert change.body["status"] == "failed"
+
+
+async def test_a_row_left_sending_by_a_crash_ends_unknown_and_is_never_resent(tmp_path: Path) -> None:
+    async def crashed_mid_send(sims: list[Simulator], config: Config) -> None:
+        db = await open_database(config.daemon.database)
+        sid = await messages.create_scheduled(
+            db, text="maybe sent", numbers=["+33698765432"], now=time.time()
+        )
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO sended (at, text, destination, id_phone, state, originating_scheduled, "
+                "scheduled_number) "
+                "SELECT ?, 'maybe sent', number, 1, 'sending', id_scheduled, id FROM scheduled_number",
+                (time.time(),),
+            )
+        await db.close()
+        assert sid == 1
+
+    async with running_daemon(tmp_path, before_start=crashed_mid_send) as env:
+        (sent,) = await env.wait_type("send_sms")
+        assert sent.body["status"] == "unknown" and sent.body["text"] == "maybe sent"
+        row = await env.daemon.db.fetchone("SELECT state, status, error FROM sended")
+        assert row is not None and (row["state"], row["status"]) == ("sent", "unknown")
+        assert "interrupted" in row["error"]
+        sch = await env.daemon.db.fetchone("SELECT state FROM scheduled")
+        assert sch is not None and sch["state"] == "done"
+        env.daemon.wake_sender()
+        assert env.sims[0].state()["sent"] == []
+
+
+async def test_an_sms_for_an_unknown_phone_fails_with_a_reason(tmp_path: Path) -> None:
+    async with running_daemon(tmp_path) as env:
+        d = env.daemon
+        async with d.db.transaction() as conn:  # a phone removed from the config keeps its row
+            await messages.upsert_phone(conn, id=7, name="gone", backend="at", device="/dev/x", enabled=True)
+        await messages.create_scheduled(d.db, text="x", numbers=["+33698765432"], now=time.time(), id_phone=7)
+        d.wake_sender()
+        (sent,) = await env.wait_type("send_sms")
+        assert sent.body["status"] == "failed" and sent.body["origin"] == 7
+        row = await d.db.fetchone("SELECT error FROM sended")
+        assert row is not None and "not configured" in row["error"]
+
+
+async def test_an_sms_scheduled_for_later_leaves_at_its_time_not_before(tmp_path: Path) -> None:
+    async with running_daemon(tmp_path) as env:
+        d = env.daemon
+        at = time.time() + 1.5
+        await messages.create_scheduled(
+            d.db, text="later", numbers=["+33698765432"], now=time.time(), at=at, flash=True
+        )
+        d.wake_sender()
+        await asyncio.sleep(0.8)
+        assert env.sims[0].state()["sent"] == []
+        (sent,) = await env.wait_type("send_sms", within=10)
+        assert time.time() >= at and sent.body["text"] == "later"
+        pdu = decode(env.sims[0].state()["sent"][0]["pdu"])
+        assert isinstance(pdu, SubmitPdu) and pdu.flash and pdu.status_report_request
+
+
+async def test_send_rate_spaces_the_parts_of_one_phone() -> None:
+    clock = ManualClock()
+    phone = PhoneConfig(id=1, device="/dev/null", send_rate=6.0)  # one part per 10 s
+    ctx = PhoneContext(db=None, api_key="k" * 16, clock=clock)  # type: ignore[arg-type]  # not used here
+    sup = PhoneSupervisor(phone, None, ctx)  # type: ignore[arg-type]  # rate_wait never touches the modem
+    start = clock.monotonic()
+    await sup.rate_wait(1)
+    assert clock.monotonic() == start  # the first one goes at once
+    await sup.rate_wait(2)
+    assert clock.monotonic() == start + 10
+    await sup.rate_wait(1)
+    assert clock.monotonic() == start + 30  # the two parts before it took 20 s
+    clock.advance(100)
+    before = clock.monotonic()
+    await sup.rate_wait(1)
+    assert clock.monotonic() == before  # idle long enough: no wait

@@ -1,0 +1,156 @@
+"""The phone supervisor's take-in rules, on a real simulator, a real AT backend and a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from raspisms_daemon.config import Config
+from raspisms_daemon.gsm.modem import SmsReceived, UndecodableSms
+from raspisms_daemon.gsm.pdu import DeliverPdu, decode, encode_deliver
+from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.phones.jobs import flush_expired_multiparts
+from raspisms_daemon.store.db import open_database
+from tests.helpers.daemon_process import poll_until, running_daemon
+from tests.helpers.simulator import simulated_modem
+
+_wait = poll_until
+
+
+async def test_a_message_already_taken_in_is_deleted_but_not_emitted_again(tmp_path: Path) -> None:
+    async def pretend_taken_in_before_a_crash(sims: list[Simulator], config: Config) -> None:
+        (index,) = await sims[0].inject_sms("+33612345678", "committed before the crash")
+        stored = sims[0].state()["stored"][0]
+        db = await open_database(config.daemon.database)
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO taken_in (id_phone, storage, sim_index, pdu, kind, taken_at) "
+                "VALUES (1, ?, ?, ?, 'sms', ?)",
+                (stored["storage"], index, stored["pdu"].upper(), time.time()),
+            )
+        await db.close()
+
+    async with running_daemon(tmp_path, before_start=pretend_taken_in_before_a_crash) as env:
+        await _wait(lambda: not env.sims[0].state()["stored"])
+        await env.sims[0].inject_sms("+33612345678", "a new one")
+        (d,) = await env.wait_type("receive_sms")
+        assert d.body["text"] == "a new one"
+        await asyncio.sleep(0.3)
+        assert len(env.of_type("receive_sms")) == 1
+
+
+async def test_an_undecodable_pdu_is_kept_raw_and_deleted_without_a_webhook(tmp_path: Path) -> None:
+    async with running_daemon(tmp_path) as env:
+        sup = env.daemon.supervisors[1]
+        await sup.handle(UndecodableSms(index=None, storage="SM", pdu="07FFFF", error="truncated"))
+        row = await env.daemon.db.fetchone("SELECT pdu, error, id_phone FROM undecodable")
+        assert row is not None and tuple(row) == ("07FFFF", "truncated", 1)
+        assert await env.daemon.db.fetchone("SELECT 1 FROM received") is None
+
+
+def _parts(number: str, text: str) -> list[tuple[str, DeliverPdu]]:
+    out = []
+    for hex_pdu in encode_deliver(number, text, scts=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), concat_ref=7):
+        msg = decode(hex_pdu)
+        assert isinstance(msg, DeliverPdu)
+        out.append((hex_pdu, msg))
+    return out
+
+
+async def test_an_incomplete_multipart_is_delivered_with_what_arrived_after_the_timeout(
+    tmp_path: Path,
+) -> None:
+    text = "A" * 153 + "B" * 153 + "C" * 10
+    parts = _parts("+33612345678", text)
+    assert len(parts) == 3
+    async with running_daemon(tmp_path, daemon_overrides={"multipart_timeout": 0.5}) as env:
+        sup = env.daemon.supervisors[1]
+        for hex_pdu, msg in (parts[0], parts[2]):
+            await sup.handle(SmsReceived(index=None, storage="", pdu=hex_pdu, message=msg))
+        await sup.handle(SmsReceived(index=None, storage="", pdu=parts[0][0], message=parts[0][1]))  # repeat
+        assert env.of_type("receive_sms") == []
+        assert env.daemon.ctx is not None
+        assert await flush_expired_multiparts(env.daemon.ctx) == 0  # not old enough yet
+        await asyncio.sleep(0.6)
+        assert await flush_expired_multiparts(env.daemon.ctx) == 1
+        (d,) = await env.wait_type("receive_sms")
+        assert d.body["text"] == "A" * 153 + "C" * 10
+        row = await env.daemon.db.fetchone("SELECT complete, parts FROM received")
+        assert row is not None and tuple(row) == (0, 2)
+
+
+async def test_parts_arriving_in_any_order_complete_one_message(tmp_path: Path) -> None:
+    parts = _parts("+33612345678", "é" * 200)
+    async with running_daemon(tmp_path) as env:
+        sup = env.daemon.supervisors[1]
+        for hex_pdu, msg in reversed(parts):
+            await sup.handle(SmsReceived(index=None, storage="", pdu=hex_pdu, message=msg))
+        (d,) = await env.wait_type("receive_sms")
+        assert d.body["text"] == "é" * 200
+
+
+async def test_two_phones_one_unplugged_and_replugged_while_the_other_keeps_receiving(tmp_path: Path) -> None:
+    async with running_daemon(tmp_path, phones=2) as env:
+        a, b = env.sims
+        await a.fault("unplug")
+        await _wait(lambda: env.daemon.supervisors[1].status()["state"] == "disconnected")
+        for i in range(5):
+            await b.inject_sms("+33600000002", f"on b {i}")
+        await a.inject_sms("+33600000001", "while unplugged")  # stays on the SIM until the modem is back
+        await env.wait_type("receive_sms", 5)
+        assert {d.body["destination"] for d in env.of_type("receive_sms")} == {2}
+        await a.fault("replug")
+        await env.daemon.attach(str(a.link))
+        ds = await env.wait_type("receive_sms", 6, within=20)
+        assert [d.body["text"] for d in ds if d.body["destination"] == 1] == ["while unplugged"]
+        await _wait(lambda: env.daemon.supervisors[1].status()["state"] == "connected")
+        await _wait(lambda: not a.state()["stored"] and not b.state()["stored"])
+
+
+async def test_a_modem_plugged_in_after_start_is_picked_up_on_attach(tmp_path: Path) -> None:
+    late = tmp_path / "late-modem"
+    async with running_daemon(tmp_path, phone_overrides={"device": str(late)}) as env:
+        sup = env.daemon.supervisors[1]
+        assert sup.status()["state"] == "disconnected"
+        async with simulated_modem(tmp_path, name="late-modem") as sim:
+            assert await env.daemon.attach(str(late)) == [1]
+            await poll_until(lambda: sup.status()["state"] == "connected", within=10)
+            assert sup.status()["imei"] == sim.imei
+            await sim.inject_sms("+33612345678", "hello, late modem")
+            (d,) = await env.wait_type("receive_sms")
+            assert d.body["text"] == "hello, late modem"
+
+
+async def test_a_phone_configured_by_imei_is_found_on_the_device_udev_reports(tmp_path: Path) -> None:
+    async with running_daemon(tmp_path, phone_overrides={"device": "", "imei": "867000000000001"}) as env:
+        sup = env.daemon.supervisors[1]
+        assert sup.status()["state"] == "disconnected"
+        async with simulated_modem(tmp_path, name="other", imei="867000000000999") as other:
+            assert await env.daemon.attach(str(other.link)) == []  # a modem, but not ours
+        assert await env.daemon.attach(str(env.sims[0].link)) == [1]
+        await poll_until(lambda: sup.status()["state"] == "connected", within=15)
+        assert sup.status()["device"] == str(env.sims[0].link)
+        await env.sims[0].inject_sms("+33612345678", "found by IMEI")
+        (d,) = await env.wait_type("receive_sms")
+        assert d.body["text"] == "found by IMEI"
+
+
+async def test_a_take_in_that_the_store_refuses_is_retried_and_nothing_is_deleted_meanwhile(
+    tmp_path: Path,
+) -> None:
+    async with running_daemon(tmp_path) as env:
+        sup = env.daemon.supervisors[1]
+        sup.take_in_retries = (0.2,) * 20
+        db = env.daemon.db
+        async with db.transaction() as conn:  # the store breaks: every take-in fails
+            await conn.execute("ALTER TABLE received RENAME TO received_away")
+        await env.sims[0].inject_sms("+33612345678", "survives a broken store")
+        await asyncio.sleep(0.8)
+        assert len(env.sims[0].state()["stored"]) == 1  # not deleted: it was not committed
+        async with db.transaction() as conn:
+            await conn.execute("ALTER TABLE received_away RENAME TO received")
+        (d,) = await env.wait_type("receive_sms")
+        assert d.body["text"] == "survives a broken store"
+        await poll_until(lambda: not env.sims[0].state()["stored"])
