@@ -2,10 +2,12 @@
 
     raspisms-daemon simulate serve --link /tmp/modem [--personality huawei] [--pin 1234]
     raspisms-daemon simulate sms --link /tmp/modem --from +33611111111 --text "hello"
+    raspisms-daemon simulate pdu --link /tmp/modem 0791… [--kind status_report]
     raspisms-daemon simulate call --link /tmp/modem --from +33611111111 [--ring-seconds 5]
     raspisms-daemon simulate hangup --link /tmp/modem
     raspisms-daemon simulate reports --link /tmp/modem delivered|failed|none [--delay 2]
     raspisms-daemon simulate fault --link /tmp/modem unplug|replug|stall|unstall|garbage|error[:n]|sms_error
+    raspisms-daemon simulate fault --link /tmp/modem drop_urcs[:n]
     raspisms-daemon simulate state --link /tmp/modem
 """
 
@@ -49,6 +51,14 @@ def register(subparsers: Any) -> None:
     sms.add_argument("--text", required=True)
     sms.set_defaults(func=_sms)
 
+    pdu = sub.add_parser("pdu", help="store a raw PDU (hex, even a broken one) as the network would")
+    _link(pdu)
+    pdu.add_argument("pdu", help="the PDU in hex, SMSC address included")
+    pdu.add_argument("--kind", choices=["deliver", "status_report"], default="deliver")
+    pdu.set_defaults(
+        func=lambda args: _request(args, {"op": "pdu", "pdu": args.pdu, "kind": args.kind}, show="index")
+    )
+
     call = sub.add_parser("call", help="ring the simulated modem")
     _link(call)
     call.add_argument("--from", dest="sender", required=True)
@@ -69,7 +79,11 @@ def register(subparsers: Any) -> None:
 
     fault = sub.add_parser("fault", help="make the modem misbehave")
     _link(fault)
-    fault.add_argument("kind", help="unplug, replug, stall, unstall, garbage, error[:n], sms_error")
+    fault.add_argument(
+        "kind",
+        help="unplug, replug, stall, unstall, garbage, error[:n], sms_error, "
+        "drop_urcs[:n] (the next n new-message indications are lost)",
+    )
     fault.set_defaults(func=lambda args: _request(args, {"op": "fault", "kind": args.kind}))
 
     state = sub.add_parser("state", help="print the simulated modem's state as JSON")

@@ -4,10 +4,12 @@ Requests (``op`` and its fields) and replies::
 
     {"op": "sms", "from": "+33611111111", "text": "hi", "scts": "2024-01-02T03:04:05+01:00"?}
                                                 -> {"ok": true, "indexes": [1]}
+    {"op": "pdu", "pdu": "0791…", "kind": "deliver|status_report"?} -> {"ok": true, "index": 1}
     {"op": "call", "from": "+336…", "ring_seconds": 5?}          -> {"ok": true}
     {"op": "end_call"}                                            -> {"ok": true}
     {"op": "reports", "mode": "delivered|failed|none", "delay": 0?} -> {"ok": true}
-    {"op": "fault", "kind": "unplug|replug|stall|unstall|garbage|error[:n]|sms_error"} -> {"ok": true}
+    {"op": "fault", "kind": "unplug|replug|stall|unstall|garbage|error[:n]|sms_error|drop_urcs[:n]"}
+                                                                  -> {"ok": true}
     {"op": "state"}                                               -> {"ok": true, "state": {...}}
 
 Any failure -> ``{"ok": false, "error": "<what went wrong>"}``.
@@ -109,6 +111,9 @@ async def handle_request(sim: Simulator, line: bytes) -> dict[str, Any]:
                 raise ValueError("scts needs a time zone")
             indexes = await sim.inject_sms(_text(request, "from"), _text(request, "text"), scts=when)
             return {"ok": True, "indexes": indexes}
+        if op == "pdu":
+            index = await sim.inject_raw_pdu(_text(request, "pdu"), kind=request.get("kind", "deliver"))
+            return {"ok": True, "index": index}
         if op == "call":
             ring_seconds = request.get("ring_seconds")
             await sim.ring(_text(request, "from"), None if ring_seconds is None else float(ring_seconds))
@@ -124,7 +129,7 @@ async def handle_request(sim: Simulator, line: bytes) -> dict[str, Any]:
             return {"ok": True}
         if op == "state":
             return {"ok": True, "state": sim.state()}
-        raise ValueError(f"unknown op {op!r} (sms, call, end_call, reports, fault, state)")
+        raise ValueError(f"unknown op {op!r} (sms, pdu, call, end_call, reports, fault, state)")
     except (ValueError, TypeError, RaspismsError) as exc:
         kind = "bad text or number" if isinstance(exc, PduError) else None
         message = f"{kind}: {exc}" if kind else str(exc)

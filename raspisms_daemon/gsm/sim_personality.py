@@ -7,7 +7,7 @@ to word an answer, so that adding a personality is one entry in :data:`PROFILES`
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["PROFILES", "Personality", "Profile", "profile_for"]
 
@@ -47,28 +47,32 @@ class Profile:
     cops_suffix: str
 
 
+_GENERIC = Profile(
+    personality=Personality.GENERIC,
+    manufacturer="RaspiSMS",
+    model="Virtual GSM Modem",
+    revision="SIM 1.0",
+    storage="SM",
+    first_index=1,
+    storages=("SM", "ME", "MT"),
+    cpms_default="SM",
+    iccid_command="+CCID",
+    iccid_prefix="+CCID: ",
+    cnmi_test="+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)",
+    cnmi_ds=(0, 1, 2),
+    boot_urcs=("+CPIN: {cpin}",),
+    call_end_urc="NO CARRIER",
+    noise_default=False,
+    pad_pdu_to=None,
+    ati=("Manufacturer: {manufacturer}", "Model: {model}", "Revision: {revision}", "IMEI: {imei}"),
+    cops_suffix=",0",
+)
+
+# The real modems, each as what it does differently from the generic one.
 PROFILES: dict[Personality, Profile] = {
-    Personality.GENERIC: Profile(
-        personality=Personality.GENERIC,
-        manufacturer="RaspiSMS",
-        model="Virtual GSM Modem",
-        revision="SIM 1.0",
-        storage="SM",
-        first_index=1,
-        storages=("SM", "ME", "MT"),
-        cpms_default="SM",
-        iccid_command="+CCID",
-        iccid_prefix="+CCID: ",
-        cnmi_test="+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)",
-        cnmi_ds=(0, 1, 2),
-        boot_urcs=("+CPIN: {cpin}",),
-        call_end_urc="NO CARRIER",
-        noise_default=False,
-        pad_pdu_to=None,
-        ati=("Manufacturer: {manufacturer}", "Model: {model}", "Revision: {revision}", "IMEI: {imei}"),
-        cops_suffix=",0",
-    ),
-    Personality.HUAWEI: Profile(
+    Personality.GENERIC: _GENERIC,
+    Personality.HUAWEI: replace(
+        _GENERIC,
         personality=Personality.HUAWEI,
         manufacturer="huawei",
         model="E3131",
@@ -80,56 +84,38 @@ PROFILES: dict[Personality, Profile] = {
         iccid_command="^ICCID?",
         iccid_prefix="^ICCID: ",
         cnmi_test="+CNMI: (0,1,2),(0,1,2,3),(0,2),(0,1,2),(0,1)",
-        cnmi_ds=(0, 1, 2),
         boot_urcs=("^SIMST: 1", "^SRVST: 2"),
         call_end_urc="^CEND:1,0,104,16",
         noise_default=True,
-        pad_pdu_to=None,
-        ati=(
-            "Manufacturer: {manufacturer}",
-            "Model: {model}",
-            "Revision: {revision}",
-            "IMEI: {imei}",
-            "+GCAP: +CGSM,+DS,+ES",
-        ),
+        ati=(*_GENERIC.ati, "+GCAP: +CGSM,+DS,+ES"),
         cops_suffix=",2",
     ),
-    Personality.QUECTEL: Profile(
+    Personality.QUECTEL: replace(
+        _GENERIC,
         personality=Personality.QUECTEL,
         manufacturer="Quectel",
         model="EC25",
         revision="EC25EFAR06A06M4G",
-        storage="SM",
         first_index=0,
-        storages=("SM", "ME", "MT"),
-        cpms_default="SM",
         iccid_command="+QCCID",
         iccid_prefix="+QCCID: ",
         cnmi_test="+CNMI: (0-2),(0-3),(0,2),(0-1),(0,1)",
         cnmi_ds=(0, 1),
         boot_urcs=("RDY", "+CFUN: 1", "+CPIN: {cpin}", "+QUSIM: 1", "+QIND: SMS DONE"),
-        call_end_urc="NO CARRIER",
-        noise_default=False,
-        pad_pdu_to=None,
         ati=("{manufacturer}", "{model}", "Revision: {revision}"),
         cops_suffix=",7",
     ),
-    Personality.SIM800: Profile(
+    Personality.SIM800: replace(
+        _GENERIC,
         personality=Personality.SIM800,
         manufacturer="SIMCOM_Ltd",
         model="SIMCOM_SIM800L",
         revision="Revision:1418B04SIM800L24",
-        storage="SM",
-        first_index=1,
         storages=("SM", "ME", "SM_P", "ME_P", "MT"),
         cpms_default="SM_P",
-        iccid_command="+CCID",
         iccid_prefix="",
         cnmi_test="+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)",
-        cnmi_ds=(0, 1, 2),
         boot_urcs=("RDY", "+CFUN: 1", "+CPIN: {cpin}", "Call Ready", "SMS Ready"),
-        call_end_urc="NO CARRIER",
-        noise_default=False,
         # 176-octet SIM record minus the status byte.
         pad_pdu_to=175,
         ati=("SIM800 R14.18",),

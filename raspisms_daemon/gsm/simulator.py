@@ -5,6 +5,8 @@ the real peer of the AT backend, of libgammu and of the whole daemon. The client
 through the symlink at ``link`` exactly as it opens ``/dev/ttyUSB2``; the simulator reads and writes
 the master side with ``loop.add_reader``.
 
+What each AT command answers lives in :mod:`.sim_commands` (the firmware, inherited);
+this module is the engine: pty, line discipline, URCs, timers, the public API.
 Personalities (:mod:`.sim_personality`) reproduce the quirks of real modems; faults reproduce what
 goes wrong with them (unplug, stall, errors, garbage). A unix socket at ``<link>.ctl`` takes one JSON
 request per line (:mod:`.sim_control`).
@@ -18,6 +20,7 @@ is closed, and stale bytes in the pty would confuse the next client).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import logging
@@ -27,13 +30,22 @@ import select
 import termios
 import tty
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import PduError, RaspismsError
 from .pdu import SubmitPdu, decode, encode_deliver, encode_status_report
+from .sim_commands import (
+    AtCommands,
+    _Call,
+    _number_type,
+    _Reply,
+    _Settings,
+    _Slot,
+    _split_commands,
+    _tpdu_length,
+)
 from .sim_personality import Personality, Profile, profile_for
 
 if TYPE_CHECKING:
@@ -48,135 +60,23 @@ _ESC = 0x1B
 _MAX_LINE = 4096
 _MAX_OUT = 1 << 20
 _REPORT_STATUS = {"delivered": 0x00, "failed": 0x41}
-_FAULTS = ("unplug", "replug", "stall", "unstall", "garbage", "error", "sms_error")
-
-# +CME ERROR texts for AT+CMEE=2 (27.007 §9.2); codes not listed are given as numbers.
-_CME_TEXT = {
-    3: "operation not allowed",
-    4: "operation not supported",
-    10: "SIM not inserted",
-    11: "SIM PIN required",
-    12: "SIM PUK required",
-    16: "incorrect password",
-    21: "invalid index",
-    100: "unknown",
-}
+_DELETED_KEPT = 10_000
+_FAULTS = ("unplug", "replug", "stall", "unstall", "garbage", "error", "sms_error", "drop_urcs")
 
 
 class SimulatorError(RaspismsError):
     """A request the simulator cannot carry out (storage full, unknown fault, not started)."""
 
 
-@dataclass
-class _Settings:
-    """What ATZ / AT+CFUN=1,1 put back to defaults."""
-
-    echo: bool = True
-    cmee: int = 0
-    cnmi: tuple[int, int, int, int, int] = (1, 1, 0, 0, 0)
-    clip: bool = False
-    crc: bool = False
-    creg: int = 0
-    curc: int = 1
-    cfun: int = 1
-    cscs: str = "IRA"
-    mems: tuple[str, str, str] = ("SM", "SM", "SM")
+def _fault_count(kind: str, arg: str) -> int:
+    """The ``n`` of ``error:n`` / ``drop_urcs:n`` (1 when absent)."""
+    try:
+        return max(0, int(arg)) if arg else 1
+    except ValueError:
+        raise SimulatorError(f"bad count in {kind!r}") from None
 
 
-@dataclass
-class _Slot:
-    index: int
-    kind: str  # "deliver" | "status_report"
-    pdu: str
-    read: bool = False
-
-
-@dataclass
-class _Call:
-    number: str
-    state: str = "ringing"  # "ringing" | "active"
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-@dataclass
-class _Reply:
-    records: list[list[str]] = field(default_factory=list)
-    final: str = "OK"
-    prompt: int | None = None  # AT+CMGS=<length>: enter the "> " prompt expecting this TPDU length
-    after: Callable[[], None] | None = None  # runs once the final result code is written
-
-
-def _split_args(text: str) -> list[str]:
-    """``"SM","ME",3`` -> ``["SM", "ME", "3"]`` (quotes removed, commas inside quotes kept)."""
-    out: list[str] = []
-    cur: list[str] = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "," and not quoted:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur).strip())
-    return out
-
-
-def _split_commands(body: str) -> list[str]:
-    """Split what follows ``AT`` into single commands: ``E0V1+CMGF=0;+CNMI?`` -> 4 commands."""
-    cmds: list[str] = []
-    i = 0
-    n = len(body)
-    while i < n:
-        ch = body[i]
-        if ch in " ;":
-            i += 1
-        elif ch in "+^":
-            j = i + 1
-            quoted = False
-            while j < n and (quoted or body[j] != ";"):
-                if body[j] == '"':
-                    quoted = not quoted
-                j += 1
-            cmds.append(body[i:j])
-            i = j
-        elif ch == "&":
-            j = i + 2
-            while j < n and body[j].isdigit():
-                j += 1
-            cmds.append(body[i:j].upper())
-            i = j
-        elif ch.upper() == "S" and i + 1 < n and body[i + 1].isdigit():
-            j = i + 1
-            while j < n and body[j] not in ";+^&":
-                j += 1
-            cmds.append(body[i:j].upper())
-            i = j
-        elif ch.upper() == "D":  # dial takes the rest of the line
-            cmds.append(body[i:])
-            i = n
-        elif ch.isalpha():
-            j = i + 1
-            while j < n and body[j].isdigit():
-                j += 1
-            cmds.append(body[i:j].upper())
-            i = j
-        else:
-            raise ValueError(f"unexpected {ch!r} in command line")
-    return cmds
-
-
-def _tpdu_length(pdu_hex: str) -> int:
-    raw = bytes.fromhex(pdu_hex)
-    return len(raw) - 1 - raw[0]
-
-
-def _number_type(number: str) -> int:
-    return 145 if number.startswith("+") else 129
-
-
-class Simulator:
+class Simulator(AtCommands):
     """One virtual modem. ``await start()``, talk to ``link`` with any serial client, ``await stop()``."""
 
     # Class attributes so that tests can speed the simulated world up (set them on the instance).
@@ -220,6 +120,10 @@ class Simulator:
         self._sim_state = "SIM PIN" if pin else "READY"
         self._pin_attempts = 3
         self._slots: dict[int, _Slot] = {}
+        # Bounded: a simulator serving a demo for weeks must not grow without end.
+        self._deleted: collections.deque[dict[str, Any]] = collections.deque(maxlen=_DELETED_KEPT)
+        # Called at the moment of each deletion (before AT+CMGD is answered) with its log entry.
+        self.on_delete: Callable[[dict[str, Any]], None] | None = None
         self._sent: list[dict[str, Any]] = []
         self._mr = 0
         self._concat_ref = random.randrange(256)
@@ -227,6 +131,7 @@ class Simulator:
         self._reports_delay = 0.0
         self._call: _Call | None = None
         self._errors_pending = 0
+        self._drop_urcs = 0
         self._sms_error = False
         self._stalled = False
         self._unplugged = False
@@ -330,17 +235,38 @@ class Simulator:
                 self._urc(f"+CMT: ,{_tpdu_length(pdu)}", pdu)
             log.info("sms from %s handed over directly (+CMT, %d part(s))", number, len(parts))
             return []
-        free = self._free_indexes()
-        if len(free) < len(parts):
+        if len(self._free_indexes()) < len(parts):
             raise SimulatorError(f"storage full ({len(self._slots)}/{self.capacity} used)")
-        indexes: list[int] = []
-        for pdu, index in zip(parts, free, strict=False):
-            self._slots[index] = _Slot(index, "deliver", pdu)
-            indexes.append(index)
-            if mt in (1, 3):
-                self._urc(f'+CMTI: "{self.profile.storage}",{index}')
+        indexes = [self._store(pdu, "deliver") for pdu in parts]
         log.info("sms from %s stored at %s", number, indexes)
         return indexes
+
+    async def inject_raw_pdu(self, pdu_hex: str, *, kind: str = "deliver") -> int:
+        """Store ``pdu_hex`` as it is -- even a broken PDU -- in the next free slot, with the usual
+        ``+CMTI`` (``kind="deliver"``) or ``+CDSI`` (``kind="status_report"``). Returns the index.
+
+        For what the codec cannot produce: truncated or corrupt PDUs, other encoders' output."""
+        if kind not in ("deliver", "status_report"):
+            raise SimulatorError(f"unknown PDU kind {kind!r} (deliver, status_report)")
+        try:
+            raw = bytes.fromhex(pdu_hex)
+        except ValueError:
+            raise SimulatorError("the PDU must be hexadecimal") from None
+        if not raw:
+            raise SimulatorError("the PDU is empty")
+        if not self._free_indexes():
+            raise SimulatorError(f"storage full ({len(self._slots)}/{self.capacity} used)")
+        index = self._store(pdu_hex.upper(), kind)
+        log.info("raw %s PDU stored at %d", kind, index)
+        return index
+
+    def set_cnmi(self, mode: int, mt: int, bm: int = 0, ds: int = 0, bfr: int = 0) -> None:
+        """Change the new-message indication settings as another program on the port would with
+        ``AT+CNMI=…`` (e.g. ``set_cnmi(2, 2, 0, 1)``: SMS and reports handed over as ``+CMT``/``+CDS``).
+        Values the personality refuses raise; ``ATZ`` and reboots restore the defaults."""
+        if not self._set_cnmi((mode, mt, bm, ds, bfr)):
+            values = f"{mode},{mt},{bm},{ds},{bfr}"
+            raise SimulatorError(f"the {self.personality.value} modem refuses CNMI {values}")
 
     def set_reports(self, mode: str, delay: float = 0.0) -> None:
         """What the network answers for SMS sent from now on: "delivered", "failed" or "none"."""
@@ -372,7 +298,11 @@ class Simulator:
         log.info("call from %s ended by the caller", call.number)
 
     async def fault(self, kind: str) -> None:
-        """Inject a fault: unplug, replug, stall, unstall, garbage, error[:n], sms_error."""
+        """Inject a fault: unplug, replug, stall, unstall, garbage, error[:n], sms_error, drop_urcs[:n].
+
+        ``drop_urcs[:n]``: the next n new-message indications (``+CMTI``/``+CDSI``) that a client
+        would have received are lost, as real modems lose them; the messages stay stored for an
+        ``AT+CMGL`` sweep to find. ``drop_urcs:0`` ends the fault."""
         name, _, arg = kind.partition(":")
         if name not in _FAULTS:
             raise SimulatorError(f"unknown fault {kind!r} (choose from {', '.join(_FAULTS)})")
@@ -396,16 +326,19 @@ class Simulator:
             junk = bytes([0x00, 0xFF, 0x80]) + bytes(random.choice(range(0x80, 0x100)) for _ in range(24))
             self._write(junk + b"\x00\xfe", force=True)
         elif name == "error":
-            try:
-                count = int(arg) if arg else 1
-            except ValueError:
-                raise SimulatorError(f"bad error count in {kind!r}") from None
-            self._errors_pending = max(0, count)
+            self._errors_pending = _fault_count(kind, arg)
+        elif name == "drop_urcs":
+            self._drop_urcs = _fault_count(kind, arg)
         elif name == "sms_error":
             self._sms_error = True
 
     def state(self) -> dict[str, Any]:
-        """A JSON-ready snapshot: storage, what was sent, the call, active faults, settings."""
+        """A JSON-ready snapshot: storage, what was sent, what was deleted, the call, active faults,
+        settings.
+
+        ``deleted`` has one entry per message each ``AT+CMGD`` removed (the last 10 000): ``at``
+        (``time.monotonic()``), ``storage``, ``index``, ``kind`` and ``pdu``.
+        ``settings.pin_attempts`` is what the SIM has left before it asks for the PUK."""
         faults: list[str] = []
         if self._unplugged:
             faults.append("unplugged")
@@ -415,6 +348,8 @@ class Simulator:
             faults.append(f"error:{self._errors_pending}")
         if self._sms_error:
             faults.append("sms_error")
+        if self._drop_urcs:
+            faults.append(f"drop_urcs:{self._drop_urcs}")
         s = self._settings
         return {
             "personality": self.personality.value,
@@ -432,6 +367,7 @@ class Simulator:
                 for slot in sorted(self._slots.values(), key=lambda s: s.index)
             ],
             "sent": [dict(item) for item in self._sent],
+            "deleted": [dict(item) for item in self._deleted],
             "call": None if self._call is None else {"number": self._call.number, "state": self._call.state},
             "faults": faults,
             "reports": {"mode": self._reports_mode, "delay": self._reports_delay},
@@ -444,6 +380,7 @@ class Simulator:
                 "creg": s.creg,
                 "cfun": s.cfun,
                 "sim": self._sim_state,
+                "pin_attempts": self._pin_attempts,
                 "noise": self._noise_on(),
             },
         }
@@ -587,6 +524,27 @@ class Simulator:
         self._writing = False
 
     # ------------------------------------------------------------------ URCs and noise
+
+    def _store(self, pdu: str, kind: str) -> int:
+        """File a message in the first free slot and indicate it (``+CMTI``/``+CDSI``) as CNMI says."""
+        index = self._free_indexes()[0]
+        self._slots[index] = _Slot(index, kind, pdu)
+        mode, mt, _bm, ds, _bfr = self._settings.cnmi
+        if mode == 0:  # indications kept in the modem (we drop them): the client must poll +CMGL
+            return index
+        if kind == "deliver" and mt in (1, 3):
+            self._indicate(f'+CMTI: "{self.profile.storage}",{index}')
+        elif kind == "status_report" and ds == 2:
+            self._indicate(f'+CDSI: "{self.profile.storage}",{index}')
+        return index
+
+    def _indicate(self, line: str) -> None:
+        # drop_urcs counts only indications a client would have seen, so "n" means n missed by it.
+        if self._drop_urcs > 0 and self._urcs_deliverable():
+            self._drop_urcs -= 1
+            log.info("fault drop_urcs: %s lost (%d more to lose)", line, self._drop_urcs)
+            return
+        self._urc(line)
 
     def _urcs_deliverable(self) -> bool:
         return (
@@ -779,81 +737,6 @@ class Simulator:
         log.debug("-> %s", " | ".join([*(" / ".join(r) for r in reply.records), reply.final]))
         self._write("".join(out).encode())
 
-    # ------------------------------------------------------------------ errors
-
-    def _cme(self, code: int) -> str:
-        if self._settings.cmee == 0:
-            return "ERROR"
-        if self._settings.cmee == 2 and code in _CME_TEXT:
-            return f"+CME ERROR: {_CME_TEXT[code]}"
-        return f"+CME ERROR: {code}"
-
-    def _cms(self, code: int) -> str:
-        return "ERROR" if self._settings.cmee == 0 else f"+CMS ERROR: {code}"
-
-    # ------------------------------------------------------------------ dispatch
-
-    def _dispatch(self, command: str) -> _Reply:
-        if command[0] in "+^":
-            name_end = len(command)
-            for i, ch in enumerate(command):
-                if ch in "=?":
-                    name_end = i
-                    break
-            name = command[:name_end].upper()
-            rest = command[name_end:]
-            if rest.startswith("=?"):
-                op, args = "=?", ""
-            elif rest.startswith("="):
-                op, args = "=", rest[1:]
-            elif rest.startswith("?"):
-                op, args = "?", ""
-            else:
-                op, args = "", ""
-            handler = self._EXTENDED.get(name)
-            if handler is None:
-                log.debug("unknown command AT%s", command)
-                return _Reply(final="ERROR")
-            try:
-                return handler(self, op, args)
-            except (ValueError, IndexError):
-                return _Reply(final=self._cme(3))
-        return self._basic(command)
-
-    def _basic(self, command: str) -> _Reply:
-        letter = command[0].upper()
-        arg = command[1:]
-        if command.startswith("&") or letter in "QVX" or (letter == "S" and arg[:1].isdigit()):
-            return _Reply()  # &F &W &C &D Q V X S<n>=: accepted, nothing to simulate
-        if letter == "E":
-            self._settings.echo = arg not in ("", "0")  # V.250: a missing value means 0
-            return _Reply()
-        if letter == "Z":
-            self._apply_defaults()
-            return _Reply()
-        if letter == "I":
-            return _Reply([[self._fmt(line) for line in self.profile.ati]])
-        if letter == "H":
-            self._hangup_by_client()
-            return _Reply()
-        if letter == "A":
-            if self._call is None:
-                return _Reply(final="NO CARRIER")
-            self._call.state = "active"
-            return _Reply()
-        if letter == "D":
-            return _Reply(final="NO CARRIER")
-        return _Reply(final="ERROR")
-
-    def _fmt(self, template: str) -> str:
-        return template.format(
-            manufacturer=self.profile.manufacturer,
-            model=self.profile.model,
-            revision=self.profile.revision,
-            imei=self.imei,
-            cpin=self._sim_state,
-        )
-
     def _default_settings(self) -> _Settings:
         mem = self.profile.cpms_default
         return _Settings(mems=(mem, mem, mem))
@@ -868,389 +751,9 @@ class Simulator:
             call.ended.set()
             log.info("call from %s hung up by the client", call.number)
 
-    def _sim_ready(self) -> bool:
-        return self._sim_state == "READY"
-
-    def _registered(self) -> bool:
-        return self._sim_ready() and self._settings.cfun == 1
-
-    def _sim_locked_reply(self, sms: bool) -> _Reply:
-        if self._sim_state == "READY":
-            raise AssertionError("SIM is not locked")
-        code = 12 if self._sim_state == "SIM PUK" else 11
-        return _Reply(final=self._cms(311 if code == 11 else 316) if sms else self._cme(code))
-
-    # identification --------------------------------------------------
-
-    def _h_cgmi(self, op: str, args: str) -> _Reply:
-        return _Reply() if op == "=?" else _Reply([[self.profile.manufacturer]])
-
-    def _h_cgmm(self, op: str, args: str) -> _Reply:
-        return _Reply() if op == "=?" else _Reply([[self.profile.model]])
-
-    def _h_cgmr(self, op: str, args: str) -> _Reply:
-        return _Reply() if op == "=?" else _Reply([[self.profile.revision]])
-
-    def _h_cgsn(self, op: str, args: str) -> _Reply:
-        return _Reply() if op == "=?" else _Reply([[self.imei]])
-
-    def _h_cimi(self, op: str, args: str) -> _Reply:
-        if op == "=?":
-            return _Reply()
-        if not self._sim_ready():
-            return self._sim_locked_reply(sms=False)
-        return _Reply([[self.imsi]])
-
-    def _h_iccid(self, op: str, args: str) -> _Reply:
-        if not self._sim_ready():
-            return self._sim_locked_reply(sms=False)
-        return _Reply([[f"{self.profile.iccid_prefix}{self.iccid}"]])
-
-    def _h_ccid(self, op: str, args: str) -> _Reply:
-        if self.profile.iccid_command != "+CCID" or op == "=":
-            return _Reply(final="ERROR")
-        return _Reply() if op == "=?" else self._h_iccid(op, args)
-
-    def _h_qccid(self, op: str, args: str) -> _Reply:
-        if self.profile.iccid_command != "+QCCID" or op not in ("", "=?"):
-            return _Reply(final="ERROR")
-        return _Reply() if op == "=?" else self._h_iccid(op, args)
-
-    def _h_hw_iccid(self, op: str, args: str) -> _Reply:
-        if self.profile.iccid_command != "^ICCID?" or op not in ("?", "=?"):
-            return _Reply(final="ERROR")
-        return _Reply() if op == "=?" else self._h_iccid(op, args)
-
-    def _h_gcap(self, op: str, args: str) -> _Reply:
-        return _Reply([["+GCAP: +CGSM,+DS,+ES"]])
-
-    # settings --------------------------------------------------------
-
-    def _h_cmee(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([[f"+CMEE: {self._settings.cmee}"]])
-        if op == "=?":
-            return _Reply([["+CMEE: (0-2)"]])
-        value = int(args or "0")
-        if value not in (0, 1, 2):
-            return _Reply(final=self._cme(3))
-        self._settings.cmee = value
-        return _Reply()
-
-    def _h_cpin(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([[f"+CPIN: {self._sim_state}"]])
-        if op == "=?":
-            return _Reply()
-        given = _split_args(args)
-        if self._sim_state == "READY":
-            return _Reply(final=self._cme(3))
-        if self._sim_state == "SIM PUK":
-            return _Reply(final=self._cme(12))
-        if given[0] == self.pin:
-            self._sim_state = "READY"
-            self._pin_attempts = 3
-            log.info("SIM unlocked")
-            if self._settings.creg:
-                self._loop_call_soon(lambda: self._urc(self._creg_line(urc=True)))
-            return _Reply()
-        self._pin_attempts -= 1
-        if self._pin_attempts <= 0:
-            self._sim_state = "SIM PUK"
-        log.info("wrong PIN (%d attempt(s) left)", self._pin_attempts)
-        return _Reply(final=self._cme(16))
-
     def _loop_call_soon(self, fn: Callable[[], None]) -> None:
         assert self._loop is not None
         self._loop.call_soon(fn)
-
-    def _h_cmgf(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([["+CMGF: 0"]])
-        if op == "=?":
-            return _Reply([["+CMGF: (0)"]])
-        if (args or "0") != "0":
-            return _Reply(final=self._cms(303))  # text mode is not simulated: PDU only
-        return _Reply()
-
-    def _h_cscs(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([[f'+CSCS: "{self._settings.cscs}"']])
-        if op == "=?":
-            return _Reply([['+CSCS: ("IRA","GSM","UCS2")']])
-        value = _split_args(args)[0].upper()
-        if value not in ("IRA", "GSM", "UCS2"):
-            return _Reply(final=self._cme(4))
-        self._settings.cscs = value
-        return _Reply()
-
-    def _h_csdh(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([["+CSDH: 0"]])
-        if op == "=?":
-            return _Reply([["+CSDH: (0,1)"]])
-        return _Reply()
-
-    def _h_csms(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([["+CSMS: 0,1,1,1"]])
-        if op == "=?":
-            return _Reply([["+CSMS: (0,1)"]])
-        if (args or "0") not in ("0", "1"):
-            return _Reply(final=self._cms(303))
-        return _Reply([["+CSMS: 1,1,1"]])
-
-    def _h_csca(self, op: str, args: str) -> _Reply:
-        if op == "=?":
-            return _Reply()
-        if not self._sim_ready():
-            return self._sim_locked_reply(sms=True)
-        if op == "?":
-            return _Reply([[f'+CSCA: "{self.smsc}",{_number_type(self.smsc)}']])
-        number = _split_args(args)[0]
-        if not number:
-            return _Reply(final=self._cms(304))
-        self.smsc = number
-        return _Reply()
-
-    def _h_cpms(self, op: str, args: str) -> _Reply:
-        names = ",".join(f'"{s}"' for s in self.profile.storages)
-        if op == "=?":
-            return _Reply([[f"+CPMS: ({names}),({names}),({names})"]])
-        if not self._sim_ready():
-            return self._sim_locked_reply(sms=True)
-        cap = self.capacity
-        if op == "?":
-            m = self._settings.mems
-            u = [self._used(mem) for mem in m]
-            return _Reply([[f'+CPMS: "{m[0]}",{u[0]},{cap},"{m[1]}",{u[1]},{cap},"{m[2]}",{u[2]},{cap}']])
-        wanted = [a.upper() for a in _split_args(args) if a]
-        if not wanted or len(wanted) > 3 or any(w not in self.profile.storages for w in wanted):
-            return _Reply(final=self._cms(302))
-        mems = list(self._settings.mems)
-        mems[: len(wanted)] = wanted
-        self._settings.mems = (mems[0], mems[1], mems[2])
-        u = [self._used(mem) for mem in mems]
-        return _Reply([[f"+CPMS: {u[0]},{cap},{u[1]},{cap},{u[2]},{cap}"]])
-
-    def _h_cnmi(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([["+CNMI: " + ",".join(str(v) for v in self._settings.cnmi)]])
-        if op == "=?":
-            return _Reply([[self.profile.cnmi_test]])
-        values = [int(v) if v else 0 for v in _split_args(args)]
-        values += [0] * (5 - len(values))
-        if len(values) > 5:
-            return _Reply(final=self._cms(303))
-        mode, mt, bm, ds, bfr = values
-        if mode not in (0, 1, 2, 3) or mt not in (0, 1, 2, 3) or bm not in (0, 2) or bfr not in (0, 1):
-            return _Reply(final=self._cms(303))
-        if ds not in self.profile.cnmi_ds:
-            log.debug("CNMI ds=%d refused by the %s personality", ds, self.personality.value)
-            return _Reply(final=self._cms(303))
-        self._settings.cnmi = (mode, mt, bm, ds, bfr)
-        return _Reply()
-
-    def _h_cnma(self, op: str, args: str) -> _Reply:
-        return _Reply()  # acknowledgements of +CMT/+CDS: nothing to retransmit in a simulation
-
-    def _h_csq(self, op: str, args: str) -> _Reply:
-        if op == "=?":
-            return _Reply([["+CSQ: (0-31,99),(0-7,99)"]])
-        rssi = self.rssi if self._settings.cfun == 1 else 99
-        return _Reply([[f"+CSQ: {rssi},99"]])
-
-    def _creg_line(self, urc: bool = False) -> str:
-        n = self._settings.creg
-        stat = 1 if self._registered() else 0
-        loc = ',"1A2B","C3D4"' if n == 2 and stat == 1 else ""
-        return f"+CREG: {stat}{loc}" if urc else f"+CREG: {n},{stat}{loc}"
-
-    def _h_creg(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([[self._creg_line()]])
-        if op == "=?":
-            return _Reply([["+CREG: (0-2)"]])
-        value = int(args or "0")
-        if value not in (0, 1, 2):
-            return _Reply(final=self._cme(3))
-        self._settings.creg = value
-        return _Reply()
-
-    def _h_cops(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            if not self._registered():
-                return _Reply([["+COPS: 0"]])
-            return _Reply([[f'+COPS: 0,0,"{self.operator}"{self.profile.cops_suffix}']])
-        if op == "=?":
-            return _Reply([[f'+COPS: (2,"{self.operator}","{self.operator[:8]}","20815",2),,(0-4),(0-2)']])
-        return _Reply()
-
-    def _h_cfun(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([[f"+CFUN: {self._settings.cfun}"]])
-        if op == "=?":
-            return _Reply([["+CFUN: (0,1,4),(0,1)"]])
-        values = _split_args(args)
-        fun = int(values[0] or "1")
-        if fun not in (0, 1, 4):
-            return _Reply(final=self._cme(3))
-        if len(values) > 1 and values[1] == "1":
-            return _Reply(after=self._start_reboot)
-        self._settings.cfun = fun
-        return _Reply()
-
-    def _h_clip(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([[f"+CLIP: {int(self._settings.clip)},1"]])
-        if op == "=?":
-            return _Reply([["+CLIP: (0,1)"]])
-        self._settings.clip = (args or "0") == "1"
-        return _Reply()
-
-    def _h_crc(self, op: str, args: str) -> _Reply:
-        if op == "?":
-            return _Reply([[f"+CRC: {int(self._settings.crc)}"]])
-        if op == "=?":
-            return _Reply([["+CRC: (0,1)"]])
-        self._settings.crc = (args or "0") == "1"
-        return _Reply()
-
-    def _h_clcc(self, op: str, args: str) -> _Reply:
-        call = self._call
-        if op == "=?" or call is None:
-            return _Reply()
-        stat = 4 if call.state == "ringing" else 0
-        return _Reply([[f'+CLCC: 1,1,{stat},0,0,"{call.number}",{_number_type(call.number)}']])
-
-    def _h_chup(self, op: str, args: str) -> _Reply:
-        self._hangup_by_client()
-        return _Reply()
-
-    def _h_curc(self, op: str, args: str) -> _Reply:
-        if self.personality is not Personality.HUAWEI:
-            return _Reply(final="ERROR")
-        if op == "?":
-            return _Reply([[f"^CURC: {self._settings.curc}"]])
-        if op == "=?":
-            return _Reply([["^CURC: (0-1)"]])
-        self._settings.curc = int(args or "0")
-        return _Reply()
-
-    def _h_portsel(self, op: str, args: str) -> _Reply:
-        # Huawei: which port carries URCs (libgammu sends ^PORTSEL=1 to any Huawei).
-        if self.personality is not Personality.HUAWEI:
-            return _Reply(final="ERROR")
-        return _Reply([["^PORTSEL: 0"]]) if op == "?" else _Reply()
-
-    def _h_cpbs(self, op: str, args: str) -> _Reply:
-        if op == "=?":
-            return _Reply([['+CPBS: ("SM","FD","ON")']])
-        if op == "?":
-            return _Reply([['+CPBS: "SM",0,250']])
-        return _Reply()
-
-    def _h_cpbr(self, op: str, args: str) -> _Reply:
-        if op == "=?":
-            return _Reply([["+CPBR: (1-250),40,18"]])
-        return _Reply()
-
-    # messages --------------------------------------------------------
-
-    def _holds(self, mem: str) -> bool:
-        """Messages live in the personality's storage ("MT" is SM+ME); the other storages are empty,
-        so a client that lists every storage (libgammu does) sees each message once."""
-        return mem.removesuffix("_P") in (self.profile.storage, "MT")
-
-    def _used(self, mem: str) -> int:
-        return len(self._slots) if self._holds(mem) else 0
-
-    def _read_slots(self) -> dict[int, _Slot]:
-        """The slots of the storage AT+CPMS chose for reading and deleting."""
-        return self._slots if self._holds(self._settings.mems[0]) else {}
-
-    def _free_indexes(self) -> list[int]:
-        first = self.profile.first_index
-        return [i for i in range(first, first + self.capacity) if i not in self._slots]
-
-    def _shown_pdu(self, slot: _Slot) -> str:
-        pad = self.profile.pad_pdu_to
-        if pad is None:
-            return slot.pdu
-        octets = len(slot.pdu) // 2
-        return slot.pdu + "FF" * max(0, pad - octets)
-
-    def _index_arg(self, text: str) -> int | None:
-        index = int(text)
-        first = self.profile.first_index
-        return index if first <= index < first + self.capacity else None
-
-    def _h_cmgr(self, op: str, args: str) -> _Reply:
-        if op == "=?":
-            return _Reply()
-        if not self._sim_ready():
-            return self._sim_locked_reply(sms=True)
-        index = self._index_arg(_split_args(args)[0])
-        if index is None:
-            return _Reply(final=self._cms(321))
-        slot = self._read_slots().get(index)
-        if slot is None:
-            if self.personality is Personality.SIM800:
-                return _Reply()  # SIM800 answers a bare OK for an empty slot
-            return _Reply(final=self._cms(321))
-        stat = int(slot.read)
-        slot.read = True
-        return _Reply([[f"+CMGR: {stat},,{_tpdu_length(slot.pdu)}", self._shown_pdu(slot)]])
-
-    def _h_cmgl(self, op: str, args: str) -> _Reply:
-        if op == "=?":
-            return _Reply([["+CMGL: (0-4)"]])
-        if not self._sim_ready():
-            return self._sim_locked_reply(sms=True)
-        wanted = int(args or "0")
-        if wanted not in (0, 1, 2, 3, 4):
-            return _Reply(final=self._cms(302))
-        records: list[list[str]] = []
-        for slot in sorted(self._read_slots().values(), key=lambda s: s.index):
-            stat = int(slot.read)
-            if wanted != 4 and stat != wanted:
-                continue
-            slot.read = True
-            records.append([f"+CMGL: {slot.index},{stat},,{_tpdu_length(slot.pdu)}", self._shown_pdu(slot)])
-        return _Reply(records)
-
-    def _h_cmgd(self, op: str, args: str) -> _Reply:
-        if op == "=?":
-            used = ",".join(str(i) for i in sorted(self._read_slots()))
-            return _Reply([[f"+CMGD: ({used}),(0-4)"]])
-        if not self._sim_ready():
-            return self._sim_locked_reply(sms=True)
-        values = _split_args(args)
-        flag = int(values[1]) if len(values) > 1 and values[1] else 0
-        if flag not in (0, 1, 2, 3, 4):
-            return _Reply(final=self._cms(302))
-        if flag == 0:
-            index = self._index_arg(values[0])
-            if index is None:
-                return _Reply(final=self._cms(321))
-            self._read_slots().pop(index, None)
-        else:
-            # Only received messages here; 2..4 would also take sent/unsent ones, which we never store.
-            slots = self._read_slots()
-            for i in [i for i, s in slots.items() if flag == 4 or s.read]:
-                del slots[i]
-        log.debug("deleted; %d message(s) left", len(self._slots))
-        return _Reply()
-
-    def _h_cmgs(self, op: str, args: str) -> _Reply:
-        if op == "=?":
-            return _Reply()
-        if not self._sim_ready():
-            return self._sim_locked_reply(sms=True)
-        length = int(_split_args(args)[0])
-        if not 7 <= length <= 164:
-            return _Reply(final=self._cms(304))
-        return _Reply(prompt=length)
 
     async def _submit(self) -> None:
         expected = self._prompt or 0
@@ -1304,15 +807,11 @@ class Simulator:
             self._urc(f"+CDS: {_tpdu_length(pdu)}", pdu)
             log.info("status report for mr=%d routed directly (+CDS)", mr)
             return
-        free = self._free_indexes()
-        if not free:
+        if not self._free_indexes():
             log.warning("storage full: status report for mr=%d dropped", mr)
             return
-        index = free[0]
-        self._slots[index] = _Slot(index, "status_report", pdu)
+        index = self._store(pdu, "status_report")
         log.info("status report for mr=%d stored at %d", mr, index)
-        if ds == 2:
-            self._urc(f'+CDSI: "{self.profile.storage}",{index}')
 
     def _start_reboot(self) -> None:
         self._spawn(self._reboot(), "reboot")
@@ -1333,45 +832,3 @@ class Simulator:
         log.info("modem rebooted")
         for line in self.profile.boot_urcs:
             self._urc(self._fmt(line))
-
-    _EXTENDED: ClassVar[dict[str, Callable[[Simulator, str, str], _Reply]]] = {
-        "+CGMI": _h_cgmi,
-        "+GMI": _h_cgmi,
-        "+CGMM": _h_cgmm,
-        "+GMM": _h_cgmm,
-        "+CGMR": _h_cgmr,
-        "+GMR": _h_cgmr,
-        "+CGSN": _h_cgsn,
-        "+GSN": _h_cgsn,
-        "+CIMI": _h_cimi,
-        "+CCID": _h_ccid,
-        "+QCCID": _h_qccid,
-        "^ICCID": _h_hw_iccid,
-        "+GCAP": _h_gcap,
-        "+CMEE": _h_cmee,
-        "+CPIN": _h_cpin,
-        "+CMGF": _h_cmgf,
-        "+CSCS": _h_cscs,
-        "+CSDH": _h_csdh,
-        "+CSMS": _h_csms,
-        "+CSCA": _h_csca,
-        "+CPMS": _h_cpms,
-        "+CNMI": _h_cnmi,
-        "+CNMA": _h_cnma,
-        "+CSQ": _h_csq,
-        "+CREG": _h_creg,
-        "+COPS": _h_cops,
-        "+CFUN": _h_cfun,
-        "+CLIP": _h_clip,
-        "+CRC": _h_crc,
-        "+CLCC": _h_clcc,
-        "+CHUP": _h_chup,
-        "^CURC": _h_curc,
-        "^PORTSEL": _h_portsel,
-        "+CPBS": _h_cpbs,
-        "+CPBR": _h_cpbr,
-        "+CMGR": _h_cmgr,
-        "+CMGL": _h_cmgl,
-        "+CMGD": _h_cmgd,
-        "+CMGS": _h_cmgs,
-    }

@@ -13,7 +13,7 @@ import random
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
-from typing import ClassVar
+from typing import Any
 
 import pytest
 
@@ -24,33 +24,6 @@ from tests.helpers.simulator import simulated_modem
 
 N_SMS = 200
 N_KILLS = 10
-
-
-class RecordingSimulator(Simulator):
-    """The simulator, plus a check at each single-message AT+CMGD that the message was committed."""
-
-    db_path: Path
-    deleted: list[tuple[int, str]]
-    premature: list[tuple[int, str]]
-
-    def _h_cmgd_recorded(self, op: str, args: str):  # type: ignore[no-untyped-def]
-        index_text = args.split(",")[0].strip()
-        if op == "=" and index_text.isdigit():
-            slot = self._slots.get(int(index_text))
-            if slot is not None:
-                with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5) as conn:
-                    row = conn.execute(
-                        "SELECT 1 FROM taken_in WHERE sim_index = ? AND upper(pdu) = upper(?)",
-                        (slot.index, slot.pdu),
-                    ).fetchone()
-                conn.close()
-                self.deleted.append((slot.index, slot.pdu))
-                if row is None:
-                    self.premature.append((slot.index, slot.pdu))
-        return self._h_cmgd(op, args)
-
-    # The simulator dispatches through a class-level table of handlers: swap ours in for AT+CMGD.
-    _EXTENDED: ClassVar = {**Simulator._EXTENDED, "+CMGD": _h_cmgd_recorded}
 
 
 def _text(i: int) -> str:
@@ -65,9 +38,22 @@ async def test_sigkill_at_random_loses_nothing_and_never_deletes_before_commit(t
     rng = random.Random(20261126)
     rx = FaultyReceiver(API_KEY)
     await rx.start()
-    sim = RecordingSimulator(tmp_path / "modem", capacity=600)
-    sim.db_path = tmp_path / "daemon.sqlite3"
-    sim.deleted, sim.premature = [], []
+    sim = Simulator(tmp_path / "modem", capacity=600)
+    db_path = tmp_path / "daemon.sqlite3"
+    premature: list[tuple[int, str]] = []
+
+    def check_committed(entry: dict[str, Any]) -> None:
+        # Runs inside AT+CMGD, before the daemon gets its OK: the commit must already be there.
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM taken_in WHERE sim_index = ? AND upper(pdu) = upper(?)",
+                (entry["index"], entry["pdu"]),
+            ).fetchone()
+        conn.close()
+        if row is None:
+            premature.append((entry["index"], entry["pdu"]))
+
+    sim.on_delete = check_committed
     for attr, value in {"ring_interval": 0.1, "reboot_delay": 0.1, "send_delay": 0.0}.items():
         setattr(sim, attr, value)
     await sim.start()
@@ -106,8 +92,8 @@ async def test_sigkill_at_random_loses_nothing_and_never_deletes_before_commit(t
     assert set(by_text) == expected, "an SMS was lost or an unknown one appeared"
     doubled = {t: ids for t, ids in by_text.items() if len(ids) > 1}
     assert not doubled, f"emitted twice (different random ids): {doubled}"
-    assert sim.premature == [], f"deleted before its commit: {sim.premature}"
-    assert len(sim.deleted) >= N_SMS  # every part went through AT+CMGD (checked above, one by one)
+    assert premature == [], f"deleted before its commit: {premature}"
+    assert len(sim.state()["deleted"]) >= N_SMS  # every part went through AT+CMGD (checked above, one by one)
     with sqlite3.connect(tmp_path / "daemon.sqlite3") as conn:
         texts = [r[0] for r in conn.execute("SELECT text FROM received")]
     conn.close()

@@ -167,16 +167,14 @@ async def test_messages_stored_before_start_arrive_by_the_first_sweep(
 
 @pytest.mark.parametrize("personality", PERSONALITIES)
 async def test_lost_urcs_are_made_up_by_the_periodic_sweep_without_duplicates(
-    tmp_path: Path, personality: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, personality: str
 ) -> None:
     async with simulated_modem(tmp_path, personality) as sim, running(sim, sweep_interval=0.3) as (_b, rec):
-        real_urc = sim._urc
-        # Real modems lose URCs: this one drops every +CMTI.
-        monkeypatch.setattr(
-            sim, "_urc", lambda *lines: None if lines[0].startswith("+CMTI") else real_urc(*lines)
-        )
-        await sim.inject_sms("+33611111111", "no URC for me")
-        await sim.inject_sms("+33622222222", EMOJI_TEXT)
+        # Real modems lose URCs: this one loses the +CMTI of every part of both messages.
+        await sim.fault("drop_urcs:100")
+        indexes = await sim.inject_sms("+33611111111", "no URC for me")
+        indexes += await sim.inject_sms("+33622222222", EMOJI_TEXT)
+        assert sim.state()["faults"] == [f"drop_urcs:{100 - len(indexes)}"]
         await rec.wait_for(lambda evs: len(texts(evs)) == 2)
         await asyncio.sleep(1.0)  # three more sweeps: still on the SIM, but not emitted again
         assert sorted(texts(rec.events)) == sorted(["no URC for me", EMOJI_TEXT])
@@ -347,7 +345,8 @@ async def test_wrong_pin_is_a_typed_error_and_is_tried_only_once(tmp_path: Path)
             await backend.start()
         assert info.value.code == 16
         assert "0000" not in str(info.value)
-        assert sim._pin_attempts == 2  # one attempt used, two left: the SIM is not locked by retries
+        # One attempt used, two left: the SIM is not locked by retries.
+        assert sim.state()["settings"]["pin_attempts"] == 2
         assert sim.state()["settings"]["sim"] == "SIM PIN"
 
 
@@ -411,7 +410,7 @@ async def test_the_pin_never_reaches_the_log(tmp_path: Path, caplog: pytest.LogC
 
 async def test_sms_handed_over_directly_by_cmt_has_no_index(tmp_path: Path) -> None:
     async with simulated_modem(tmp_path) as sim, running(sim) as (_backend, rec):
-        sim._settings.cnmi = (2, 2, 0, 2, 0)  # a modem configured for direct delivery (mt=2) by someone else
+        sim.set_cnmi(2, 2, 0, 2, 0)  # a modem configured for direct delivery (mt=2) by someone else
         assert await sim.inject_sms("+33611111111", "direct") == []
         await rec.wait_for(lambda evs: texts(evs) == ["direct"])
         (event,) = rec.of(SmsReceived)
@@ -420,9 +419,8 @@ async def test_sms_handed_over_directly_by_cmt_has_no_index(tmp_path: Path) -> N
 
 async def test_an_undecodable_stored_pdu_is_reported_raw_and_not_deleted(tmp_path: Path) -> None:
     async with simulated_modem(tmp_path) as sim:
-        index = (await sim.inject_sms("+33611111111", "soon broken"))[0]
         broken = "07913316020000F0040B9133"  # cut in the middle of the originating address
-        sim._slots[index].pdu = broken
+        index = await sim.inject_raw_pdu(broken)
         async with running(sim) as (_backend, rec):
             (event,) = await rec.wait_for(lambda evs: [e for e in evs if isinstance(e, UndecodableSms)])
             assert (event.index, event.pdu) == (index, broken)

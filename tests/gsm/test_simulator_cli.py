@@ -11,24 +11,16 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.gsm.pdu import DeliverPdu, decode
-from tests.helpers.simulator import SerialPeer
+from tests.helpers.simulator import SerialPeer, run_command
 
 pytestmark = pytest.mark.timeout(60)
 
 
 async def cli(*args: str, timeout: float = 20.0) -> tuple[int, str, str]:  # noqa: ASYNC109
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "raspisms_daemon", "simulate", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    result = await run_command(sys.executable, "-m", "raspisms_daemon", "simulate", *args, timeout=timeout)
+    if result is None:
+        raise TimeoutError(f"simulate {' '.join(args)} did not finish within {timeout:g} s")
+    return result
 
 
 async def wait_for_path(path: Path, proc: asyncio.subprocess.Process, timeout: float = 15.0) -> None:  # noqa: ASYNC109
@@ -64,13 +56,21 @@ async def test_serve_then_sms_state_fault_through_the_control_socket(tmp_path: P
         assert rc == 0
         rc, _, _ = await cli("fault", "--link", str(link), "error:3")
         assert rc == 0
+        rc, _, _ = await cli("fault", "--link", str(link), "drop_urcs:2")
+        assert rc == 0
+        rc, out, _ = await cli("pdu", "--link", str(link), "07913316020000F0040B9133")
+        assert rc == 0 and json.loads(out) == 2
         rc, out, _ = await cli("state", "--link", str(link))
         state = json.loads(out)
         assert rc == 0
         assert state["personality"] == "sim800"
-        assert state["faults"] == ["error:3"]
+        # No client listened for the raw PDU's +CMTI: a lost URC does not use up the fault.
+        assert state["faults"] == ["error:3", "drop_urcs:2"]
         assert state["reports"] == {"mode": "failed", "delay": 2.0}
-        assert [s["read"] for s in state["stored"]] == [True]
+        assert [(s["read"], s["pdu"]) for s in state["stored"]][1:] == [(False, "07913316020000F0040B9133")]
+        assert [s["read"] for s in state["stored"]] == [True, False]
+        rc, _, err = await cli("pdu", "--link", str(link), "zz")
+        assert rc == 1 and "hexadecimal" in err
 
         rc, _, err = await cli("fault", "--link", str(link), "meltdown")
         assert rc == 1 and "unknown fault" in err

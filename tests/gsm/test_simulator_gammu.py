@@ -14,7 +14,7 @@ import pytest
 
 from raspisms_daemon.gsm.pdu import SubmitPdu, decode
 from raspisms_daemon.gsm.simulator import Simulator
-from tests.helpers.simulator import simulated_modem
+from tests.helpers.simulator import run_command, simulated_modem
 
 GAMMU = shutil.which("gammu") or "/usr/bin/gammu"
 ALL = ["generic", "huawei", "quectel", "sim800"]
@@ -32,19 +32,12 @@ async def gammu(sim: Simulator, *args: str, timeout: float = 40.0) -> str:  # no
     rc_path.write_text(
         f"[gammu]\ndevice = {sim.link}\nconnection = at\nlogformat = textall\nlogfile = {log_path}\n"
     )
-    proc = await asyncio.create_subprocess_exec(
-        GAMMU, "-c", str(rc_path), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise AssertionError(f"gammu {' '.join(args)} timed out; its log ends:\n{_tail(log_path)}") from None
-    text = out.decode("utf-8", "replace")
-    assert proc.returncode == 0, (
-        f"gammu {' '.join(args)} failed ({proc.returncode}):\n{text}\nits log ends:\n{_tail(log_path)}"
+    result = await run_command(GAMMU, "-c", str(rc_path), *args, timeout=timeout, merge_stderr=True)
+    if result is None:
+        raise AssertionError(f"gammu {' '.join(args)} timed out; its log ends:\n{_tail(log_path)}")
+    returncode, text, _ = result
+    assert returncode == 0, (
+        f"gammu {' '.join(args)} failed ({returncode}):\n{text}\nits log ends:\n{_tail(log_path)}"
     )
     return text
 
@@ -103,5 +96,20 @@ async def test_gammu_sends_and_our_decoder_reads_the_same_text(tmp_path: Path) -
         assert (submit.number, submit.text) == ("+33612345678", "hello via gammu")
         assert submit.status_report_request
         assert (sent["number"], sent["text"], sent["mr"]) == ("+33612345678", "hello via gammu", 1)
+
+    await for_each_personality(tmp_path, scenario)
+
+
+async def test_gammu_networkinfo_reports_operator_and_registration(tmp_path: Path) -> None:
+    # libgammu's GetNetworkInfo: AT+CREG=2, AT+CGREG=2, AT+CGATT?, AT+CREG?, AT+CGREG?, AT+COPS=3,2/3,0.
+    async def scenario(sim: Simulator) -> None:
+        out = await gammu(sim, "networkinfo")
+        lines = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
+        assert lines["Network state"] == "home network"
+        assert lines["Packet network state"] == "home network"
+        assert lines["Network"].startswith(f"{sim.imsi[:3]} {sim.imsi[3:5]}")
+        assert lines["Network"].endswith("LAC 1A2B, CID C3D4")
+        assert lines["Name in phone"] == f'"{sim.operator}"'
+        assert lines["GPRS"] == "attached"
 
     await for_each_personality(tmp_path, scenario)

@@ -21,7 +21,7 @@ import serial
 
 from raspisms_daemon.gsm.simulator import Personality, Simulator
 
-__all__ = ["FINAL_RE", "SerialPeer", "simulated_modem"]
+__all__ = ["FINAL_RE", "SerialPeer", "run_command", "simulated_modem"]
 
 FINAL_RE = re.compile(r"^(OK|ERROR|NO CARRIER|BUSY|NO ANSWER|COMMAND NOT SUPPORT|\+CM[ES] ERROR:.*)$")
 
@@ -46,6 +46,24 @@ async def simulated_modem(
         yield sim
     finally:
         await sim.stop()
+
+
+async def run_command(*argv: str, timeout: float, merge_stderr: bool = False) -> tuple[int, str, str] | None:  # noqa: ASYNC109
+    """Run ``argv`` to completion: (exit status, stdout, stderr), or None when it outlived ``timeout``
+    (it is then killed and reaped). ``merge_stderr`` sends stderr into stdout, in order."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return None
+    assert proc.returncode is not None
+    return proc.returncode, out.decode("utf-8", "replace"), (err or b"").decode("utf-8", "replace")
 
 
 class SerialPeer:
