@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(gammu gammu-smsd libgammu-dev pkg-config libsystemd-dev umockdev udev curl strace
+apt_packages=(gammu gammu-smsd libgammu-dev pkg-config libsystemd-dev umockdev udev curl strace openssl
   python3-venv python3-setuptools python3-wheel python3-gammu python3-systemd)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
