@@ -36,9 +36,10 @@ from .phones.sender import Sender, recover_interrupted_sends
 from .phones.supervisor import PhoneState, PhoneSupervisor
 from .store import messages
 from .store.db import Database, open_database
+from .store.outbox import release_stale_leases
 from .store.webhooks import sync_config_webhooks
 from .systemd import Notifier
-from .webhooks.dispatcher import Dispatcher
+from .webhooks.dispatcher import AttemptResult, Dispatcher
 
 __all__ = ["BackendFactory", "Daemon", "make_backend"]
 
@@ -195,6 +196,24 @@ class Daemon:
         self.wake_sender()
         return True
 
+    async def disable_phone(self, phone_id: int, reason: str | None = None) -> bool:
+        """Stop sending with this phone (receiving goes on) until :meth:`enable_phone`; kept across
+        restarts like a reliability auto-disable. False: unknown phone."""
+        sup = self.supervisors.get(phone_id)
+        if sup is None:
+            return False
+        if not sup.phone.enabled:
+            return True  # disabled in the config already, and that wins
+        reason = reason or "disabled by the owner"
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE phone SET disabled_at = ?, disabled_reason = ? WHERE id = ?",
+                (self.clock.time(), reason, phone_id),
+            )
+        sup.disable(reason)
+        await sup.persist_status()
+        return True
+
     def metrics(self) -> dict[str, float]:
         counters = dict(self.ctx.counters) if self.ctx is not None else {}
         out: dict[str, float] = {
@@ -204,6 +223,9 @@ class Daemon:
         }
         for name in ("received_total", "sent_total", "sent_failed_total", "calls_total"):
             out[name] = float(counters.get(name, 0))
+        attempts = self.dispatcher.attempts_total() if self.dispatcher is not None else {}
+        for result in AttemptResult:
+            out[f'deliveries_total{{result="{result.value}"}}'] = float(attempts.get(result, 0))
         return out
 
     # --- life cycle ----------------------------------------------------------------------------------
@@ -229,13 +251,9 @@ class Daemon:
                 await sync_config_webhooks(conn, cfg.webhooks, now=now)
                 # Deliveries claimed by a previous process that died (SIGKILL, power cut) would wait out
                 # their lease (minutes); one daemon owns this file, so they are due again now.
-                cur = await conn.execute(
-                    "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL "
-                    "WHERE state = 'pending' AND lease_until IS NOT NULL",
-                    (now,),
-                )
-                if cur.rowcount:
-                    log.info("%d webhook deliveries interrupted by the last stop are due again", cur.rowcount)
+                released = await release_stale_leases(conn, now=now)
+                if released:
+                    log.info("%d webhook deliveries interrupted by the last stop are due again", released)
                 for p in cfg.phones:
                     await messages.upsert_phone(
                         conn, id=p.id, name=p.name, backend=p.backend, device=p.device, enabled=p.enabled

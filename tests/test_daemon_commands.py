@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import sys
@@ -94,6 +95,22 @@ async def test_send_phones_and_attach_commands_talk_to_the_running_daemon(env) -
     code, out, err = await _cli("attach", "-c", cfg, "--device", str(sim.link))
     assert code == 0, err
     assert "attach" in out
+
+
+async def test_phones_disable_and_enable_commands_change_the_running_daemons_phone(env) -> None:
+    proc, _, _ = env
+    cfg = str(proc.config)
+    code, out, err = await _cli("phones", "disable", "1", "-c", cfg, "--reason", "SIM swap")
+    assert (code, out.strip()) == (0, "phone 1: disabled (SIM swap)"), err
+    code, out, err = await _cli("phones", "-c", cfg, "--json")
+    assert code == 0, err
+    assert [(p["id"], p["state"]) for p in json.loads(out)] == [(1, "disabled")]
+    code, out, err = await _cli("phones", "-c", cfg, "enable", "1")  # -c before the action works too
+    assert (code, out.strip()) == (0, "phone 1: connected"), err
+    code, out, err = await _cli("phones", "enable", "7", "-c", cfg)
+    assert code == 1 and "no phone with id 7" in err and out == ""
+    code, _, err = await _cli("phones", "disable", "x", "-c", cfg)
+    assert code == 2 and "positive number" in err  # argparse refuses it before any request
 
 
 async def test_client_commands_say_when_the_daemon_is_not_running(tmp_path: Path) -> None:

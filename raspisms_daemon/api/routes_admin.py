@@ -1,10 +1,11 @@
-"""Our own routes: webhooks CRUD, deliveries (list, attempts, replay), live phone status, udev attach,
-``/healthz`` and ``/metrics``."""
+"""Our own routes: webhooks CRUD, deliveries (list, attempts, replay), live phone status, enabling and
+disabling a phone, udev attach, ``/healthz`` and ``/metrics``.
+
+Reads outside a transaction use ``db.reads`` (committed rows only); writes use ``db.transaction()``."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
@@ -31,14 +32,14 @@ def _not_found(message: str) -> ApiError:
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
-    hooks = await store_webhooks.list_webhooks(request.app[CONTROL].db.conn)
+    hooks = await store_webhooks.list_webhooks(request.app[CONTROL].db.reads.conn)
     return json_response([h.as_dict() for h in hooks])
 
 
 async def get_webhook(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     try:
-        hook = await store_webhooks.get_webhook(request.app[CONTROL].db.conn, name)
+        hook = await store_webhooks.get_webhook(request.app[CONTROL].db.reads.conn, name)
     except DeliveryError:
         raise _not_found(f"no webhook named {name!r}") from None
     return json_response(hook.as_dict())
@@ -119,7 +120,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     if limit > 1000:
         raise bad("limit must be at most 1000")
     rows = await store_outbox.list_deliveries(
-        request.app[CONTROL].db.conn, state=state, webhook=query.get("webhook") or None, limit=limit
+        request.app[CONTROL].db.reads.conn, state=state, webhook=query.get("webhook") or None, limit=limit
     )
     return json_response([d.as_dict() for d in rows])
 
@@ -132,7 +133,7 @@ def _delivery_id(request: web.Request) -> int:
 
 
 async def get_delivery(request: web.Request) -> web.Response:
-    conn = request.app[CONTROL].db.conn
+    conn = request.app[CONTROL].db.reads.conn
     delivery_id = _delivery_id(request)
     try:
         delivery = await store_outbox.get_delivery(conn, delivery_id)
@@ -159,6 +160,44 @@ async def replay_delivery(request: web.Request) -> web.Response:
 
 async def list_phones(request: web.Request) -> web.Response:
     return json_response(request.app[CONTROL].phone_status())
+
+
+def _phone_status(request: web.Request, phone_id: int) -> dict[str, object] | None:
+    return next((s for s in request.app[CONTROL].phone_status() if s.get("id") == phone_id), None)
+
+
+def _phone_id(request: web.Request) -> int:
+    """The path's phone id; 400 for a bad id, 404 for a phone the daemon does not have."""
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise bad(f"phone id must be a positive integer, not {raw!r}")
+    phone_id = int(raw)
+    if _phone_status(request, phone_id) is None:
+        raise _not_found(f"no phone with id {phone_id}")
+    return phone_id
+
+
+async def enable_phone(request: web.Request) -> web.Response:
+    control = request.app[CONTROL]
+    phone_id = _phone_id(request)
+    if not await control.enable_phone(phone_id):
+        raise ApiError(
+            409,
+            Code.INVALID_PARAMETER,
+            f"phone {phone_id} is disabled in the config ([phone:{phone_id}] enabled = no): "
+            "only the config can enable it",
+        )
+    return json_response(_phone_status(request, phone_id))
+
+
+async def disable_phone(request: web.Request) -> web.Response:
+    control = request.app[CONTROL]
+    phone_id = _phone_id(request)
+    params = await read_params(request)
+    reason = opt_str(params, "reason", max_len=255) or "disabled through the API"
+    if not await control.disable_phone(phone_id, reason):
+        raise _not_found(f"no phone with id {phone_id}")
+    return json_response(_phone_status(request, phone_id))
 
 
 async def attach(request: web.Request) -> web.Response:
@@ -190,7 +229,7 @@ def _phone_counts(status: list[dict[str, object]]) -> dict[str, int]:
 
 async def healthz(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
-    backlog = await store_outbox.backlog_count(control.db.conn)
+    backlog = await store_outbox.backlog_count(control.db.reads.conn)
     return web.json_response(
         {"status": "ok", "phones": _phone_counts(control.phone_status()), "backlog": backlog}
     )
@@ -219,11 +258,11 @@ async def metrics(request: web.Request) -> web.Response:
             samples.append(
                 prom.Sample("phone_signal", float(signal), labels, help="signal as the modem reports it")
             )
-    backlog = await store_outbox.backlog_count(control.db.conn)
+    backlog = await store_outbox.backlog_count(control.db.reads.conn)
     samples.append(
         prom.Sample("outbox_pending", backlog, help="webhook deliveries waiting (not yet delivered)")
     )
-    for state, count in (await _outbox_by_state(control)).items():
+    for state, count in (await store_outbox.count_by_state(control.db.reads.conn)).items():
         samples.append(
             prom.Sample(
                 "outbox_rows",
@@ -232,7 +271,7 @@ async def metrics(request: web.Request) -> web.Response:
                 help="outbox rows by state (delivered rows are pruned after retention)",
             )
         )
-    hooks = await store_webhooks.list_webhooks(control.db.conn)
+    hooks = await store_webhooks.list_webhooks(control.db.reads.conn)
     for enabled in (True, False):
         samples.append(
             prom.Sample(
@@ -243,14 +282,6 @@ async def metrics(request: web.Request) -> web.Response:
             )
         )
     return web.Response(text=prom.render(samples), headers={"Content-Type": prom.CONTENT_TYPE})
-
-
-async def _outbox_by_state(control: Any) -> dict[str, int]:
-    # Read-only count on the store engineer's table; a store function would be better (see report).
-    counts = dict.fromkeys(DELIVERY_STATES, 0)
-    for row in await control.db.fetchall("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state"):
-        counts[row["state"]] = int(row["n"])
-    return counts
 
 
 def add_routes(app: web.Application) -> None:
@@ -266,6 +297,8 @@ def add_routes(app: web.Application) -> None:
         r.add_get("/api/deliveries/{id}" + slash, get_delivery)
         r.add_post("/api/deliveries/{id}/replay" + slash, replay_delivery)
         r.add_get("/api/phones" + slash, list_phones)
+        r.add_post("/api/phones/{id}/enable" + slash, enable_phone)
+        r.add_post("/api/phones/{id}/disable" + slash, disable_phone)
         r.add_post("/api/daemon/attach" + slash, attach)
     r.add_get("/healthz", healthz)
     r.add_get("/metrics", metrics)

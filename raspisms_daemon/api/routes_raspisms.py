@@ -115,7 +115,8 @@ async def list_entries(request: web.Request) -> web.Response:
             f"You have specified an invalid parameter : entry_type must be one of : {', '.join(LIST_TYPES)}.",
         )
     page = _path_int(request, "page", default=0, minimum=0)
-    result = await lister(control.db, page)
+    # The read-only view: a page never shows a row of a transaction still in progress.
+    result = await lister(control.db.reads, page)
 
     def link(n: int) -> str:
         return str(request.url.with_path(f"/api/list/{entry_type}/{n}/").with_query(None))

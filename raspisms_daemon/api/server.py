@@ -8,6 +8,8 @@
   Prometheus text). Unknown route → 404, bad or missing key → 401, bad request → 400 with a message;
   an unexpected exception → 500 with no detail (the traceback goes to the log only).
 - The access log is off: RaspiSMS clients may pass the key in the query string.
+- Reads that are not part of a write go through ``db.reads`` (the read-only connection): a list never
+  shows rows of a transaction another coroutine has not committed yet (and may roll back).
 
 Routes (a trailing ``/`` is optional everywhere):
 
@@ -21,6 +23,8 @@ Routes (a trailing ``/`` is optional everywhere):
     GET    /api/deliveries/{id}/           with ``attempts_log``
     POST   /api/deliveries/{id}/replay     pending again, same random id
     GET    /api/phones/                    live status from the supervisors
+    POST   /api/phones/{id}/disable        [reason]: stop sending with it (kept across restarts) · 404
+    POST   /api/phones/{id}/enable         undo a disable (by the API or the reliability check) · 404
     POST   /api/daemon/attach              {"device": path|null} → {"device", "phones": [ids]}
     GET    /healthz                        no key: {"status": "ok", "phones": {…counts}, "backlog": n}
     GET    /metrics                        no key: Prometheus text
@@ -63,6 +67,14 @@ class DaemonControl(Protocol):
     def wake_dispatcher(self) -> None: ...
 
     async def attach(self, device: str | None) -> list[int]: ...
+
+    async def enable_phone(self, phone_id: int) -> bool:
+        """Undo a disable; False when the phone is unknown or disabled in the config."""
+        ...
+
+    async def disable_phone(self, phone_id: int, reason: str | None = None) -> bool:
+        """Stop sending with the phone until enabled again; False when the phone is unknown."""
+        ...
 
     def metrics(self) -> dict[str, float]: ...
 

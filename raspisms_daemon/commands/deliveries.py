@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from ..errors import StoreError
 from ..store import outbox
+from ..store import webhooks as store_webhooks
 from ..store.db import Database
 from .webhooks import add_database_options, print_table, run_on_database, when
 
@@ -55,9 +55,7 @@ def register(subparsers: Any) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     async def action(db: Database) -> int:
         if args.webhook is not None:
-            row = await db.fetchone("SELECT 1 FROM webhook WHERE name = ?", (args.webhook,))
-            if row is None:
-                raise StoreError(f"no webhook named {args.webhook!r}")
+            await store_webhooks.get_webhook(db.conn, args.webhook)  # "no webhook named …" (exit 1)
         items = await outbox.list_deliveries(
             db.conn, state=args.state, webhook=args.webhook, limit=args.limit
         )

@@ -3,6 +3,12 @@
 Migrations are the numbered files ``migrations/NNN_name.sql``; each one is applied in its own
 ``BEGIN IMMEDIATE`` transaction together with ``PRAGMA user_version = NNN``, so a crash mid-migration
 leaves the previous version intact, and two processes opening the same file do not both migrate it.
+
+Reads and transactions: :attr:`Database.conn` is the one connection every write transaction uses, so a
+read on it while another coroutine is inside :meth:`Database.transaction` sees that transaction's
+uncommitted rows, which may still be rolled back. Reads that are not part of a transaction (API lists,
+``/metrics``, status counts) go through :attr:`Database.reads`, a second, read-only connection: in WAL
+mode it sees only committed data and neither blocks nor waits for the writer.
 """
 
 from __future__ import annotations
@@ -62,17 +68,54 @@ def _statements(script: str) -> list[str]:
 
 
 class Database:
-    """One aiosqlite connection in autocommit mode; writes go through :meth:`transaction`."""
+    """One aiosqlite connection in autocommit mode; writes go through :meth:`transaction`.
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    ``reader``: an optional second connection (read-only) behind :attr:`reads`; without one, reads
+    fall back to ``conn`` (and may then see rows of a transaction in progress).
+    """
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        path: Path,
+        *,
+        reader: aiosqlite.Connection | None = None,
+        read_only: bool = False,
+    ) -> None:
         self.conn = conn
         self.path = path
+        self._read_only = read_only
         # One writer at a time inside this process; SQLite's busy_timeout handles other processes.
         self._lock = asyncio.Lock()
+        self._reads: Database = (
+            self if reader is None or read_only else Database(reader, path, read_only=True)
+        )
+
+    @property
+    def reads(self) -> Database:
+        """The same database seen through the read-only connection: committed rows only.
+
+        For reads outside a transaction; it has the whole read API (``conn``, ``fetchall``,
+        ``fetchone``), so store functions taking a ``Database`` or a connection accept it. Its
+        :meth:`transaction` refuses: writes go through this object.
+        """
+        return self._reads
+
+    async def read_fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """:meth:`fetchall` on the read-only connection (committed rows only)."""
+        return await self._reads.fetchall(sql, params)
+
+    async def read_fetchone(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
+        """:meth:`fetchone` on the read-only connection (committed rows only)."""
+        return await self._reads.fetchone(sql, params)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; ``ROLLBACK`` when the body raises (or is cancelled)."""
+        if self._read_only:
+            raise StoreError("no transaction on the read-only view of the database (write through Database)")
         async with self._lock:
             try:
                 await self.conn.execute("BEGIN IMMEDIATE")
@@ -109,7 +152,11 @@ class Database:
         await self.conn.executemany(sql, params)
 
     async def close(self) -> None:
-        await self.conn.close()
+        try:
+            if self._reads is not self:
+                await self._reads.close()
+        finally:
+            await self.conn.close()
 
 
 def _create_private(path: Path) -> None:
@@ -177,4 +224,30 @@ async def open_database(path: Path | str) -> Database:
         await conn.close()
         raise
     _create_private(path)  # the -wal/-shm files now exist; make sure they are private too
-    return Database(conn, path)
+    try:
+        reader = await _open_reader(path)
+    except BaseException:
+        await conn.close()
+        raise
+    return Database(conn, path, reader=reader)
+
+
+async def _open_reader(path: Path) -> aiosqlite.Connection:
+    """The read-only connection behind :attr:`Database.reads` (opened after the migrations ran)."""
+    try:
+        reader = await aiosqlite.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from exc
+    try:
+        reader.row_factory = sqlite3.Row
+        await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # query_only rather than a mode=ro URI: a read-only open of a WAL file has conditions on its
+        # -wal/-shm files; query_only gives the same guarantee (SQLite refuses any write on it).
+        await reader.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        await reader.close()
+        raise StoreError(f"database {path}: {exc}") from exc
+    except BaseException:
+        await reader.close()
+        raise
+    return reader

@@ -24,11 +24,13 @@ __all__ = [
     "Delivery",
     "DeliveryState",
     "backlog_count",
+    "count_by_state",
     "enqueue_event",
     "get_delivery",
     "list_attempts",
     "list_deliveries",
     "prune_delivered",
+    "release_stale_leases",
     "replay_delivery",
 ]
 
@@ -217,6 +219,29 @@ async def backlog_count(conn: aiosqlite.Connection) -> int:
     async with conn.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'") as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+async def count_by_state(conn: aiosqlite.Connection) -> dict[str, int]:
+    """Rows in each state, every state present (0 when none): ``{"pending": 3, "delivered": 0, …}``."""
+    counts = {s.value: 0 for s in DeliveryState}
+    async with conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state") as cur:
+        for state, n in await cur.fetchall():
+            counts[state] = int(n)
+    return counts
+
+
+async def release_stale_leases(conn: aiosqlite.Connection, *, now: float) -> int:
+    """Make every leased pending row due at ``now``; returns how many (caller's transaction).
+
+    Only for start-up: the leases were taken by a previous process of the one daemon that owns this
+    file and that died (SIGKILL, power cut); without this they would wait out their lease (minutes).
+    """
+    cur = await conn.execute(
+        "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL "
+        "WHERE state = 'pending' AND lease_until IS NOT NULL",
+        (now,),
+    )
+    return max(0, cur.rowcount)
 
 
 async def prune_delivered(conn: aiosqlite.Connection, *, before: float, batch: int = 500) -> int:

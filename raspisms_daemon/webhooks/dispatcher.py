@@ -33,7 +33,7 @@ from ..store.db import Database
 from . import events, signing
 from .schedule import retry_delay
 
-__all__ = ["USER_AGENT", "Dispatcher", "DispatcherState"]
+__all__ = ["USER_AGENT", "AttemptResult", "Dispatcher", "DispatcherState"]
 
 log = logging.getLogger("raspisms_daemon.dispatcher")
 
@@ -45,6 +45,15 @@ class DispatcherState(Enum):
     NEW = "new"
     RUNNING = "running"
     STOPPED = "stopped"
+
+
+class AttemptResult(Enum):
+    """What a recorded delivery attempt led to (the ``result`` label of ``deliveries_total``)."""
+
+    DELIVERED = "delivered"  # 2xx
+    RETRY = "retry"  # failed, another attempt is scheduled
+    DEAD = "dead"  # failed, no attempt left
+    GONE = "gone"  # 410: the webhook was disabled, the row kept pending
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,7 @@ class Dispatcher:
         self._backlog = 0
         self._backlog_at = -_FAR
         self._backlog_stale = False
+        self._attempts_total = dict.fromkeys(AttemptResult, 0)
         self.status = DispatcherState.NEW
 
     # -- public -------------------------------------------------------------------------------------
@@ -164,6 +174,11 @@ class Dispatcher:
     def backlog(self) -> int:
         """Pending rows, as last counted (refreshed about once a second while running)."""
         return self._backlog
+
+    def attempts_total(self) -> dict[AttemptResult, int]:
+        """Attempts recorded since this dispatcher was made, by result; only ever grows (a Prometheus
+        counter). Counted once the attempt is committed, so it agrees with ``delivery_attempt``."""
+        return dict(self._attempts_total)
 
     async def run(self) -> None:
         """Deliver until cancelled. Cancel-safe: unsent claimed rows are released, the rest come back."""
@@ -200,7 +215,9 @@ class Dispatcher:
     # -- claiming -----------------------------------------------------------------------------------
 
     async def _load_hooks(self) -> None:
-        rows = await self._db.fetchall("SELECT id, name, url, format, enabled FROM webhook")
+        # On the read-only connection: a webhook being created (or removed) in a transaction that may
+        # still roll back is not seen before its commit.
+        rows = await self._db.reads.fetchall("SELECT id, name, url, format, enabled FROM webhook")
         hooks = {
             r["id"]: _Hook(
                 r["id"], r["name"], r["url"], r["format"], bool(r["enabled"]) and r["id"] not in self._gone
@@ -468,6 +485,7 @@ class Dispatcher:
         retry: list[tuple[float, str | None, int | None, int]] = []
         dead: list[tuple[str | None, int | None, int]] = []
         gone: dict[int, _Result] = {}
+        gone_rows = 0  # 410 answers: in ``retry`` (kept pending) but counted as "gone"
         recovered: set[int] = set()
         for r in batch:
             hook_id = r.row.webhook_id
@@ -481,6 +499,7 @@ class Dispatcher:
             error = r.error if r.status is None else f"HTTP {r.status}"
             if r.status == 410:
                 gone[hook_id] = r
+                gone_rows += 1
                 # Kept pending and due: it goes out as soon as someone enables the webhook again.
                 retry.append((now, error, r.status, r.row.id))
                 continue
@@ -562,6 +581,10 @@ class Dispatcher:
                     self._maybe_failing.discard(hook_id)
                 if hook_id in self._state:
                     self._state[hook_id].next_due = 0.0
+        self._attempts_total[AttemptResult.DELIVERED] += len(delivered)
+        self._attempts_total[AttemptResult.RETRY] += len(retry) - gone_rows
+        self._attempts_total[AttemptResult.DEAD] += len(dead)
+        self._attempts_total[AttemptResult.GONE] += gone_rows
         for r in batch:
             if not r.ok and r.row.webhook_id in self._state:
                 # Its retry time is in the table now; let the next claim round see it.
@@ -574,7 +597,7 @@ class Dispatcher:
         if force or mono - self._backlog_at >= 1.0:
             self._backlog_at = mono
             self._backlog_stale = False
-            self._backlog = await outbox_store.backlog_count(self._db.conn)
+            self._backlog = await outbox_store.backlog_count(self._db.reads.conn)
 
     async def _prune_loop(self) -> None:
         while True:

@@ -81,6 +81,20 @@ class FakeDaemon:
         await asyncio.sleep(self.attach_delay)
         return [1] if device in (None, "/dev/ttyUSB0") else []
 
+    async def enable_phone(self, phone_id: int) -> bool:
+        phone = next((p for p in self.phones if p["id"] == phone_id), None)
+        if phone is None or phone.get("disabled_reason") == "disabled in the config":
+            return False
+        phone["state"], phone["disabled_reason"] = "connected", None
+        return True
+
+    async def disable_phone(self, phone_id: int, reason: str | None = None) -> bool:
+        phone = next((p for p in self.phones if p["id"] == phone_id), None)
+        if phone is None:
+            return False
+        phone["state"], phone["disabled_reason"] = "disabled", reason
+        return True
+
     def metrics(self) -> dict[str, float]:
         return dict(self.extra_metrics)
 

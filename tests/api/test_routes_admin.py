@@ -199,6 +199,37 @@ async def test_phones_is_the_live_status(api: Api) -> None:
     assert status == 200 and body["response"] == api.daemon.phones
 
 
+async def test_phone_disable_then_enable_answer_the_phones_new_status(api: Api) -> None:
+    status, body, _ = await api.call("POST", "/api/phones/2/disable/", data={"reason": "swap SIM"})
+    assert status == 200 and body["error"] == 0
+    assert (body["response"]["id"], body["response"]["state"]) == (2, "disabled")
+    assert body["response"]["disabled_reason"] == "swap SIM"
+    status, body, _ = await api.call("POST", "/api/phones/2/enable")
+    assert status == 200 and body["response"]["state"] == "connected"
+    status, body, _ = await api.call("POST", "/api/phones/1/disable")  # no reason given
+    assert status == 200 and body["response"]["disabled_reason"] == "disabled through the API"
+
+
+async def test_enabling_a_phone_disabled_in_the_config_is_refused_with_409(api: Api) -> None:
+    api.daemon.phones[1].update(state="disabled", disabled_reason="disabled in the config")
+    status, body, _ = await api.call("POST", "/api/phones/2/enable/")
+    assert status == 409 and body["error"] == 2
+    assert "[phone:2] enabled = no" in body["message"]
+    assert api.daemon.phones[1]["state"] == "disabled"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "fragment"),
+    [("/api/phones/3/enable/", 404, "no phone with id 3"), ("/api/phones/0x1/disable/", 400, "positive")],
+)
+async def test_phone_actions_on_unknown_or_malformed_ids(
+    api: Api, path: str, status: int, fragment: str
+) -> None:
+    got, body, _ = await api.call("POST", path)
+    assert got == status and fragment in body["message"]
+    assert [p["state"] for p in api.daemon.phones] == ["connected", "disconnected"]  # nothing changed
+
+
 async def test_attach(api: Api) -> None:
     status, body, _ = await api.call("POST", "/api/daemon/attach", json={"device": "/dev/ttyUSB0"})
     assert status == 200 and body["response"] == {"device": "/dev/ttyUSB0", "phones": [1]}
@@ -265,3 +296,47 @@ async def test_metrics_label_values_are_escaped(api: Api) -> None:
     families = {f.name: f for f in text_string_to_metric_families(text)}
     names = {s.labels["name"] for s in families["raspisms_phone_connected"].samples}
     assert 'evil "name"\\\nnext' in names
+
+
+# --- reads never see a transaction in progress ----------------------------------------------------
+
+
+async def test_lists_and_metrics_do_not_see_rows_of_a_transaction_still_open(api: Api) -> None:
+    """Another coroutine (a modem taking in an SMS, say) is inside a transaction on the shared
+    connection: what it wrote may still be rolled back, so no API read may show it yet."""
+    await add_hook(api)
+    db = api.daemon.db
+    async with db.transaction() as conn:
+        await enqueue_event(
+            conn,
+            type="send_sms_status_change",
+            body=events.send_sms_status_change(id=1, status="delivered"),
+            timestamp=1_700_000_000,
+            api_key=API_KEY,
+        )
+        await conn.execute(
+            "INSERT INTO webhook (name, url, types, format, enabled, source, created_at) "
+            "SELECT 'uncommitted', url, types, format, 1, source, created_at FROM webhook"
+        )
+        await conn.execute(
+            "INSERT INTO scheduled (at, text, state, created_at) VALUES (0, 'uncommitted', 'pending', 0)"
+        )
+        # The hazard itself, on the shared connection: the open transaction's rows are visible there.
+        assert len(await db.fetchall("SELECT id FROM outbox")) == 1
+
+        _, body, _ = await api.call("GET", "/api/deliveries/")
+        assert body["response"] == []
+        _, body, _ = await api.call("GET", "/api/webhooks/")
+        assert [h["name"] for h in body["response"]] == ["inbox"]
+        status, _, _ = await api.call("GET", "/api/webhooks/uncommitted/")
+        assert status == 404
+        _, body, _ = await api.call("GET", "/api/list/scheduled/")
+        assert body["response"] == []
+        _, body, _ = await api.call("GET", "/healthz")
+        assert body["backlog"] == 0
+        _, _, text = await api.call("GET", "/metrics")
+        assert "raspisms_outbox_pending 0" in text and 'raspisms_outbox_rows{state="pending"} 0' in text
+    _, body, _ = await api.call("GET", "/api/deliveries/")
+    assert len(body["response"]) == 1  # committed: now every read sees it
+    _, body, _ = await api.call("GET", "/api/list/scheduled/")
+    assert [s["text"] for s in body["response"]] == ["uncommitted"]

@@ -190,6 +190,28 @@ def test_attach_unit_is_a_oneshot_that_never_starts_the_daemon() -> None:
     assert not values(ATTACH, "WantedBy", "Install")
 
 
+def test_attach_unit_counts_daemon_not_running_as_success(tmp_path: Path) -> None:
+    """A modem plugged in while the daemon is stopped: attach exits 69, which the unit calls success."""
+    from raspisms_daemon.commands.send import EX_UNAVAILABLE
+    from tests.helpers.daemon_process import write_config
+
+    assert str(EX_UNAVAILABLE) in value(ATTACH, "SuccessExitStatus").split()
+    cfg = write_config(
+        tmp_path / "config.ini",
+        database=tmp_path / "db.sqlite3",
+        api_listen=f"unix:{tmp_path}/nobody-listens.sock",
+        phones=[],
+        webhooks=[],
+    )
+    argv = value(ATTACH, "ExecStart").replace("%I", "ttyUSB2").split()[1:]
+    argv[argv.index("-c") + 1] = str(cfg)
+    attach = subprocess.run(
+        [sys.executable, "-m", "raspisms_daemon", *argv], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert attach.returncode == EX_UNAVAILABLE, attach.stdout + attach.stderr
+    assert "cannot reach the daemon" in attach.stderr
+
+
 def _cli_accepts(argv: list[str]) -> None:
     from raspisms_daemon.cli import build_parser
 

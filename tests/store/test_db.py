@@ -173,3 +173,45 @@ async def test_cancelling_transactions_at_any_point_never_leaves_the_connection_
         other.close()
     finally:
         await db.close()
+
+
+# --- the read-only connection ---------------------------------------------------------------------
+
+
+async def test_reads_do_not_see_an_open_transaction_and_never_see_a_rolled_back_one(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "db.sqlite3")
+    insert = "INSERT INTO webhook (name, url, types, created_at) VALUES (?, 'http://127.0.0.1:1/', 'x', 0)"
+    names = "SELECT name FROM webhook ORDER BY id"
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(insert, ("committed",))
+            assert [r["name"] for r in await db.fetchall(names)] == ["committed"]  # the shared connection
+            assert await db.read_fetchall(names) == []
+            assert await db.read_fetchone(names) is None
+            assert await db.reads.fetchall(names) == []
+        assert [r["name"] for r in await db.read_fetchall(names)] == ["committed"]
+        with contextlib.suppress(RuntimeError):
+            async with db.transaction() as conn:
+                await conn.execute(insert, ("rolled back",))
+                assert [r["name"] for r in await db.read_fetchall(names)] == ["committed"]
+                raise RuntimeError("the body fails: rollback")
+        assert [r["name"] for r in await db.read_fetchall(names)] == ["committed"]
+    finally:
+        await db.close()
+
+
+async def test_the_read_only_view_refuses_writes_and_transactions(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "db.sqlite3")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly"):
+            await db.reads.conn.execute("DELETE FROM webhook")
+        with pytest.raises(StoreError, match="read-only"):
+            async with db.reads.transaction():
+                pass
+        assert db.reads.reads is db.reads  # no third connection
+        async with db.transaction() as conn:  # the writer is unaffected
+            await conn.execute("DELETE FROM webhook")
+    finally:
+        await db.close()
+    with pytest.raises(ValueError):  # closed with the Database
+        await db.reads.conn.execute("SELECT 1")

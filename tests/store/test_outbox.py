@@ -153,3 +153,28 @@ async def test_removing_a_webhook_reports_and_drops_its_pending_rows(db: Databas
         assert await wh.remove_webhook(conn, "sms-only") == 1
     assert len(await db.fetchall("SELECT * FROM outbox")) == 1
     assert await outbox.backlog_count(db.conn) == 1
+
+
+async def test_count_by_state_names_every_state_even_when_empty(db: Database) -> None:
+    assert await outbox.count_by_state(db.conn) == {"pending": 0, "delivered": 0, "dead": 0}
+    ids = await enqueue(db) + await enqueue(db)
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET state = 'dead' WHERE id = ?", (ids[0],))
+    assert await outbox.count_by_state(db.reads.conn) == {"pending": 1, "delivered": 0, "dead": 1}
+
+
+async def test_release_stale_leases_makes_only_leased_pending_rows_due_now(db: Database) -> None:
+    leased, free, dead = await enqueue(db, now=1000.0) + await enqueue(db, now=1000.0) + await enqueue(db)
+    async with db.transaction() as conn:
+        # A claim by a process that then died, a row waiting out a backoff, and a dead row with a lease.
+        await conn.execute(
+            "UPDATE outbox SET next_attempt_at = 9000, lease_until = 9000 WHERE id = ?", (leased,)
+        )
+        await conn.execute("UPDATE outbox SET next_attempt_at = 5000 WHERE id = ?", (free,))
+        await conn.execute("UPDATE outbox SET state = 'dead', lease_until = 9000 WHERE id = ?", (dead,))
+        assert await outbox.release_stale_leases(conn, now=2000.0) == 1
+        assert await outbox.release_stale_leases(conn, now=2000.0) == 0
+    rows = {d.id: d for d in await outbox.list_deliveries(db.conn, limit=10)}
+    assert (rows[leased].next_attempt_at, rows[leased].lease_until) == (2000.0, None)
+    assert (rows[free].next_attempt_at, rows[free].lease_until) == (5000.0, None)
+    assert rows[dead].lease_until == 9000.0

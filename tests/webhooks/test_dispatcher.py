@@ -16,6 +16,7 @@ from raspisms_daemon.config import DEFAULT_SCHEDULE
 from raspisms_daemon.store import outbox
 from raspisms_daemon.store import webhooks as wh
 from raspisms_daemon.store.db import Database, open_database
+from raspisms_daemon.webhooks.dispatcher import AttemptResult
 from tests.helpers.dispatch_process import fast_delivery, running_dispatcher, seed_events, wait_until
 from tests.helpers.receiver import FaultyReceiver, Reply, Stall
 
@@ -198,6 +199,38 @@ async def test_backlog_counts_pending_rows(db: Database, rx: FaultyReceiver) -> 
         await wait_until(db, DELIVERED, 5)
         await asyncio.sleep(1.1)  # the cached count refreshes about once a second
         assert dispatcher.backlog() == 2  # the disabled webhook's rows are kept, and counted
+
+
+async def test_attempts_total_counts_each_recorded_attempt_by_result(
+    db: Database, rx: FaultyReceiver
+) -> None:
+    failing = FaultyReceiver(API_KEY, tolerance=None, default=Reply(500))
+    gone = FaultyReceiver(API_KEY, tolerance=None, default=Reply(410))
+    await failing.start()
+    await gone.start()
+    try:
+        await add_hook(db, "fails-once", rx.url)
+        await add_hook(db, "always-fails", failing.url)
+        await add_hook(db, "gone", gone.url)
+        rx.plan(Reply(500))
+        await seed_events(db, API_KEY, 1)  # one row per webhook
+        # Two attempts in all: the first failure is retried, the second is the last.
+        delivery = fast_delivery(schedule=(0.0, 0.05))
+        async with running_dispatcher(db, delivery, API_KEY) as dispatcher:
+            assert dispatcher.attempts_total() == dict.fromkeys(AttemptResult, 0)
+            expected = {AttemptResult.DELIVERED: 1, AttemptResult.RETRY: 2, AttemptResult.DEAD: 1}
+            expected[AttemptResult.GONE] = 1
+            async with asyncio.timeout(10):
+                while dispatcher.attempts_total() != expected:  # noqa: ASYNC110 - counted by its tasks
+                    await asyncio.sleep(0.01)
+            snapshot = dispatcher.attempts_total()
+            snapshot[AttemptResult.DELIVERED] = 99  # a copy: the counters cannot be reset from outside
+            assert dispatcher.attempts_total() == expected
+        recorded = await db.fetchone("SELECT COUNT(*) FROM delivery_attempt")
+        assert recorded is not None and recorded[0] == sum(expected.values())
+    finally:
+        await failing.stop()
+        await gone.stop()
 
 
 async def test_new_rows_go_out_at_once_after_wake(db: Database, rx: FaultyReceiver) -> None:
