@@ -112,26 +112,40 @@ class Database:
         return await self._reads.fetchone(sql, params)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``; ``ROLLBACK`` when the body raises (or is cancelled)."""
+    async def transaction(self, *, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; ``ROLLBACK`` when the body raises (or is cancelled).
+
+        ``durable=False`` commits with ``synchronous=NORMAL``: no fsync of its own, the WAL frames become
+        durable with the next full commit or checkpoint. Only for bookkeeping whose loss in a power cut
+        is harmless (a lease, a delivery result: at worst a webhook is sent again, with the same id);
+        anything taken in from a modem or a user stays ``durable``.
+        """
         if self._read_only:
             raise StoreError("no transaction on the read-only view of the database (write through Database)")
         async with self._lock:
             try:
-                await self.conn.execute("BEGIN IMMEDIATE")
-            except asyncio.CancelledError:
-                # The BEGIN still runs in aiosqlite's thread; undo it after it, or the connection
-                # would stay inside a transaction nobody owns.
-                await asyncio.shield(self._rollback())
-                raise
-            try:
-                yield self.conn
-            except BaseException:
-                # Shielded: a cancelled caller must not leave the connection inside a transaction.
-                await asyncio.shield(self._rollback())
-                raise
-            else:
-                await asyncio.shield(self.conn.commit())
+                if not durable:
+                    # Inside the try: even when cancelled here, the finally puts FULL back (aiosqlite
+                    # runs statements in order), so no durable transaction can run at NORMAL.
+                    await asyncio.shield(self.conn.execute("PRAGMA synchronous = NORMAL"))
+                try:
+                    await self.conn.execute("BEGIN IMMEDIATE")
+                except asyncio.CancelledError:
+                    # The BEGIN still runs in aiosqlite's thread; undo it after it, or the connection
+                    # would stay inside a transaction nobody owns.
+                    await asyncio.shield(self._rollback())
+                    raise
+                try:
+                    yield self.conn
+                except BaseException:
+                    # Shielded: a cancelled caller must not leave the connection inside a transaction.
+                    await asyncio.shield(self._rollback())
+                    raise
+                else:
+                    await asyncio.shield(self.conn.commit())
+            finally:
+                if not durable:
+                    await asyncio.shield(self.conn.execute("PRAGMA synchronous = FULL"))
 
     async def _rollback(self) -> None:
         try:

@@ -9,6 +9,9 @@ How the guarantees are kept:
   with the same random id, never a lost one.
 - Rows are claimed in batches into a small per-webhook buffer; deliveries run with a global and a
   per-webhook concurrency limit, so a stalled endpoint only ever occupies its own slots.
+- Its own transactions (leases, results, pruning) are not durable on their own (``synchronous=NORMAL``,
+  no fsync): a power cut can only undo progress, which means sending a webhook once more. What a modem
+  or a user hands in is committed with a full fsync by the other parts, and that fsync covers these too.
 """
 
 from __future__ import annotations
@@ -202,7 +205,7 @@ class Dispatcher:
         before = self._clock.time() - self._cfg.retention
         total = 0
         while True:
-            async with self._db.transaction() as conn:
+            async with self._db.transaction(durable=False) as conn:
                 n = await outbox_store.prune_delivered(conn, before=before, batch=self._prune_batch)
             total += n
             if n < self._prune_batch:
@@ -232,7 +235,7 @@ class Dispatcher:
         gone = [h for h, st in self._state.items() if st.queue and (h not in hooks or not hooks[h].enabled)]
         if gone:
             # Disabled (by the CLI, say) while rows sat in our buffer: hand them back, still pending.
-            async with self._db.transaction() as conn:
+            async with self._db.transaction(durable=False) as conn:
                 for h in gone:
                     await self._release_queue(conn, h)
 
@@ -273,7 +276,7 @@ class Dispatcher:
     async def _claim(self, want: dict[int, int]) -> None:
         now = self._clock.time()
         lease_until = now + self._lease
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(durable=False) as conn:
             for h, n in want.items():
                 st = self._state[h]
                 held = list(st.held)
@@ -526,7 +529,7 @@ class Dispatcher:
                 )
             else:
                 retry.append((now + delay, error, r.status, r.row.id))
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(durable=False) as conn:
             await conn.executemany(
                 "INSERT INTO delivery_attempt (outbox_id, at, status, error, duration_ms) VALUES (?,?,?,?,?)",
                 [(r.row.id, r.at, r.status, r.error, round(r.duration_ms, 1)) for r in batch],
@@ -621,7 +624,7 @@ class Dispatcher:
                 ids = [i for st in self._state.values() for i in st.held]
                 if ids:
                     now = self._clock.time()
-                    async with self._db.transaction() as conn:
+                    async with self._db.transaction(durable=False) as conn:
                         await conn.executemany(
                             "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL "
                             "WHERE id = ? AND state = 'pending'",

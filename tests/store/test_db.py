@@ -175,6 +175,41 @@ async def test_cancelling_transactions_at_any_point_never_leaves_the_connection_
         await db.close()
 
 
+async def test_a_non_durable_transaction_commits_and_always_leaves_synchronous_full(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "db.sqlite3")
+
+    async def synchronous() -> int:
+        row = await db.fetchone("PRAGMA synchronous")
+        assert row is not None
+        return int(row[0])
+
+    async def writer(i: int) -> None:
+        async with db.transaction(durable=False) as conn:
+            assert (await (await conn.execute("PRAGMA synchronous")).fetchone())[0] == 1  # NORMAL
+            await conn.execute(
+                "INSERT INTO webhook (name, url, types, created_at) VALUES (?, 'http://x/', 't', 0)",
+                (f"w{i}",),
+            )
+
+    try:
+        await writer(0)
+        assert await synchronous() == 2  # FULL again for the next (durable) transaction
+        for i in range(1, 40):  # cancelled at every await in turn: FULL is always put back
+            task = asyncio.create_task(writer(i))
+            for _ in range(i % 8):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.01)
+            assert await synchronous() == 2, f"left at NORMAL after a cancel at step {i % 8}"
+        other = sqlite3.connect(tmp_path / "db.sqlite3")
+        assert ("w0",) in other.execute("SELECT name FROM webhook").fetchall()
+        other.close()
+    finally:
+        await db.close()
+
+
 # --- the read-only connection ---------------------------------------------------------------------
 
 
