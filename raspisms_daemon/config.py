@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "EX_CONFIG",
     "KNOWN_KEYS",
+    "WEBHOOK_FORMATS",
     "WEBHOOK_TYPES",
     "ApiConfig",
     "Config",
@@ -43,6 +44,7 @@ __all__ = [
     "parse_config",
     "parse_duration",
     "validate_listen",
+    "validate_webhook_name",
     "validate_webhook_url",
 ]
 
@@ -348,6 +350,17 @@ def _types(raw: str) -> frozenset[str]:
             hints.append(f"{item!r}" + (f" (did you mean {close[0]}?)" if close else ""))
         raise _Bad(f"unknown type {', '.join(hints)}: use 'all' or some of {', '.join(WEBHOOK_TYPES)}")
     return frozenset(items)
+
+
+def validate_webhook_name(name: str) -> str | None:
+    """``None`` when ``name`` is a valid webhook name, else why not.
+
+    The same rule for the config, the API and the CLI: a name is a path segment of the API
+    (``/api/webhooks/{name}/``) and a word on the CLI, so a webhook made by one can be managed by all.
+    """
+    if not _WEBHOOK_NAME_RE.fullmatch(name):
+        return "a webhook name is 1-64 letters, digits, '_', '.' or '-'"
+    return None
 
 
 def validate_webhook_url(url: str) -> str | None:
@@ -746,16 +759,16 @@ def _reliability(values: dict[str, Any], col: _Collector) -> ReliabilityConfig:
             "grace": values.pop(f"{kind}_grace", base_rule.grace),
         }
         rule = ReliabilityRule(**fields)
-        if not col.ok("reliability", f"{kind}_period", f"{kind}_grace"):
-            pass
-        elif rule.period <= 0:
-            col.add("reliability", f"{kind}_period", "must be longer than 0 minutes")
-        elif rule.grace >= rule.period:
-            col.add(
-                "reliability",
-                f"{kind}_grace",
-                f"{rule.grace:g} min is not shorter than {kind}_period ({rule.period:g} min)",
-            )
+        # Cross-checks only between values that converted (a bad one is reported already).
+        if col.ok("reliability", f"{kind}_period", f"{kind}_grace"):
+            if rule.period <= 0:
+                col.add("reliability", f"{kind}_period", "must be longer than 0 minutes")
+            elif rule.grace >= rule.period:
+                col.add(
+                    "reliability",
+                    f"{kind}_grace",
+                    f"{rule.grace:g} min is not shorter than {kind}_period ({rule.period:g} min)",
+                )
         rules[kind] = rule
     return ReliabilityConfig(failed=rules["failed"], unknown=rules["unknown"], **values)
 
@@ -763,8 +776,9 @@ def _reliability(values: dict[str, Any], col: _Collector) -> ReliabilityConfig:
 def _webhook(parser: configparser.RawConfigParser, section: str, col: _Collector) -> WebhookConfig | None:
     name = section[len("webhook:") :]
     values = col.section(parser, section, _WEBHOOK_KEYS)
-    if not _WEBHOOK_NAME_RE.fullmatch(name):
-        col.add(section, None, "a webhook name is 1-64 letters, digits, '_', '.' or '-' ([webhook:inbox])")
+    reason = validate_webhook_name(name)
+    if reason is not None:
+        col.add(section, None, f"{reason} ([webhook:inbox])")
         return None
     if "url" not in values:
         if not parser.has_option(section, "url"):

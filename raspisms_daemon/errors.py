@@ -8,9 +8,17 @@
     │   ├── CmsError           +CMS ERROR: <code> (message service), with .code
     │   ├── CmeError           +CME ERROR: <code> (equipment), with .code
     │   ├── ModemTimeout       no final result code in time
-    │   └── ModemGone          the device vanished (unplugged) or the link closed
+    │   ├── ModemGone          the device vanished (unplugged) or the link closed
+    │   └── NoMoreEntries      (gsm/gammu_worker.py) the end of a libgammu GetNext* walk
     ├── StoreError             the SQLite store refused an operation (bad id, wrong state)
-    └── DeliveryError          a webhook URL or delivery that cannot be accepted
+    ├── DeliveryError          a webhook URL or delivery that cannot be accepted
+    ├── SimulatorError         (gsm/simulator.py) a request the virtual modem cannot carry out
+    └── ControlError           (gsm/sim_control.py) the simulator's control socket failed
+
+The last three live next to the code that raises them, as their use is local to it. Outside the tree,
+on purpose: ``api.envelope.ApiError`` (an HTTP answer, turned into a 4xx envelope by the API's
+middleware) and ``commands.send.ApiClientError`` (the CLI could not reach the daemon: exit 69).
+Programming errors (a bad argument to a pure function) stay ``ValueError``/``RuntimeError``.
 
 Low-level exceptions (OSError, serial.SerialException, gammu.GSMError, aiohttp.ClientError,
 sqlite3.Error) are translated into these at each layer boundary with ``raise … from exc``.

@@ -258,11 +258,13 @@ async def metrics(request: web.Request) -> web.Response:
             samples.append(
                 prom.Sample("phone_signal", float(signal), labels, help="signal as the modem reports it")
             )
-    backlog = await store_outbox.backlog_count(control.db.reads.conn)
+    by_state = await store_outbox.count_by_state(control.db.reads.conn)  # one scan gives the backlog too
     samples.append(
-        prom.Sample("outbox_pending", backlog, help="webhook deliveries waiting (not yet delivered)")
+        prom.Sample(
+            "outbox_pending", by_state["pending"], help="webhook deliveries waiting (not yet delivered)"
+        )
     )
-    for state, count in (await store_outbox.count_by_state(control.db.reads.conn)).items():
+    for state, count in by_state.items():
         samples.append(
             prom.Sample(
                 "outbox_rows",

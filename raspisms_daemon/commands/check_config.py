@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-from ..config import DEFAULT_CONFIG_PATH, EX_CONFIG, format_problem, load_config
+from ..config import EX_CONFIG, load_config
 from ..errors import ConfigError
+from ._common import add_config_argument, print_config_problems
 
 __all__ = ["register"]
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "check-config",
         help="validate the configuration file",
         description="Validate the configuration file in full: exit 0 when it is valid, 78 (EX_CONFIG) "
         "with one line per problem when it is not.",
     )
-    parser.add_argument(
-        "-c",
-        "--config",
-        default=str(DEFAULT_CONFIG_PATH),
-        metavar="FILE",
-        help=f"configuration file (default: {DEFAULT_CONFIG_PATH})",
-    )
+    add_config_argument(parser)
     parser.set_defaults(func=check_config)
 
 
@@ -33,8 +27,7 @@ def check_config(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(format_problem(problem), file=sys.stderr)
+        print_config_problems(exc)
         return EX_CONFIG
     for warning in config.warnings:
         print(f"config warning: {warning}", file=sys.stderr)

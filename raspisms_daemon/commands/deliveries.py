@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from ..store import outbox
 from ..store import webhooks as store_webhooks
 from ..store.db import Database
-from .webhooks import add_database_options, print_table, run_on_database, when
+from ._common import add_database_options, print_table, run_on_database, when
 
 __all__ = ["register"]
 
@@ -24,7 +23,7 @@ def _delivery_id(value: str) -> int:
     return n
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "deliveries",
         help="inspect and replay webhook deliveries",
@@ -74,7 +73,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 str(d.attempts),
                 when(d.delivered_at)
                 if d.delivered_at
-                else (when(d.next_attempt_at) if d.state.value == "pending" else "-"),
+                else (when(d.next_attempt_at) if d.state is outbox.DeliveryState.PENDING else "-"),
                 str(d.last_status or d.last_error or "-")[:60],
             ]
             for d in items
@@ -97,7 +96,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  random id    {d.random_id}")
         print(f"  timestamp    {d.timestamp} ({when(d.timestamp)})")
         print(f"  created      {when(d.created_at)}")
-        if d.state.value == "pending":
+        if d.state is outbox.DeliveryState.PENDING:
             print(f"  next attempt {when(d.next_attempt_at)}")
         if d.delivered_at:
             print(f"  delivered    {when(d.delivered_at)}")

@@ -113,7 +113,7 @@ def verify_capture(
     return verdict
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "verify",
         help="check the signatures of a captured webhook (raw body on stdin)",

@@ -7,86 +7,14 @@ Changes are picked up by a running daemon within seconds.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sqlite3
-import sys
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from pathlib import Path
-from typing import Any, TypeVar
 
-from ..config import DEFAULT_CONFIG_PATH, EX_CONFIG, WEBHOOK_TYPES, format_problem, load_config
-from ..errors import ConfigError, RaspismsError
+from ..config import WEBHOOK_FORMATS, WEBHOOK_TYPES
 from ..store import webhooks as store
-from ..store.db import Database, open_database
+from ..store.db import Database
+from ._common import add_database_options, print_table, run_on_database
 
-__all__ = ["add_database_options", "register", "resolve_database", "run_on_database"]
-
-T = TypeVar("T")
-
-
-def add_database_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c",
-        "--config",
-        default=None,
-        metavar="FILE",
-        help=f"configuration file whose [daemon] database to use (default: {DEFAULT_CONFIG_PATH})",
-    )
-    parser.add_argument("--database", default=None, metavar="PATH", help="use this SQLite file directly")
-
-
-class _ConfigFailed(Exception):
-    def __init__(self, error: ConfigError) -> None:
-        self.error = error
-
-
-def resolve_database(args: argparse.Namespace) -> Path:
-    """``--database``, else the config file's ``[daemon] database``."""
-    if args.database:
-        return Path(args.database)
-    try:
-        return load_config(args.config or DEFAULT_CONFIG_PATH).daemon.database
-    except ConfigError as exc:
-        raise _ConfigFailed(exc) from exc
-
-
-def run_on_database(args: argparse.Namespace, action: Callable[[Database], Awaitable[int]]) -> int:
-    """Open the database, run ``action``, close; clear one-line errors and exit status, no traceback."""
-    try:
-        path = resolve_database(args)
-    except _ConfigFailed as failed:
-        for problem in failed.error.problems:
-            print(format_problem(problem), file=sys.stderr)
-        print("(or name the database with --database PATH)", file=sys.stderr)
-        return EX_CONFIG
-
-    async def main() -> int:
-        db = await open_database(path)
-        try:
-            return await action(db)
-        finally:
-            await db.close()
-
-    try:
-        return asyncio.run(main())
-    except RaspismsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except sqlite3.Error as exc:
-        print(f"error: database {path}: {exc}", file=sys.stderr)
-        return 1
-
-
-def when(ts: float | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def print_table(rows: list[list[str]], header: list[str]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for r in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+__all__ = ["register"]
 
 
 def _types(value: str) -> list[str]:
@@ -94,7 +22,7 @@ def _types(value: str) -> list[str]:
     return list(WEBHOOK_TYPES) if items == ["all"] else items
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "webhooks",
         help="manage webhooks (where events are delivered)",
@@ -118,7 +46,7 @@ def register(subparsers: Any) -> None:
         help=f"comma-separated event types, or 'all' (default); known: {', '.join(WEBHOOK_TYPES)}",
     )
     p.add_argument(
-        "--format", choices=store.FORMATS, default="form", help="request body format (default form)"
+        "--format", choices=WEBHOOK_FORMATS, default="form", help="request body format (default form)"
     )
     p.set_defaults(func=cmd_add)
 

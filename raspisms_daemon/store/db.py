@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -101,16 +101,6 @@ class Database:
         """
         return self._reads
 
-    async def read_fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        """:meth:`fetchall` on the read-only connection (committed rows only)."""
-        return await self._reads.fetchall(sql, params)
-
-    async def read_fetchone(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> sqlite3.Row | None:
-        """:meth:`fetchone` on the read-only connection (committed rows only)."""
-        return await self._reads.fetchone(sql, params)
-
     @asynccontextmanager
     async def transaction(self, *, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; ``ROLLBACK`` when the body raises (or is cancelled).
@@ -161,9 +151,6 @@ class Database:
         async with self.conn.execute(sql, params) as cur:
             row: sqlite3.Row | None = await cur.fetchone()
             return row
-
-    async def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        await self.conn.executemany(sql, params)
 
     async def close(self) -> None:
         try:

@@ -14,11 +14,16 @@ from typing import Any
 
 import aiosqlite
 
-from ..config import WEBHOOK_TYPES, WebhookConfig, validate_webhook_url
+from ..config import (
+    WEBHOOK_FORMATS,
+    WEBHOOK_TYPES,
+    WebhookConfig,
+    validate_webhook_name,
+    validate_webhook_url,
+)
 from ..errors import DeliveryError
 
 __all__ = [
-    "FORMATS",
     "Webhook",
     "add_webhook",
     "disable_webhook",
@@ -29,8 +34,6 @@ __all__ = [
     "sync_config_webhooks",
     "validate_url",
 ]
-
-FORMATS = ("form", "json")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ def _validate(name: str, url: str, types: Iterable[str], fmt: str) -> tuple[str,
     name = name.strip()
     if not name:
         raise DeliveryError("webhook name must not be empty")
+    reason = validate_webhook_name(name)
+    if reason is not None:
+        raise DeliveryError(f"webhook name {name!r} refused: {reason}")
     url = validate_url(url)
     type_set = set(types)
     unknown = sorted(type_set - set(WEBHOOK_TYPES))
@@ -83,8 +89,8 @@ def _validate(name: str, url: str, types: Iterable[str], fmt: str) -> tuple[str,
         )
     if not type_set:
         raise DeliveryError("a webhook needs at least one event type")
-    if fmt not in FORMATS:
-        raise DeliveryError(f"webhook format must be form or json, not {fmt!r}")
+    if fmt not in WEBHOOK_FORMATS:
+        raise DeliveryError(f"webhook format must be {' or '.join(WEBHOOK_FORMATS)}, not {fmt!r}")
     return name, url, ",".join(t for t in WEBHOOK_TYPES if t in type_set)
 
 
@@ -112,14 +118,13 @@ async def list_webhooks(conn: aiosqlite.Connection) -> list[Webhook]:
 
 async def get_webhook(conn: aiosqlite.Connection, name_or_id: str | int) -> Webhook:
     """By name, or by id when given an int; DeliveryError when there is none."""
-    if isinstance(name_or_id, int):
-        sql, param = f"SELECT {_COLUMNS} FROM webhook WHERE id = ?", name_or_id
-    else:
-        sql, param = f"SELECT {_COLUMNS} FROM webhook WHERE name = ?", name_or_id
-    async with conn.execute(sql, (param,)) as cur:
+    column = "id" if isinstance(name_or_id, int) else "name"
+    async with conn.execute(f"SELECT {_COLUMNS} FROM webhook WHERE {column} = ?", (name_or_id,)) as cur:
         row = await cur.fetchone()
     if row is None:
-        raise DeliveryError(f"no webhook named {name_or_id!r}")
+        raise DeliveryError(
+            f"no webhook with id {name_or_id}" if column == "id" else f"no webhook named {name_or_id!r}"
+        )
     return _row_to_webhook(row)
 
 
@@ -205,45 +210,29 @@ async def sync_config_webhooks(
         name, url, types_text = _validate(cfg.name, cfg.url, cfg.types, cfg.format)
         seen.add(name)
         digest = _digest(cfg)
+        reason = None if cfg.enabled else "disabled in the config"
+        fields = (url, types_text, cfg.format, int(cfg.enabled), reason)
         async with conn.execute(
             "SELECT id, config_digest, source FROM webhook WHERE name = ?", (name,)
         ) as cur:
             row = await cur.fetchone()
         if row is None:
             await conn.execute(
-                "INSERT INTO webhook (name, url, types, format, enabled, disabled_reason, source, "
+                "INSERT INTO webhook (url, types, format, enabled, disabled_reason, name, source, "
                 "config_digest, created_at) VALUES (?,?,?,?,?,?,'config',?,?)",
-                (
-                    name,
-                    url,
-                    types_text,
-                    cfg.format,
-                    int(cfg.enabled),
-                    None if cfg.enabled else "disabled in the config",
-                    digest,
-                    t,
-                ),
+                (*fields, name, digest, t),
             )
         elif row["config_digest"] != digest or row["source"] != "config":
             await conn.execute(
                 "UPDATE webhook SET url = ?, types = ?, format = ?, enabled = ?, disabled_reason = ?, "
                 "source = 'config', config_digest = ? WHERE id = ?",
-                (
-                    url,
-                    types_text,
-                    cfg.format,
-                    int(cfg.enabled),
-                    None if cfg.enabled else "disabled in the config",
-                    digest,
-                    row["id"],
-                ),
+                (*fields, digest, row["id"]),
             )
+    # Entries gone from the config: disabled, not deleted, so their pending deliveries are kept.
     async with conn.execute("SELECT id, name FROM webhook WHERE source = 'config' AND enabled = 1") as cur:
-        stale = [(r["id"], r["name"]) for r in await cur.fetchall() if r["name"] not in seen]
-    for hook_id, _ in stale:
-        await conn.execute(
-            "UPDATE webhook SET enabled = 0, disabled_reason = 'removed from the config', "
-            "config_digest = NULL "
-            "WHERE id = ?",
-            (hook_id,),
-        )
+        stale = [(r["id"],) for r in await cur.fetchall() if r["name"] not in seen]
+    await conn.executemany(
+        "UPDATE webhook SET enabled = 0, disabled_reason = 'removed from the config', config_digest = NULL "
+        "WHERE id = ?",
+        stale,
+    )

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
 from collections import deque
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -42,6 +44,10 @@ log = logging.getLogger("raspisms_daemon.dispatcher")
 
 USER_AGENT = f"raspisms-daemon/{__version__}"
 _FAR = float("inf")
+
+
+def _is_success(status: int | None) -> bool:
+    return status is not None and 200 <= status < 300
 
 
 class DispatcherState(Enum):
@@ -91,7 +97,7 @@ class _Result:
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        return _is_success(self.status)
 
 
 @dataclass
@@ -243,14 +249,17 @@ class Dispatcher:
         st = self._state[hook_id]
         ids = [r.id for r in st.queue]
         st.queue.clear()
-        if not ids:
-            return
+        if ids:
+            await self._release(conn, ids)
+            st.held.difference_update(ids)
+
+    async def _release(self, conn: aiosqlite.Connection, ids: Iterable[int]) -> None:
+        """Give claimed rows back, due now (still pending: another claim round sends them)."""
         now = self._clock.time()
         await conn.executemany(
             "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL WHERE id = ? AND state = 'pending'",
             [(now, i) for i in ids],
         )
-        st.held.difference_update(ids)
 
     def _active_total(self) -> int:
         return self._running_total + sum(len(st.queue) for st in self._state.values())
@@ -279,9 +288,7 @@ class Dispatcher:
         async with self._db.transaction(durable=False) as conn:
             for h, n in want.items():
                 st = self._state[h]
-                held = list(st.held)
-                marks = ",".join("?" * len(held))
-                not_held = f" AND id NOT IN ({marks})" if held else ""
+                not_held, held = _not_in(st.held)
                 async with conn.execute(
                     "SELECT id, webhook_id, type, body, timestamp, random_id, signature, attempts "
                     "FROM outbox INDEXED BY outbox_pending_due "
@@ -298,13 +305,11 @@ class Dispatcher:
                     st.queue.extend(rows)
                     st.held.update(r.id for r in rows)
                 if len(rows) < n:
-                    held = list(st.held)
-                    marks = ",".join("?" * len(held))
-                    not_held = f" AND id NOT IN ({marks})" if held else ""
+                    # Fewer due than wanted: remember when the next one is, to sleep until then.
+                    not_held, held = _not_in(st.held)
                     async with conn.execute(
                         "SELECT MIN(next_attempt_at) FROM outbox INDEXED BY outbox_pending_due "
-                        f"WHERE state = 'pending' AND webhook_id = ?"
-                        f"{not_held}",
+                        f"WHERE state = 'pending' AND webhook_id = ?{not_held}",
                         (h, *held),
                     ) as cur:
                         row = await cur.fetchone()
@@ -421,10 +426,11 @@ class Dispatcher:
             self._running_total -= 1
         duration_ms = (time.monotonic() - started) * 1000.0
         if status == 410 and hook.id in self._hooks:
-            # Stop sending to it at once; the disable itself is committed with this result.
+            # Stop sending to it at once; the disable itself is committed with this result (until
+            # then ``_gone`` keeps a reload of the webhooks from enabling it again).
             self._gone.add(hook.id)
-            self._hooks[hook.id] = _Hook(hook.id, hook.name, hook.url, hook.format, False)
-        if status is not None and 200 <= status < 300:
+            self._hooks[hook.id] = dataclasses.replace(hook, enabled=False)
+        if _is_success(status):
             log.info(
                 "webhook=%s delivery=%d delivered: HTTP %d in %.0f ms", hook.name, row.id, status, duration_ms
             )
@@ -517,11 +523,10 @@ class Dispatcher:
             )
             if delay is None:
                 dead.append((error, r.status, r.row.id))
-                name = self._hooks[hook_id].name if hook_id in self._hooks else hook_id
                 log.error(
                     "webhook=%s delivery=%d is dead after %d attempts (last: %s); replay it with "
                     "`raspisms-daemon deliveries replay %d`",
-                    name,
+                    self._name(hook_id),
                     r.row.id,
                     r.row.attempts + 1,
                     error,
@@ -563,13 +568,10 @@ class Dispatcher:
                 log.error(
                     "webhook=%s delivery=%d answered 410 Gone: webhook disabled, its deliveries are kept "
                     "pending; re-enable with `raspisms-daemon webhooks enable %s`",
-                    self._hooks[hook_id].name if hook_id in self._hooks else hook_id,
+                    self._name(hook_id),
                     r.row.id,
-                    self._hooks[hook_id].name if hook_id in self._hooks else hook_id,
+                    self._name(hook_id),
                 )
-                if hook_id in self._hooks:
-                    h = self._hooks[hook_id]
-                    self._hooks[hook_id] = _Hook(h.id, h.name, h.url, h.format, False)
                 if hook_id in self._state:
                     await self._release_queue(conn, hook_id)
                 self._gone.discard(hook_id)
@@ -592,6 +594,11 @@ class Dispatcher:
             if not r.ok and r.row.webhook_id in self._state:
                 # Its retry time is in the table now; let the next claim round see it.
                 self._state[r.row.webhook_id].next_due = min(self._state[r.row.webhook_id].next_due, now)
+
+    def _name(self, hook_id: int) -> str:
+        """For log lines: the webhook's name, or its id when it was removed meanwhile."""
+        hook = self._hooks.get(hook_id)
+        return hook.name if hook is not None else str(hook_id)
 
     # -- housekeeping -------------------------------------------------------------------------------
 
@@ -623,15 +630,17 @@ class Dispatcher:
                 # Claimed but never sent (or cut off mid-request): due at once for the next run.
                 ids = [i for st in self._state.values() for i in st.held]
                 if ids:
-                    now = self._clock.time()
                     async with self._db.transaction(durable=False) as conn:
-                        await conn.executemany(
-                            "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL "
-                            "WHERE id = ? AND state = 'pending'",
-                            [(now, i) for i in ids],
-                        )
+                        await self._release(conn, ids)
         except Exception:
             log.exception("could not release claimed deliveries at shutdown; they return after their lease")
         for st in self._state.values():
             st.queue.clear()
             st.held.clear()
+
+
+def _not_in(ids: Collection[int]) -> tuple[str, list[int]]:
+    """An `` AND id NOT IN (?, …)`` clause (empty when there are none) and its parameters."""
+    if not ids:
+        return "", []
+    return f" AND id NOT IN ({','.join('?' * len(ids))})", list(ids)

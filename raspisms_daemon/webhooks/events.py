@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 __all__ = [
     "DATE_FORMAT",
-    "FORMATS",
     "body_json",
     "format_date",
     "inbound_call",
@@ -26,7 +25,6 @@ __all__ = [
 ]
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # PHP 'Y-m-d H:i:s'
-FORMATS = ("form", "json")
 
 Date = datetime | str
 

@@ -6,6 +6,7 @@ It accepts both wire formats (form and json), answers 2xx to a verified delivery
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -127,10 +128,15 @@ class VerifyingReceiver:
     def verify(
         self, request_headers: Mapping[str, str], raw: bytes, *, now: float | None = None
     ) -> tuple[ReceivedDelivery | None, str | None]:
-        """Parse and check both signatures; ``(delivery, None)`` when valid, ``(None, reason)`` otherwise."""
+        """Parse and check both signatures; ``(delivery, None)`` when valid, ``(None, reason)`` otherwise.
+
+        Header names are case-insensitive here too, so a plain dict of captured headers works.
+        """
+        headers = {k.lower(): v for k, v in request_headers.items()}
         try:
-            fmt, fields = parse_delivery(raw, request_headers.get("Content-Type", ""))
-        except (ValueError, UnicodeDecodeError) as exc:
+            fmt, fields = parse_delivery(raw, headers.get("content-type", ""))
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            # TypeError: a JSON body whose webhook_timestamp is null, a list …
             return None, f"malformed webhook: {exc}"
         if not signing.verify_raspisms(
             self.api_key, str(fields["webhook_random_id"]), str(fields["webhook_signature"])
@@ -140,7 +146,7 @@ class VerifyingReceiver:
         reason = signing.verify_standard(self.api_key, request_headers, raw, now=t, tolerance=self.tolerance)
         if reason is not None:
             return None, reason
-        if request_headers.get("webhook-id") != fields["webhook_random_id"]:
+        if headers.get("webhook-id") != fields["webhook_random_id"]:
             return None, "webhook-id header differs from webhook_random_id"
         delivery = ReceivedDelivery(
             type=str(fields["webhook_type"]),
@@ -164,7 +170,7 @@ class VerifyingReceiver:
             self.rejected.append((reason, raw))
             log.warning("rejected a webhook: %s", reason)
             return web.json_response({"error": reason}, status=401)
-        delivery = ReceivedDelivery(**{**delivery.__dict__, "path": request.path})
+        delivery = dataclasses.replace(delivery, path=request.path)
         self.deliveries.append(delivery)
         if self.on_delivery is not None:
             result = self.on_delivery(delivery)

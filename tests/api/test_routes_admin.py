@@ -87,6 +87,9 @@ async def test_webhook_form_post_types_all_and_comma_list(api: Api) -> None:
         ({"name": "x", "url": "http://h/", "types": ["recieve_sms"]}, 400, 2, "unknown webhook type"),
         ({"name": "x", "url": "http://h/", "format": "xml"}, 400, 2, "form or json"),
         ({"name": "x", "url": "http://h/", "enabled": "perhaps"}, 400, 2, "enabled must be a boolean"),
+        # A name must stay addressable as /api/webhooks/{name}/ (and as a CLI word): the config's rule.
+        ({"name": "a/b", "url": "http://h/"}, 400, 2, "webhook name 'a/b' refused"),
+        ({"name": "my hook", "url": "http://h/"}, 400, 2, "1-64 letters"),
     ],
 )
 async def test_webhook_create_refusals(

@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -180,7 +181,7 @@ class FaultyReceiver(VerifyingReceiver):
         headers = dict(request.headers)
         ours, reason = self.verify(request.headers, raw)
         if ours is not None:
-            ours = ReceivedDelivery(**{**ours.__dict__, "path": request.path})
+            ours = dataclasses.replace(ours, path=request.path)
         lib_ok, lib_reason = self._library_check(raw, headers)
         behaviour = self._plan.popleft() if self._plan else self.default
         if ours is None and isinstance(behaviour, Reply) and 200 <= behaviour.status < 300:

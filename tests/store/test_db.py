@@ -221,16 +221,15 @@ async def test_reads_do_not_see_an_open_transaction_and_never_see_a_rolled_back_
         async with db.transaction() as conn:
             await conn.execute(insert, ("committed",))
             assert [r["name"] for r in await db.fetchall(names)] == ["committed"]  # the shared connection
-            assert await db.read_fetchall(names) == []
-            assert await db.read_fetchone(names) is None
             assert await db.reads.fetchall(names) == []
-        assert [r["name"] for r in await db.read_fetchall(names)] == ["committed"]
+            assert await db.reads.fetchone(names) is None
+        assert [r["name"] for r in await db.reads.fetchall(names)] == ["committed"]
         with contextlib.suppress(RuntimeError):
             async with db.transaction() as conn:
                 await conn.execute(insert, ("rolled back",))
-                assert [r["name"] for r in await db.read_fetchall(names)] == ["committed"]
+                assert [r["name"] for r in await db.reads.fetchall(names)] == ["committed"]
                 raise RuntimeError("the body fails: rollback")
-        assert [r["name"] for r in await db.read_fetchall(names)] == ["committed"]
+        assert [r["name"] for r in await db.reads.fetchall(names)] == ["committed"]
     finally:
         await db.close()
 

@@ -74,6 +74,12 @@ async def test_unknown_names_raise_delivery_error(db: Database) -> None:
                 await call
 
 
+async def test_an_unknown_id_is_reported_as_an_id_not_as_a_name(db: Database) -> None:
+    async with db.transaction() as conn:
+        with pytest.raises(DeliveryError, match=r"^no webhook with id 7$"):
+            await wh.get_webhook(conn, 7)
+
+
 async def test_remove_deletes_the_webhook(db: Database) -> None:
     async with db.transaction() as conn:
         await wh.add_webhook(conn, "a", "http://127.0.0.1/")
@@ -126,3 +132,11 @@ async def test_config_with_a_bad_url_is_refused(db: Database) -> None:
     async with db.transaction() as conn:
         with pytest.raises(DeliveryError):
             await wh.sync_config_webhooks(conn, [WebhookConfig(name="x", url="mailto:a@b")])
+
+
+@pytest.mark.parametrize("name", ["a/b", "my hook", "-dash-first", "x" * 65, "é"])
+async def test_names_the_config_would_refuse_are_refused_by_the_store_too(db: Database, name: str) -> None:
+    async with db.transaction() as conn:
+        with pytest.raises(DeliveryError, match="1-64 letters"):
+            await wh.add_webhook(conn, name, "https://example.org/hook")
+    assert await wh.list_webhooks(db.conn) == []

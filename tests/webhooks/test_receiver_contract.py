@@ -166,3 +166,36 @@ async def test_verifying_receiver_refuses_a_wrong_key_with_401_and_hands_good_on
     finally:
         await good.stop()
         await wrong.stop()
+
+
+def _signed_json_request(timestamp: object) -> tuple[dict[str, str], bytes]:
+    random_id = signing.new_random_id(1_767_000_000)
+    raw = json.dumps(
+        {
+            "webhook_timestamp": timestamp,
+            "webhook_type": "send_sms_status_change",
+            "webhook_random_id": random_id,
+            "webhook_signature": signing.raspisms_signature(API_KEY, random_id),
+            "body": {"id": 2, "status": "delivered"},
+        }
+    ).encode()
+    return {"Content-Type": "application/json"}, raw
+
+
+@pytest.mark.parametrize("timestamp", [None, [1], {"t": 1}])
+def test_verify_reports_a_non_numeric_json_timestamp_as_malformed_instead_of_raising(
+    timestamp: object,
+) -> None:
+    headers, raw = _signed_json_request(timestamp)
+    delivery, reason = VerifyingReceiver(API_KEY).verify(headers, raw)
+    assert delivery is None and reason is not None and reason.startswith("malformed webhook")
+
+
+def test_verify_accepts_captured_headers_in_a_plain_dict_whatever_their_case() -> None:
+    _, raw = _signed_json_request(1_767_000_000)
+    random_id = json.loads(raw)["webhook_random_id"]
+    captured = {"content-type": "application/json"}
+    for name, value in signing.standard_headers(API_KEY, random_id, 1_767_000_000, raw).items():
+        captured[name.title()] = value  # Webhook-Id, as a proxy or a capture tool may spell it
+    delivery, reason = VerifyingReceiver(API_KEY).verify(captured, raw, now=1_767_000_000)
+    assert reason is None and delivery is not None and delivery.random_id == random_id

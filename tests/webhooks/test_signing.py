@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import time
+from datetime import UTC, datetime
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -57,11 +58,14 @@ def test_standard_headers_known_answer() -> None:
     }
 
 
-def test_standardwebhooks_library_verifies_our_headers() -> None:
+def test_standardwebhooks_library_verifies_our_headers_and_signs_the_same() -> None:
     now = int(time.time())
     rid = new_random_id(now)
     headers = standard_headers(KEY, rid, now, BODY)
-    Webhook(whsec(KEY)).verify(BODY, headers, json_parse=False)  # raises if not valid
+    library = Webhook(whsec(KEY))
+    library.verify(BODY, headers, json_parse=False)  # raises if not valid
+    at = datetime.fromtimestamp(now, tz=UTC)
+    assert library.sign(rid, at, BODY.decode()) == headers["webhook-signature"]
 
 
 @pytest.mark.parametrize("what", ["body", "timestamp", "id", "key"])
