@@ -32,7 +32,9 @@ API_KEY = "bench-key-0123456789abcdef01234567"
 TARGET_P99_MS = 50.0
 
 
-def _config(workdir: Path, link: Path, url: str) -> Path:
+def daemon_config(workdir: Path, link: Path, url: str) -> Path:
+    """Write the config of a daemon process under ``workdir``: one phone on ``link``, one webhook to ``url``,
+    the API on the unix socket ``workdir/api.sock`` (what :func:`wait_daemon_ready` polls)."""
     cfg = workdir / "config.ini"
     cfg.write_text(
         f"[daemon]\ndatabase = {workdir / 'bench.sqlite3'}\napi_key = {API_KEY}\nlog_level = warning\n\n"
@@ -44,7 +46,8 @@ def _config(workdir: Path, link: Path, url: str) -> Path:
     return cfg
 
 
-async def _wait_ready(sock: Path, proc: asyncio.subprocess.Process, within: float = 30.0) -> None:
+async def wait_daemon_ready(sock: Path, proc: asyncio.subprocess.Process, within: float = 30.0) -> None:
+    """Until the daemon behind ``sock`` says a phone is connected; exits the bench if it dies or is late."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if proc.returncode is not None:
@@ -63,7 +66,8 @@ async def _wait_ready(sock: Path, proc: asyncio.subprocess.Process, within: floa
     raise SystemExit("the daemon did not become ready")
 
 
-def _percentile(sorted_values: list[float], p: float) -> float:
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
     if not sorted_values:
         return float("nan")
     k = min(len(sorted_values) - 1, max(0, round(p / 100 * (len(sorted_values) - 1))))
@@ -89,14 +93,14 @@ async def run(n: int, per_sms: float) -> dict[str, float]:
         "raspisms_daemon",
         "run",
         "-c",
-        str(_config(workdir, sim.link, receiver.url)),
+        str(daemon_config(workdir, sim.link, receiver.url)),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "NOTIFY_SOCKET": ""},
     )
     latencies: list[float] = []
     try:
-        await _wait_ready(workdir / "api.sock", proc)
+        await wait_daemon_ready(workdir / "api.sock", proc)
         for i in range(n):
             text = f"bench {i}"
             got.clear()
@@ -126,8 +130,8 @@ async def run(n: int, per_sms: float) -> dict[str, float]:
     s = sorted(latencies)
     return {
         "sms": float(n),
-        "p50_ms": _percentile(s, 50),
-        "p99_ms": _percentile(s, 99),
+        "p50_ms": percentile(s, 50),
+        "p99_ms": percentile(s, 99),
         "max_ms": s[-1],
         "mean_ms": statistics.fmean(s),
         "rejected": float(len(receiver.rejected)),

@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.bench_inbound import _config as daemon_config
-from bench.bench_inbound import _wait_ready as wait_daemon_ready
+from bench.bench_inbound import daemon_config, wait_daemon_ready
 from bench.gammu_smsd import API_KEY, SimulatorProcess, simulator_process, stop_process
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
 

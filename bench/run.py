@@ -130,10 +130,10 @@ async def _drain(plan: Plan) -> dict[str, Any]:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     try:
-        seconds = await bench_dispatch.bench_drain(workdir, plan.events)
+        drain = await bench_dispatch.bench_drain(workdir, plan.events)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return {"events": plan.events, "seconds": seconds}
+    return {"events": plan.events, "seconds": drain.seconds, "failed_attempts": drain.failed_attempts}
 
 
 def rows_for(figures: dict[str, Any], plan: Plan, *, smoke: bool) -> list[Row]:

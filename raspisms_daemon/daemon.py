@@ -124,7 +124,7 @@ class Daemon:
         on the usual serial paths): the device is opened, identified and released; on a match the
         phone uses it from then on.
         """
-        ids = []
+        ids: list[int] = []
         waiting = [
             s
             for _, s in sorted(self.supervisors.items())
@@ -188,9 +188,7 @@ class Daemon:
         if sup is None or not sup.phone.enabled:
             return False
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE phone SET disabled_at = NULL, disabled_reason = NULL WHERE id = ?", (phone_id,)
-            )
+            await messages.set_phone_enabled(conn, phone_id)
         sup.enable()
         await sup.persist_status()
         self.wake_sender()
@@ -206,10 +204,7 @@ class Daemon:
             return True  # disabled in the config already, and that wins
         reason = reason or "disabled by the owner"
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE phone SET disabled_at = ?, disabled_reason = ? WHERE id = ?",
-                (self.clock.time(), reason, phone_id),
-            )
+            await messages.set_phone_disabled(conn, phone_id, at=self.clock.time(), reason=reason)
         sup.disable(reason)
         await sup.persist_status()
         return True
@@ -278,12 +273,10 @@ class Daemon:
                     rebuild=lambda phone: self.backend_factory(phone, self.clock),
                 )
             # A reliability auto-disable survives restarts (the owner re-enables it on purpose).
-            for row in await db.fetchall(
-                "SELECT id, disabled_reason FROM phone WHERE disabled_at IS NOT NULL"
-            ):
-                sup = self.supervisors.get(row["id"])
+            for phone_id, reason in (await messages.phone_disables(db)).items():
+                sup = self.supervisors.get(phone_id)
                 if sup is not None and sup.phone.enabled:
-                    sup.disable(row["disabled_reason"] or "disabled by the reliability check")
+                    sup.disable(reason or "disabled by the reliability check")
             self.sender = Sender(ctx, self.supervisors)
             interrupted = await recover_interrupted_sends(ctx)
             closed = await close_dangling_calls(ctx)

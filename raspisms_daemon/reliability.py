@@ -47,13 +47,10 @@ def evaluate(
     if not rule.enabled:
         return None
     start = now - rule.period * 60.0
-    if last_alert_at is not None:
-        start = max(start, last_alert_at)
     end = now - rule.grace * 60.0
-    window = [s for s in sent if start <= s.at <= end]
-    # an alert recorded at exactly the time of an SMS excludes it: the alert already counted it
-    if last_alert_at is not None:
-        window = [s for s in window if s.at > last_alert_at]
+    # strictly after the last alert: an SMS at the alert's very instant was counted by that alert
+    after = last_alert_at if last_alert_at is not None else float("-inf")
+    window = [s for s in sent if start <= s.at <= end and s.at > after]
     total = len(window)
     if total == 0 or total < rule.volume:
         return None

@@ -10,6 +10,7 @@ from raspisms_daemon.config import ReliabilityConfig, ReliabilityRule
 from raspisms_daemon.phones.reliability_job import check_reliability
 from raspisms_daemon.reliability import SentSample, evaluate
 from raspisms_daemon.store import messages
+from raspisms_daemon.store.db import Database
 from tests.helpers.daemon_process import running_daemon
 
 NOW = 1_700_000_000.0
@@ -69,6 +70,16 @@ def test_the_unknown_type_counts_unknown_statuses_and_a_disabled_rule_never_aler
 # --- the job, on a real database and a running daemon ------------------------------------------------
 
 
+async def _insert_sent(db: Database, sent: list[tuple[float, str]]) -> None:
+    """``sended`` rows of phone 1 at these times with these statuses (a failed one never left)."""
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO sended (at, text, destination, id_phone, status, state) "
+            "VALUES (?, 'x', '+331', 1, ?, ?)",
+            [(at, status, "failed" if status == "failed" else "sent") for at, status in sent],
+        )
+
+
 async def test_the_job_alerts_once_records_the_alert_and_auto_disables_the_phone(tmp_path: Path) -> None:
     cfg = ReliabilityConfig(
         interval=3600.0,
@@ -79,13 +90,7 @@ async def test_the_job_alerts_once_records_the_alert_and_auto_disables_the_phone
         d = env.daemon
         assert d.ctx is not None
         now = d.clock.time()
-        async with d.db.transaction() as conn:
-            for i in range(6):
-                await conn.execute(
-                    "INSERT INTO sended (at, text, destination, id_phone, status, state) "
-                    "VALUES (?, 'x', '+331', 1, ?, ?)",
-                    (now - 600 - i, "failed" if i < 2 else "delivered", "failed" if i < 2 else "sent"),
-                )
+        await _insert_sent(d.db, [(now - 600 - i, "failed" if i < 2 else "delivered") for i in range(6)])
         alerts = await check_reliability(d.ctx, cfg, d.supervisors)
         assert [(pid, a.total, a.unreliable) for pid, a in alerts] == [(1, 6, 2)]
         (hook,) = await env.wait_type("phone_reliability")
@@ -120,13 +125,7 @@ async def test_the_window_restarts_after_an_alert_so_old_failures_do_not_alert_a
         d = env.daemon
         assert d.ctx is not None
         now = d.clock.time()
-        async with d.db.transaction() as conn:
-            for i in range(3):
-                await conn.execute(
-                    "INSERT INTO sended (at, text, destination, id_phone, status, state) "
-                    "VALUES (?, 'x', '+331', 1, 'failed', 'failed')",
-                    (now - 60 - i,),
-                )
+        await _insert_sent(d.db, [(now - 60 - i, "failed") for i in range(3)])
         assert len(await check_reliability(d.ctx, cfg, d.supervisors)) == 1
         assert await check_reliability(d.ctx, cfg, d.supervisors) == []
         assert d.supervisors[1].status()["state"] == "connected"  # auto_disable is off

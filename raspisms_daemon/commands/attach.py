@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .send import add_config_argument, call_api
+from .send import add_client_config_argument, call_api
 
 __all__ = ["register"]
 
@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
         description="Ask the running daemon to (re)connect the phone on DEVICE now (every phone that is "
         "not connected when no device is given). Used by the udev rule.",
     )
-    add_config_argument(parser)
+    add_client_config_argument(parser)
     parser.add_argument("--device", metavar="PATH", help="the device that appeared, e.g. /dev/ttyUSB2")
     parser.set_defaults(func=attach_command)
 

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from .send import add_config_argument, call_api
+from .send import add_client_config_argument, call_api
 
 __all__ = ["register"]
 
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
         "with a phone (it keeps receiving) until `enable ID`; `enable ID` also undoes an automatic "
         "disable by the reliability check.",
     )
-    add_config_argument(parser)
+    add_client_config_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=phones_command)
     actions = parser.add_subparsers(dest="phones_action", metavar="ACTION")

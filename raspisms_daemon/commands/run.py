@@ -8,9 +8,10 @@ import logging
 import signal
 from typing import Any
 
-from ..config import DEFAULT_CONFIG_PATH, Config, load_config_or_exit
+from ..config import Config, load_config_or_exit
 from ..errors import RaspismsError
 from ..logs import register_secret, setup_logging
+from ._common import add_config_argument
 
 __all__ = ["register", "run_daemon"]
 
@@ -24,13 +25,7 @@ def register(subparsers: Any) -> None:
         description="Run the daemon in the foreground until SIGTERM/SIGINT. Exits 78 (EX_CONFIG) when the "
         "configuration is invalid, so systemd does not restart-loop on it.",
     )
-    parser.add_argument(
-        "-c",
-        "--config",
-        default=str(DEFAULT_CONFIG_PATH),
-        metavar="FILE",
-        help=f"configuration file (default: {DEFAULT_CONFIG_PATH})",
-    )
+    add_config_argument(parser)
     parser.set_defaults(func=run_command)
 
 

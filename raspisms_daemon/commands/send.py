@@ -18,9 +18,17 @@ from typing import Any
 
 import aiohttp
 
-from ..config import DEFAULT_CONFIG_PATH, Config, load_config_or_exit
+from ..config import Config, load_config_or_exit
+from ._common import add_config_argument
 
-__all__ = ["EX_UNAVAILABLE", "ApiClientError", "add_config_argument", "api_request", "register"]
+__all__ = [
+    "EX_UNAVAILABLE",
+    "ApiClientError",
+    "add_client_config_argument",
+    "api_request",
+    "call_api",
+    "register",
+]
 
 EX_UNAVAILABLE = 69  # sysexits.h: the daemon is not running / not reachable
 CLIENT_TIMEOUT = 30.0
@@ -30,14 +38,9 @@ class ApiClientError(Exception):
     """The daemon could not be reached (exit 69) — the message says where we looked."""
 
 
-def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c",
-        "--config",
-        default=str(DEFAULT_CONFIG_PATH),
-        metavar="FILE",
-        help=f"configuration file of the running daemon (default: {DEFAULT_CONFIG_PATH})",
-    )
+def add_client_config_argument(parser: argparse.ArgumentParser) -> None:
+    """``-c/--config FILE`` of a command that talks to the running daemon (it reads its API address)."""
+    add_config_argument(parser, what="configuration file of the running daemon")
 
 
 def _base(config: Config) -> tuple[str, aiohttp.BaseConnector | None]:
@@ -100,7 +103,7 @@ def register(subparsers: Any) -> None:
         help="send an SMS through the running daemon",
         description="Schedule an SMS through the running daemon's local API (now, or at --at).",
     )
-    add_config_argument(parser)
+    add_client_config_argument(parser)
     parser.add_argument(
         "--to",
         action="append",

@@ -19,11 +19,12 @@ TAKEN_IN_RETENTION = 30 * 86400.0  # a message still on the SIM after this long 
 async def flush_expired_multiparts(ctx: PhoneContext) -> int:
     """Deliver, with what arrived, every multipart message whose first part is older than the timeout."""
     cutoff = ctx.now() - ctx.multipart_timeout
-    keys = await ctx.db.fetchall(
+    keys = await ctx.db.reads.fetchall(
         "SELECT id_phone, origin, ref, total FROM multipart_part GROUP BY id_phone, origin, ref, total "
         "HAVING MIN(received_at) <= ?",
         (cutoff,),
     )
+    delivered = 0
     for k in keys:
         async with ctx.db.transaction() as conn:
             rid = await deliver_multipart(
@@ -35,15 +36,18 @@ async def flush_expired_multiparts(ctx: PhoneContext) -> int:
                 total=k["total"],
                 complete=False,
             )
+        if rid is None:
+            continue  # its last part came in meanwhile: the supervisor delivered it whole
+        delivered += 1
         log.warning(
             "multipart SMS from %s delivered incomplete after %.0f s",
             k["origin"],
             ctx.multipart_timeout,
             extra={"phone_id": k["id_phone"], "sms_id": rid},
         )
-    if keys:
+    if delivered:
         ctx.wake_dispatcher()
-    return len(keys)
+    return delivered
 
 
 async def prune(ctx: PhoneContext) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from ..config import ReliabilityConfig
 from ..reliability import Alert, SentSample, evaluate
+from ..store import messages
 from ..webhooks import events
 from .context import PhoneContext
 from .supervisor import PhoneSupervisor
@@ -27,27 +28,26 @@ async def check_reliability(
 ) -> list[tuple[int, Alert]]:
     """One pass over every phone that is not disabled; returns the alerts raised."""
     raised: list[tuple[int, Alert]] = []
+    rules = [(k, r) for k, r in (("failed", config.failed), ("unknown", config.unknown)) if r.enabled]
+    if not rules:
+        return raised
     for phone_id, sup in sorted(phones.items()):
         if sup.disabled:
             continue
-        for kind, rule in (("failed", config.failed), ("unknown", config.unknown)):
-            if not rule.enabled:
-                continue
-            now = ctx.now()
-            rows = await ctx.db.fetchall(
-                "SELECT at, status FROM sended WHERE id_phone = ? AND at >= ? AND state != 'sending'",
-                (phone_id, now - rule.period * 60.0),
-            )
-            last = await ctx.db.fetchone(
+        now = ctx.now()
+        # One read for both types: the longer period covers both windows, evaluate() cuts each.
+        rows = await ctx.db.reads.fetchall(
+            "SELECT at, status FROM sended WHERE id_phone = ? AND at >= ? AND state != 'sending'",
+            (phone_id, now - max(r.period for _, r in rules) * 60.0),
+        )
+        sent = [SentSample(r["at"], r["status"]) for r in rows]
+        for kind, rule in rules:
+            last = await ctx.db.reads.fetchone(
                 "SELECT MAX(created_at) AS t FROM phone_reliability_history WHERE id_phone = ? AND type = ?",
                 (phone_id, kind),
             )
             alert = evaluate(
-                kind,
-                [SentSample(r["at"], r["status"]) for r in rows],
-                last_alert_at=None if last is None else last["t"],
-                now=now,
-                rule=rule,
+                kind, sent, last_alert_at=None if last is None else last["t"], now=now, rule=rule
             )
             if alert is None:
                 continue
@@ -72,11 +72,7 @@ async def check_reliability(
                     reason = (
                         f"reliability: {alert.unreliable}/{alert.total} SMS {kind} in {alert.period:g} min"
                     )
-                    await conn.execute(
-                        "UPDATE phone SET status = 'disabled', disabled_at = ?, disabled_reason = ? "
-                        "WHERE id = ?",
-                        (now, reason, phone_id),
-                    )
+                    await messages.set_phone_disabled(conn, phone_id, at=now, reason=reason)
             log.warning(
                 "phone %d unreliable: %d of %d SMS %s (%.0f %%)",
                 phone_id,

@@ -6,7 +6,8 @@ One destination at a time, in due order:
 2. the modem accepts (``+CMGS: <mr>`` per part) → state ``sent``, one ``sended_part`` per part with its
    TP-MR, ``send_sms`` (status ``unknown``) — one transaction;
    the modem refuses → transient errors are retried with backoff, others (or too many) end ``failed``
-   with ``send_sms`` (status ``failed``);
+   with ``send_sms`` (status ``failed``); parts go one by one, so a retry never re-sends a part the
+   modem already accepted;
    no answer / the modem vanished mid-send → ``sent`` with status ``unknown``: it may have left.
 3. a row found ``sending`` at start-up (the daemon died between 1 and 2) is never re-sent: it ends
    ``unknown`` with its ``send_sms`` — the truth is that we do not know.
@@ -137,6 +138,42 @@ async def _finish_scheduled(conn: aiosqlite.Connection, id_scheduled: int | None
     )
 
 
+async def _insert_sended(
+    conn: aiosqlite.Connection,
+    sch: Any,
+    num: Any,
+    id_phone: int | None,
+    *,
+    at: float,
+    failed: str | None = None,
+) -> int:
+    """The ``sended`` row of one destination of ``sch``: ``sending`` (committed before the PDU goes to
+    the modem), or ``failed`` at once with the reason ``failed`` when it cannot be sent at all."""
+    state, final_at = ("sending", None) if failed is None else ("failed", at)
+    cur = await conn.execute(
+        "INSERT INTO sended (at, text, destination, id_phone, status, state, flash, uid, tag, "
+        "originating_scheduled, scheduled_number, error, final_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            at,
+            sch["text"],
+            num["number"],
+            id_phone,
+            "unknown" if failed is None else "failed",
+            state,
+            sch["flash"],
+            uuid.uuid4().hex,
+            sch["tag"],
+            sch["id"],
+            num["id"],
+            failed,
+            final_at,
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
 async def recover_interrupted_sends(ctx: PhoneContext) -> int:
     """Rows left ``sending`` by a crash end ``sent``/``unknown`` with their ``send_sms``; never re-sent."""
     async with ctx.db.transaction() as conn:
@@ -209,7 +246,7 @@ class Sender:
         """Until the next future SMS. Due ones waiting for a phone are not counted: a (re)connection
         wakes the sender, and the poll interval bounds the wait anyway (no busy loop meanwhile)."""
         now = self.ctx.now()
-        row = await self.ctx.db.fetchone(
+        row = await self.ctx.db.reads.fetchone(
             "SELECT MIN(at) AS at FROM scheduled WHERE state = 'pending' AND at > ?", (now,)
         )
         if row is None or row["at"] is None:
@@ -219,12 +256,12 @@ class Sender:
     async def process_due(self) -> int:
         """Send every due destination that has a usable phone; returns how many were handled."""
         handled = 0
-        due = await self.ctx.db.fetchall(
+        due = await self.ctx.db.reads.fetchall(
             "SELECT * FROM scheduled WHERE state = 'pending' AND at <= ? ORDER BY at, id LIMIT 200",
             (self.ctx.now(),),
         )
         for sch in due:
-            numbers = await self.ctx.db.fetchall(
+            numbers = await self.ctx.db.reads.fetchall(
                 "SELECT n.id, n.number FROM scheduled_number n WHERE n.id_scheduled = ? AND NOT EXISTS ("
                 "SELECT 1 FROM sended s WHERE s.scheduled_number = n.id) ORDER BY n.id",
                 (sch["id"],),
@@ -270,30 +307,12 @@ class Sender:
     async def _record_failed(self, sch: Any, num: Any, id_phone: int | None, reason: str) -> None:
         now = self.ctx.now()
         async with self.ctx.db.transaction() as conn:
-            cur = await conn.execute(
-                "INSERT INTO sended (at, text, destination, id_phone, status, state, flash, uid, tag, "
-                "originating_scheduled, scheduled_number, error, final_at) "
-                "VALUES (?, ?, ?, ?, 'failed', 'failed', ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    now,
-                    sch["text"],
-                    num["number"],
-                    id_phone,
-                    sch["flash"],
-                    uuid.uuid4().hex,
-                    sch["tag"],
-                    sch["id"],
-                    num["id"],
-                    reason,
-                    now,
-                ),
-            )
-            assert cur.lastrowid is not None
-            await _emit_send_sms(self.ctx, conn, cur.lastrowid, "failed")
+            sended_id = await _insert_sended(conn, sch, num, id_phone, at=now, failed=reason)
+            await _emit_send_sms(self.ctx, conn, sended_id, "failed")
             await _finish_scheduled(conn, sch["id"])
         self.ctx.wake_dispatcher()
         self.ctx.count("sent_failed_total")
-        log.warning("SMS to %s failed: %s", num["number"], reason, extra={"sms_id": cur.lastrowid})
+        log.warning("SMS to %s failed: %s", num["number"], reason, extra={"sms_id": sended_id})
 
     async def _send_one(self, sch: Any, num: Any, sup: PhoneSupervisor) -> None:
         phone_id = sup.phone.id
@@ -317,53 +336,42 @@ class Sender:
         phone_id = sup.phone.id
         started = self.ctx.now()
         async with self.ctx.db.transaction() as conn:
-            cur = await conn.execute(
-                "INSERT INTO sended (at, text, destination, id_phone, status, state, flash, uid, tag, "
-                "originating_scheduled, scheduled_number) "
-                "VALUES (?, ?, ?, ?, 'unknown', 'sending', ?, ?, ?, ?, ?)",
-                (
-                    started,
-                    sch["text"],
-                    num["number"],
-                    phone_id,
-                    sch["flash"],
-                    uuid.uuid4().hex,
-                    sch["tag"],
-                    sch["id"],
-                    num["id"],
-                ),
-            )
-            sended_id = cur.lastrowid
-            assert sended_id is not None
+            sended_id = await _insert_sended(conn, sch, num, phone_id, at=started)
         extra = {"phone_id": phone_id, "sms_id": sended_id}
-        attempts = 0
-        mrs: list[int] | None = None  # set: the modem accepted every part
+        attempts = 1  # tries of this SMS: 1 + the retries after transient errors
+        mrs: list[int] = []  # the TP-MR of each part the modem accepted, in order
         failure: str | None = None
-        may_have_left = False  # no answer: the PDU may have reached the network
-        while True:
-            attempts += 1
+        may_have_left = False  # no answer: the part in hand may have reached the network
+        # Part by part, so that a retry re-sends only the part that failed: a part the modem accepted
+        # has left, and sending it again would be a double send (DESIGN §6).
+        while len(mrs) < len(parts):
+            which = f"part {len(mrs) + 1}/{len(parts)}" if len(parts) > 1 else "SMS"
             try:
-                mrs = await asyncio.wait_for(sup.send(parts), SEND_TIMEOUT * len(parts))
-                break
+                mrs += await asyncio.wait_for(sup.send(parts[len(mrs) : len(mrs) + 1]), SEND_TIMEOUT)
             except (ModemTimeout, ModemGone, TimeoutError) as exc:
                 # The PDU may have reached the network: never retried, the status stays unknown.
-                failure = f"no answer from the modem while sending: {exc or 'timeout'}"
+                failure = f"no answer from the modem while sending {which}: {exc or 'timeout'}"
                 may_have_left = True
                 log.warning("SMS to %s: %s; status unknown", num["number"], failure, extra=extra)
                 break
             except ModemError as exc:
                 if is_transient(exc) and attempts <= len(self.retry_delays):
                     delay = self.retry_delays[attempts - 1]
-                    log.info("SMS to %s: %s, retrying in %.0f s", num["number"], exc, delay, extra=extra)
+                    attempts += 1
+                    log.info(
+                        "SMS to %s: %s %s, retrying in %.0f s", num["number"], which, exc, delay, extra=extra
+                    )
                     await self.ctx.clock.sleep(delay)
                     continue
-                failure = str(exc)
-                log.warning("SMS to %s refused by the modem: %s", num["number"], exc, extra=extra)
-                mrs = None
+                failure = f"{which} refused by the modem: {exc}"
+                if mrs:
+                    failure += f" (the {len(mrs)} part(s) before it had already left)"
+                log.warning("SMS to %s: %s", num["number"], failure, extra=extra)
                 break
+        sent = len(mrs) == len(parts)
         now = self.ctx.now()
         async with self.ctx.db.transaction() as conn:
-            if mrs is not None:
+            if sent:
                 await conn.execute(
                     "UPDATE sended SET state = 'sent', attempts = ? WHERE id = ?", (attempts, sended_id)
                 )
@@ -390,7 +398,7 @@ class Sender:
                 await _emit_send_sms(self.ctx, conn, sended_id, "failed")
             await _finish_scheduled(conn, sch["id"])
         self.ctx.wake_dispatcher()
-        if mrs is not None:
+        if sent:
             self.ctx.count("sent_total")
             log.info("SMS sent to %s (%d part(s), mr %s)", num["number"], len(mrs), mrs, extra=extra)
         else:

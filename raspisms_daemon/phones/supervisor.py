@@ -36,6 +36,7 @@ from ..gsm.modem import (
     UndecodableSms,
 )
 from ..gsm.pdu import DeliverPdu, SubmitPart
+from ..store import messages
 from ..webhooks import events
 from .calls import CallTracker
 from .context import MODEM_TIMEOUT, PhoneContext
@@ -47,9 +48,11 @@ __all__ = ["START_BACKOFF", "PhoneState", "PhoneSupervisor", "deliver_multipart"
 log = logging.getLogger("raspisms_daemon.phones")
 
 START_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # between failed starts; an attach skips the wait
-# When taking a message in fails (the store refused: disk full, locked), retry after these delays; the
-# backend does not show a message twice until it is deleted, so giving up leaves it on the SIM until
-# the next start. Blocking the event stream meanwhile is deliberate: nothing else could be stored either.
+# When taking a message in fails (the store refused: disk full, locked), retry after these delays.
+# A stored message that is given up on stays on the SIM (the backend shows it again after a reconnect
+# or at the next start); one the modem handed over directly (+CMT/+CDS) exists nowhere else, so giving
+# up on it loses it, and its PDU goes to the log. Blocking the event stream meanwhile is deliberate:
+# nothing else could be stored either.
 TAKE_IN_RETRIES = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
@@ -87,14 +90,18 @@ async def deliver_multipart(
     ref: int,
     total: int,
     complete: bool,
-) -> int:
-    """Turn the stored parts of one message into its ``received`` row and ``receive_sms`` (caller's tx)."""
+) -> int | None:
+    """Turn the stored parts of one message into its ``received`` row and ``receive_sms`` (caller's tx).
+
+    None when no part is stored (any more): nothing to deliver, never an empty SMS."""
     async with conn.execute(
         "SELECT seq, text, smsc, scts, received_at FROM multipart_part WHERE id_phone = ? AND origin = ? "
         "AND ref = ? AND total = ? ORDER BY seq",
         (id_phone, origin, ref, total),
     ) as cur:
         rows = list(await cur.fetchall())
+    if not rows:
+        return None
     text = assemble({r["seq"]: r["text"] for r in rows})
     now = ctx.now()
     cur2 = await conn.execute(
@@ -105,8 +112,8 @@ async def deliver_multipart(
             text,
             origin,
             id_phone,
-            rows[0]["smsc"] if rows else None,
-            rows[0]["scts"] if rows else None,
+            rows[0]["smsc"],
+            rows[0]["scts"],
             len(rows),
             int(complete),
         ),
@@ -296,22 +303,18 @@ class PhoneSupervisor:
         s = self.status()
         try:
             async with self.ctx.db.transaction() as conn:
-                await conn.execute(
-                    "UPDATE phone SET status = ?, disabled_reason = ?, imei = COALESCE(?, imei), "
-                    "imsi = COALESCE(?, imsi), iccid = COALESCE(?, iccid), operator = COALESCE(?, operator), "
-                    "signal = ?, registration = ?, last_seen = ? WHERE id = ?",
-                    (
-                        s["state"],
-                        self.disabled_reason,
-                        self.identity.imei,
-                        self.identity.imsi,
-                        self.identity.iccid,
-                        self.identity.operator,
-                        s["signal"],
-                        self.identity.registration,
-                        self.last_seen,
-                        self.phone.id,
-                    ),
+                await messages.record_phone_status(
+                    conn,
+                    self.phone.id,
+                    status=s["state"],
+                    disabled_reason=self.disabled_reason,
+                    imei=self.identity.imei,
+                    imsi=self.identity.imsi,
+                    iccid=self.identity.iccid,
+                    operator=self.identity.operator,
+                    signal=s["signal"],
+                    registration=self.identity.registration,
+                    last_seen=self.last_seen,
                 )
         except Exception:
             log.exception("cannot record the phone status", extra=self._extra)
@@ -337,19 +340,28 @@ class PhoneSupervisor:
     # --- events --------------------------------------------------------------------------------------
 
     async def handle(self, ev: ModemEvent) -> None:
-        """Take one event in; a stored message whose transaction fails is retried (TAKE_IN_RETRIES)."""
+        """Take one event in; a message whose transaction fails is retried (TAKE_IN_RETRIES)."""
         self.last_seen = self.ctx.now()
-        stored = isinstance(ev, SmsReceived | ReportReceived | UndecodableSms) and ev.index is not None
-        for delay in (*self.take_in_retries, None) if stored else (None,):
+        if not isinstance(ev, SmsReceived | ReportReceived | UndecodableSms):
+            await self._handle_once(ev)  # not retried: a call rings again, signal and link state recur
+            return
+        for delay in (*self.take_in_retries, None):
             if await self._handle_once(ev):
                 return
             if delay is not None:
                 log.warning("retrying in %.1f s", delay, extra=self._extra)
-                await asyncio.sleep(delay)
-        if stored:
+                await self.ctx.clock.sleep(delay)
+        if ev.index is not None:
             log.error(
-                "gave up taking in %s; it stays on the SIM until the next start",
+                "gave up taking in %s; it stays on the SIM and comes again after a reconnect or restart",
                 type(ev).__name__,
+                extra=self._extra,
+            )
+        else:
+            log.error(
+                "gave up taking in %s handed over directly by the modem; LOST, its PDU: %s",
+                type(ev).__name__,
+                ev.pdu or repr(ev),
                 extra=self._extra,
             )
 
@@ -462,6 +474,7 @@ class PhoneSupervisor:
         c = m.concat
         outcome: Outcome | None = None
         rid: int | None = None
+        clash = False
         async with self.ctx.db.transaction() as conn:
             if not await self._seen(conn, ev):
                 async with conn.execute(
@@ -470,7 +483,21 @@ class PhoneSupervisor:
                     (self.phone.id, m.number, c.ref, c.total),
                 ) as cur:
                     existing = {r["seq"]: r["text"] for r in await cur.fetchall()}
-                outcome = add_part(existing, c.seq, c.total)
+                outcome = add_part(existing, c.seq, c.total, m.text)
+                clash = outcome is Outcome.CLASH
+                if clash:
+                    # This sender reused the reference while an older message still waits for a part:
+                    # the older one is delivered with what arrived, and this part starts the new one.
+                    await deliver_multipart(
+                        self.ctx,
+                        conn,
+                        id_phone=self.phone.id,
+                        origin=m.number,
+                        ref=c.ref,
+                        total=c.total,
+                        complete=False,
+                    )
+                    outcome = add_part({}, c.seq, c.total, m.text)
                 part_id: int | None = None
                 if outcome is not Outcome.DUPLICATE:
                     cur2 = await conn.execute(
@@ -501,8 +528,16 @@ class PhoneSupervisor:
                         complete=True,
                     )
                 await self._mark_taken(conn, ev, "part", rid or part_id)
-        if rid is not None:
+        if clash:
+            log.warning(
+                "multipart SMS from %s delivered incomplete: a new message reuses its reference %d",
+                m.number,
+                c.ref,
+                extra=self._extra,
+            )
+        if rid is not None or clash:
             self.ctx.wake_dispatcher()
+        if rid is not None:
             log.info(
                 "multipart SMS received from %s (%d parts)",
                 m.number,
@@ -515,7 +550,7 @@ class PhoneSupervisor:
 
     async def _take_report(self, ev: ReportReceived) -> None:
         r = ev.report
-        matched = True
+        matched: bool | None = None  # None: already taken in before
         async with self.ctx.db.transaction() as conn:
             if not await self._seen(conn, ev):
                 matched = await apply_report(
@@ -529,18 +564,22 @@ class PhoneSupervisor:
                         (self.phone.id, r.mr, r.number, r.outcome, r.status, self.ctx.now()),
                     )
                 await self._mark_taken(conn, ev, "report", None)
-        self.ctx.wake_dispatcher()
-        log.info(
-            "delivery report mr=%d to %s: %s%s",
-            r.mr,
-            r.number,
-            r.outcome,
-            "" if matched else " (no match yet)",
-            extra=self._extra,
-        )
+        if matched is None:
+            log.info("report %s/%s already taken in; deleting it", ev.storage, ev.index, extra=self._extra)
+        else:
+            self.ctx.wake_dispatcher()
+            log.info(
+                "delivery report mr=%d to %s: %s%s",
+                r.mr,
+                r.number,
+                r.outcome,
+                "" if matched else " (no match yet)",
+                extra=self._extra,
+            )
         await self._delete(ev)
 
     async def _take_undecodable(self, ev: UndecodableSms) -> None:
+        kept = False
         async with self.ctx.db.transaction() as conn:
             if not await self._seen(conn, ev):
                 cur = await conn.execute(
@@ -549,10 +588,12 @@ class PhoneSupervisor:
                     (self.phone.id, ev.storage, ev.index, ev.pdu, ev.error, self.ctx.now()),
                 )
                 await self._mark_taken(conn, ev, "undecodable", cur.lastrowid)
-                log.error(
-                    "undecodable message kept raw in the 'undecodable' table (%s): %s",
-                    ev.error,
-                    ev.pdu,
-                    extra=self._extra,
-                )
+                kept = True
+        if kept:  # said once committed: a rolled-back transaction kept nothing
+            log.error(
+                "undecodable message kept raw in the 'undecodable' table (%s): %s",
+                ev.error,
+                ev.pdu,
+                extra=self._extra,
+            )
         await self._delete(ev)

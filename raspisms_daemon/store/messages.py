@@ -35,6 +35,10 @@ __all__ = [
     "list_scheduled",
     "list_sended",
     "normalize_number",
+    "phone_disables",
+    "record_phone_status",
+    "set_phone_disabled",
+    "set_phone_enabled",
     "upsert_phone",
 ]
 
@@ -90,21 +94,57 @@ async def upsert_phone(
         await conn.execute("UPDATE phone SET status = 'disabled' WHERE id = ?", (id,))
 
 
+async def set_phone_disabled(conn: aiosqlite.Connection, id: int, *, at: float, reason: str) -> None:
+    """Stop sending with a phone (owner or reliability auto-disable); kept across restarts."""
+    await conn.execute(
+        "UPDATE phone SET status = 'disabled', disabled_at = ?, disabled_reason = ? WHERE id = ?",
+        (at, reason, id),
+    )
+
+
+async def set_phone_enabled(conn: aiosqlite.Connection, id: int) -> None:
+    """Undo :func:`set_phone_disabled` (the status column follows with the next status record)."""
+    await conn.execute("UPDATE phone SET disabled_at = NULL, disabled_reason = NULL WHERE id = ?", (id,))
+
+
+async def phone_disables(db: Database) -> dict[int, str | None]:
+    """``{phone id: reason}`` of the phones a disable (not the config) keeps from sending."""
+    rows = await db.fetchall("SELECT id, disabled_reason FROM phone WHERE disabled_at IS NOT NULL")
+    return {r["id"]: r["disabled_reason"] for r in rows}
+
+
+async def record_phone_status(
+    conn: aiosqlite.Connection,
+    id: int,
+    *,
+    status: str,
+    disabled_reason: str | None,
+    imei: str | None,
+    imsi: str | None,
+    iccid: str | None,
+    operator: str | None,
+    signal: int | None,
+    registration: str | None,
+    last_seen: float | None,
+) -> None:
+    """What the supervisor knows of its phone; an identity field it could not read keeps its old value."""
+    await conn.execute(
+        "UPDATE phone SET status = ?, disabled_reason = ?, imei = COALESCE(?, imei), "
+        "imsi = COALESCE(?, imsi), iccid = COALESCE(?, iccid), operator = COALESCE(?, operator), "
+        "signal = ?, registration = ?, last_seen = ? WHERE id = ?",
+        (status, disabled_reason, imei, imsi, iccid, operator, signal, registration, last_seen, id),
+    )
+
+
 async def list_phones(db: Database, page: int = 0, limit: int = PAGE_SIZE) -> Page:
-    rows = await _page(
+    return await _list(
         db,
         "SELECT id, name, backend, device, status, imei, iccid, operator, signal, registration, last_seen, "
         "disabled_reason FROM phone ORDER BY id",
-        (),
         page,
         limit,
+        times=("last_seen",),
     )
-    out = []
-    for r in rows:
-        d = dict(r)
-        d["last_seen"] = fmt_time(d["last_seen"])
-        out.append(d)
-    return _mk_page(out, page, limit)
 
 
 # --- scheduled ------------------------------------------------------------------------------------
@@ -215,41 +255,42 @@ async def delete_scheduled(db: Database, id: int) -> bool:
 
 async def list_sended(db: Database, page: int = 0, limit: int = PAGE_SIZE) -> Page:
     """Sent SMS, newest first, with RaspiSMS's fields (status: unknown | delivered | failed)."""
-    rows = await _page(
+    return await _list(
         db,
         "SELECT id, at, text, destination, id_phone, status, flash, uid, tag, mms, originating_scheduled "
         "FROM sended ORDER BY id DESC",
-        (),
         page,
         limit,
+        times=("at",),
     )
-    return _mk_page([{**dict(r), "at": fmt_time(r["at"])} for r in rows], page, limit)
 
 
 async def list_received(db: Database, page: int = 0, limit: int = PAGE_SIZE) -> Page:
     """Received SMS, newest first, with RaspiSMS's fields."""
-    rows = await _page(
+    return await _list(
         db,
         "SELECT id, at, text, origin, id_phone, status, command, mms FROM received ORDER BY id DESC",
-        (),
         page,
         limit,
+        times=("at",),
     )
-    return _mk_page([{**dict(r), "at": fmt_time(r["at"])} for r in rows], page, limit)
 
 
 async def list_calls(db: Database, page: int = 0, limit: int = PAGE_SIZE) -> Page:
-    rows = await _page(
+    return await _list(
         db,
         "SELECT id, id_user, id_phone, uid, start, end, direction, origin, destination FROM call "
         "ORDER BY id DESC",
-        (),
         page,
         limit,
+        times=("start", "end"),
     )
-    return _mk_page(
-        [{**dict(r), "start": fmt_time(r["start"]), "end": fmt_time(r["end"])} for r in rows], page, limit
-    )
+
+
+async def _list(db: Database, sql: str, page: int, limit: int, *, times: tuple[str, ...]) -> Page:
+    """One page of ``sql``'s rows as dicts, the ``times`` columns formatted as RaspiSMS shows dates."""
+    rows = await _page(db, sql, (), page, limit)
+    return _mk_page([{**dict(r), **{k: fmt_time(r[k]) for k in times}} for r in rows], page, limit)
 
 
 async def _page(db: Database, sql: str, params: Sequence[Any], page: int, limit: int) -> list[sqlite3.Row]:

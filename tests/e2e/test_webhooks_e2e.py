@@ -64,7 +64,9 @@ def _of(rx: FaultyReceiver, type: str) -> list:
     return [d for d in rx.deliveries if d.type == type]
 
 
-async def test_receive_sms_body(daemon: DaemonProcess, sim: Simulator, rx: FaultyReceiver) -> None:
+async def test_receive_sms_body_has_every_documented_field_with_its_json_type_and_value(
+    daemon: DaemonProcess, sim: Simulator, rx: FaultyReceiver
+) -> None:
     await sim.inject_sms("+33612345678", "Hello ✅ world")
     await rx.wait_for(lambda: bool(_of(rx, "receive_sms")), 15)
     (d,) = _of(rx, "receive_sms")
@@ -85,7 +87,7 @@ async def _send(daemon: DaemonProcess, **params: object) -> int:
     return int(body["response"]) if isinstance(body, dict) else int(body)
 
 
-async def test_send_sms_and_send_sms_status_change_bodies(
+async def test_send_sms_and_its_status_change_bodies_have_every_documented_field_and_value(
     daemon: DaemonProcess, sim: Simulator, rx: FaultyReceiver
 ) -> None:
     sid = await _send(daemon, text="Ping 🚀", numbers=["+33698765432"], tag="e2e")
@@ -115,7 +117,9 @@ async def test_send_sms_and_send_sms_status_change_bodies(
     assert [s["text"] for s in sim.state()["sent"]] == ["Ping 🚀"]
 
 
-async def test_inbound_call_body(daemon: DaemonProcess, sim: Simulator, rx: FaultyReceiver) -> None:
+async def test_inbound_call_body_has_every_documented_field_with_end_and_destination_null(
+    daemon: DaemonProcess, sim: Simulator, rx: FaultyReceiver
+) -> None:
     await sim.ring("+33611111111", ring_seconds=0.5)
     await rx.wait_for(lambda: bool(_of(rx, "inbound_call")), 15)
     (d,) = _of(rx, "inbound_call")
@@ -138,7 +142,9 @@ async def test_inbound_call_body(daemon: DaemonProcess, sim: Simulator, rx: Faul
     _recent(d.body["start"])
 
 
-async def test_phone_reliability_body(daemon: DaemonProcess, sim: Simulator, rx: FaultyReceiver) -> None:
+async def test_phone_reliability_body_has_every_documented_field_with_its_json_type_and_value(
+    daemon: DaemonProcess, sim: Simulator, rx: FaultyReceiver
+) -> None:
     sim.set_reports("failed")
     await _send(daemon, text="one", numbers=["+33698765432", "+33698765433"])
     await rx.wait_for(lambda: bool(_of(rx, "phone_reliability")), 20)

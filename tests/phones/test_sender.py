@@ -153,3 +153,49 @@ async def test_send_rate_spaces_the_parts_of_one_phone() -> None:
     before = clock.monotonic()
     await sup.rate_wait(1)
     assert clock.monotonic() == before  # idle long enough: no wait
+
+
+def _hook_after_first_accepted_part(sim: Simulator, fault: str) -> None:
+    """Inject ``fault`` into the simulator right after it accepted the first part, and only then.
+
+    The hook sits on the simulator's submit handler because nothing public fires between two parts of
+    one send: injecting the fault from outside would race the second ``AT+CMGS``."""
+    accept = sim._accept_submit
+    fired = False
+
+    async def accept_then_fault(pdu_hex: str, expected: int) -> str:
+        nonlocal fired
+        reply = await accept(pdu_hex, expected)
+        if not fired and "+CMGS:" in reply:
+            fired = True
+            await sim.fault(fault)
+        return reply
+
+    sim._accept_submit = accept_then_fault  # type: ignore[method-assign]
+
+
+async def test_a_transient_error_on_a_later_part_retries_that_part_only_never_resending_the_first(
+    tmp_path: Path,
+) -> None:
+    async with running_daemon(tmp_path) as env:
+        assert env.daemon.sender is not None
+        env.daemon.sender.retry_delays = (0.05, 0.05, 0.05)
+        sim = env.sims[0]
+        _hook_after_first_accepted_part(sim, "sms_error")  # part 2's first AT+CMGS: +CMS ERROR: 38
+        await messages.create_scheduled(
+            env.daemon.db, text="p" * 200, numbers=["+33698765432"], now=time.time()
+        )
+        env.daemon.wake_sender()
+        (sent,) = await env.wait_type("send_sms")
+        assert sent.body["status"] == "unknown" and sent.body["text"] == "p" * 200
+        seqs = []
+        for submit in sim.state()["sent"]:
+            pdu = decode(submit["pdu"])
+            assert isinstance(pdu, SubmitPdu) and pdu.concat is not None
+            seqs.append(pdu.concat.seq)
+        assert seqs == [1, 2]  # part 1 left once, part 2 was retried
+        row = await env.daemon.db.fetchone("SELECT state, attempts FROM sended")
+        assert row is not None and (row["state"], row["attempts"]) == ("sent", 2)
+        parts = await env.daemon.db.fetchall("SELECT seq, mr FROM sended_part ORDER BY seq")
+        mrs = [submit["mr"] for submit in sim.state()["sent"]]
+        assert [(r["seq"], r["mr"]) for r in parts] == [(1, mrs[0]), (2, mrs[1])]

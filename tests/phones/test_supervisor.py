@@ -12,6 +12,7 @@ from raspisms_daemon.gsm.modem import SmsReceived, UndecodableSms
 from raspisms_daemon.gsm.pdu import DeliverPdu, decode, encode_deliver
 from raspisms_daemon.gsm.simulator import Simulator
 from raspisms_daemon.phones.jobs import flush_expired_multiparts
+from raspisms_daemon.phones.supervisor import deliver_multipart
 from raspisms_daemon.store.db import open_database
 from tests.helpers.daemon_process import poll_until, running_daemon
 from tests.helpers.simulator import simulated_modem
@@ -154,3 +155,58 @@ async def test_a_take_in_that_the_store_refuses_is_retried_and_nothing_is_delete
         (d,) = await env.wait_type("receive_sms")
         assert d.body["text"] == "survives a broken store"
         await poll_until(lambda: not env.sims[0].state()["stored"])
+
+
+async def test_a_message_handed_over_directly_is_retried_too_when_the_store_refuses_it(
+    tmp_path: Path,
+) -> None:
+    (hex_pdu,) = encode_deliver("+33612345678", "only copy", scts=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    msg = decode(hex_pdu)
+    assert isinstance(msg, DeliverPdu)
+    async with running_daemon(tmp_path) as env:
+        sup = env.daemon.supervisors[1]
+        sup.take_in_retries = (0.2,) * 20
+        db = env.daemon.db
+        async with db.transaction() as conn:  # the store breaks: every take-in fails
+            await conn.execute("ALTER TABLE received RENAME TO received_away")
+        # +CMT: no SIM slot, so the event is the only copy of the message
+        handling = asyncio.create_task(
+            sup.handle(SmsReceived(index=None, storage="", pdu=hex_pdu, message=msg))
+        )
+        await asyncio.sleep(0.5)
+        assert not handling.done()  # still retrying
+        async with db.transaction() as conn:
+            await conn.execute("ALTER TABLE received_away RENAME TO received")
+        await asyncio.wait_for(handling, 5)
+        (d,) = await env.wait_type("receive_sms")
+        assert d.body["text"] == "only copy"
+
+
+async def test_a_new_multipart_reusing_the_reference_of_one_still_waiting_is_not_mixed_into_it(
+    tmp_path: Path,
+) -> None:
+    old = _parts("+33612345678", "A" * 153 + "B" * 153 + "C" * 10)  # part 2 never arrives
+    new = _parts("+33612345678", "X" * 153 + "Y" * 153 + "Z" * 10)  # same sender, same reference 7
+    async with running_daemon(tmp_path) as env:
+        sup = env.daemon.supervisors[1]
+        for hex_pdu, msg in (old[0], old[2], *new):
+            await sup.handle(SmsReceived(index=None, storage="", pdu=hex_pdu, message=msg))
+        ds = await env.wait_type("receive_sms", 2)
+        assert [d.body["text"] for d in ds] == ["A" * 153 + "C" * 10, "X" * 153 + "Y" * 153 + "Z" * 10]
+        rows = await env.daemon.db.fetchall("SELECT complete, parts FROM received ORDER BY id")
+        assert [tuple(r) for r in rows] == [(0, 2), (1, 3)]
+        assert await env.daemon.db.fetchall("SELECT * FROM multipart_part") == []
+
+
+async def test_delivering_a_multipart_whose_parts_are_gone_emits_no_empty_sms(tmp_path: Path) -> None:
+    # The housekeeping job picks an expired message, then the supervisor completes it before the job's
+    # transaction runs: the job then finds no part and must not deliver an empty text.
+    async with running_daemon(tmp_path) as env:
+        assert env.daemon.ctx is not None
+        async with env.daemon.db.transaction() as conn:
+            rid = await deliver_multipart(
+                env.daemon.ctx, conn, id_phone=1, origin="+33612345678", ref=7, total=3, complete=False
+            )
+        assert rid is None
+        assert await env.daemon.db.fetchall("SELECT * FROM received") == []
+        assert await env.daemon.db.fetchall("SELECT * FROM outbox") == []

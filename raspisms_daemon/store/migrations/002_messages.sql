@@ -45,11 +45,10 @@ CREATE TABLE taken_in (
     pdu TEXT NOT NULL,
     kind TEXT NOT NULL,                                -- sms | part | report | undecodable
     ref_id INTEGER,                                    -- received / multipart_part / undecodable id
-    taken_at REAL NOT NULL,
-    deleted_at REAL                                    -- AT+CMGD done (pruned some days later)
+    taken_at REAL NOT NULL                             -- pruned after a retention period (phones/jobs.py)
 );
 CREATE UNIQUE INDEX taken_in_slot ON taken_in (id_phone, storage, sim_index, pdu);
-CREATE INDEX taken_in_deleted ON taken_in (deleted_at);
+CREATE INDEX taken_in_age ON taken_in (taken_at);
 
 CREATE TABLE multipart_part (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
