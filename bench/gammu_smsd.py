@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.bench_inbound import API_KEY  # the same key, so one receiver verifies both sides
+from bench.bench_inbound import API_KEY, percentile  # the same key: one receiver verifies both sides
 from raspisms_daemon.gsm.sim_control import control_request
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
 
@@ -38,7 +38,6 @@ __all__ = [
     "SimulatorProcess",
     "gammu_smsd_process",
     "inbound_latency",
-    "percentile",
     "simulator_process",
     "stop_process",
     "write_smsdrc",
@@ -65,14 +64,6 @@ exec curl -s -o /dev/null --max-time 15 -H 'Content-Type: application/json' \
   -H "webhook-id: $rid" -H "webhook-timestamp: $ts" -H "webhook-signature: v1,$std" \
   --data-binary "$payload" "$URL"
 """
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list (the same rule as bench_inbound)."""
-    if not sorted_values:
-        return float("nan")
-    k = min(len(sorted_values) - 1, max(0, round(p / 100 * (len(sorted_values) - 1))))
-    return sorted_values[k]
 
 
 def gammu_smsd_version() -> str:

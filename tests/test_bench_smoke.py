@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.bench_inbound import percentile
 from bench.durability import count_syncs
 from bench.footprint import read_proc
-from bench.gammu_smsd import percentile
 from bench.report import Row, render_table, write_results
 
 ROOT = Path(__file__).resolve().parent.parent

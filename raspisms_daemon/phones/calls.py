@@ -50,7 +50,7 @@ class CallTracker:
                     uid=uid,
                     start=self.ctx.local(now),
                     end=None,
-                    origin=number,  # type: ignore[arg-type]  # null when the network hides the caller
+                    origin=number,
                 )
                 await self.ctx.emit(conn, "inbound_call", body)
             self.call_id, self.rings, self._hung_up = call_id, 1, False

@@ -96,9 +96,10 @@ def inbound_call(
     uid: str,
     start: Date,
     end: Date | None,
-    origin: str,
+    origin: str | None,
 ) -> dict[str, Any]:
-    """``inbound_call``: ``end`` is null until the call is over; ``destination`` is null (it is us)."""
+    """``inbound_call``: ``end`` is null until the call is over; ``destination`` is null (it is us);
+    ``origin`` is null when the network hides the caller."""
     return {
         "id": int(id),
         "id_user": int(id_user),
