@@ -32,21 +32,20 @@ def pdu_to_json(msg: DeliverPdu | StatusReportPdu | SubmitPdu) -> dict[str, Any]
         "first_octet": msg.first_octet, "cmgs_length": None, "status_report_request": None,
         "encoding": None, "flash": None, "udh": None,
     }
-    if isinstance(msg, DeliverPdu):
+    if isinstance(msg, DeliverPdu | SubmitPdu):
         out.update(
-            type="deliver", text=msg.text, scts=_iso(msg.scts), concat=_concat(msg.concat),
-            encoding=msg.encoding, flash=msg.flash, udh=msg.udh.hex().upper() if msg.udh else None,
-        )
-        if msg.encoding == "8bit":
-            out["data"] = msg.data.hex().upper()  # binary payload: no text to show, so show the octets
-    elif isinstance(msg, SubmitPdu):
-        out.update(
-            type="submit", text=msg.text, mr=msg.mr, concat=_concat(msg.concat), cmgs_length=msg.cmgs_length,
-            status_report_request=msg.status_report_request, encoding=msg.encoding, flash=msg.flash,
+            text=msg.text, concat=_concat(msg.concat), encoding=msg.encoding, flash=msg.flash,
             udh=msg.udh.hex().upper() if msg.udh else None,
         )
         if msg.encoding == "8bit":
-            out["data"] = msg.data.hex().upper()
+            out["data"] = msg.data.hex().upper()  # binary payload: no text to show, so show the octets
+    if isinstance(msg, DeliverPdu):
+        out.update(type="deliver", scts=_iso(msg.scts))
+    elif isinstance(msg, SubmitPdu):
+        out.update(
+            type="submit", mr=msg.mr, cmgs_length=msg.cmgs_length,
+            status_report_request=msg.status_report_request,
+        )
     else:
         out.update(
             type="status_report", scts=_iso(msg.scts), discharge=_iso(msg.discharge), mr=msg.mr,

@@ -4,7 +4,7 @@
     raspisms-daemon simulate sms --link /tmp/modem --from +33611111111 --text "hello"
     raspisms-daemon simulate pdu --link /tmp/modem 0791… [--kind status_report]
     raspisms-daemon simulate call --link /tmp/modem --from +33611111111 [--ring-seconds 5]
-    raspisms-daemon simulate hangup --link /tmp/modem
+    raspisms-daemon simulate hangup --link /tmp/modem [--silent]
     raspisms-daemon simulate reports --link /tmp/modem delivered|failed|none [--delay 2]
     raspisms-daemon simulate fault --link /tmp/modem unplug|replug|stall|unstall|garbage|error[:n]|sms_error
     raspisms-daemon simulate fault --link /tmp/modem drop_urcs[:n]
@@ -25,7 +25,7 @@ from typing import Any
 __all__ = ["register"]
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="run a virtual GSM modem (no hardware needed) or drive a running one",
@@ -67,7 +67,10 @@ def register(subparsers: Any) -> None:
 
     hangup = sub.add_parser("hangup", help="the caller hangs up")
     _link(hangup)
-    hangup.set_defaults(func=lambda args: _request(args, {"op": "end_call"}))
+    hangup.add_argument(
+        "--silent", action="store_true", help="the modem prints nothing (it just stops ringing)"
+    )
+    hangup.set_defaults(func=lambda args: _request(args, {"op": "end_call", "silent": args.silent}))
 
     reports = sub.add_parser("reports", help="status reports for what is sent from now on")
     _link(reports)

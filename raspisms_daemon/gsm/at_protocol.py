@@ -10,7 +10,7 @@ returns ``None`` when it needs more data). Events:
 * :class:`Prompt` — the ``> `` prompt of ``AT+CMGS``/``AT+CMGW`` (no CRLF after it: its own token);
 * :class:`Urc` — an unsolicited result code (``+CMTI``, ``RING``, ``^RSSI`` …), with the PDU line for
   the two-line ones (``+CMT``, ``+CDS``); a URC in the middle of a response does not end or corrupt it;
-* :class:`Garbage` — bytes that match nothing (never silently dropped; the backend logs them).
+* :class:`Garbage` — bytes that match nothing (never silently dropped; the transport logs them).
 
 Events are produced lazily in :meth:`next_event`, so a state change made by the caller between two
 events (``pdu_sent`` after a :class:`Prompt`) applies to the bytes that follow.
@@ -46,7 +46,6 @@ __all__ = [
     "parse_cmgl",
     "parse_cmgr",
     "parse_cmgs",
-    "parse_cpms_query",
     "parse_cpms_test",
     "parse_creg",
     "parse_csq",
@@ -172,7 +171,6 @@ _PREFIX_RE = re.compile(r"^([+^*][A-Z][A-Z0-9]*|DST):\s?(.*)$", re.IGNORECASE)
 _CMD_PREFIX_RE = re.compile(r"^AT([+^*$%#][A-Z][A-Z0-9]*)", re.IGNORECASE)
 _HEX_RE = re.compile(r"[0-9A-Fa-f]+")
 _PROMPT_COMMANDS = ("AT+CMGS=", "AT+CMGW", "AT+CMGC=")
-_TERMINATORS = b"\r\n"
 
 
 def command_prefix(command: str) -> str | None:
@@ -434,10 +432,9 @@ def redact_bytes(data: bytes) -> bytes:
 
 
 def _find_terminator(buf: bytearray, limit: int) -> int | None:
-    for i, byte in enumerate(buf[:limit]):
-        if byte in _TERMINATORS:
-            return i
-    return None
+    """Index of the first CR or LF within ``limit`` bytes (two C-level scans: this runs per line)."""
+    ends = [i for i in (buf.find(b"\r", 0, limit), buf.find(b"\n", 0, limit)) if i >= 0]
+    return min(ends) if ends else None
 
 
 # -- info-line parsers (pure) ----------------------------------------------------------------------------
@@ -525,10 +522,10 @@ def parse_creg(args: str, *, query: bool) -> str | None:
 
 def parse_clip(args: str) -> str | None:
     """``+CLIP: "+33612345678",145,,,,0`` → ``"+33612345678"`` (``None`` when withheld)."""
-    number = split_args(args)[0]
+    parts = split_args(args)
+    number = parts[0]
     if not number:
         return None
-    parts = split_args(args)
     if len(parts) > 1 and parts[1] == "145" and not number.startswith("+"):
         number = "+" + number
     return number
@@ -540,13 +537,4 @@ def parse_cpms_test(lines: tuple[str, ...] | list[str]) -> list[list[str]]:
         if line.upper().startswith("+CPMS:"):
             groups = re.findall(r"\(([^)]*)\)", line)
             return [[s.upper() for s in split_args(g) if s] for g in groups]
-    return []
-
-
-def parse_cpms_query(lines: tuple[str, ...] | list[str]) -> list[str]:
-    """``+CPMS: "SM",1,30,"SM",1,30,"SM",1,30`` → ``["SM", "SM", "SM"]``."""
-    for line in lines:
-        if line.upper().startswith("+CPMS:"):
-            parts = split_args(line.split(":", 1)[1])
-            return [p.upper() for p in parts[0::3] if p and not p.isdigit()]
     return []

@@ -2,9 +2,10 @@
 
 The layer between the tty and the backend (zigpy-znp's ``uart``/``api``): it reads with
 ``loop.add_reader`` on the non-blocking fd pyserial opened, feeds the pure parser, resolves the waiter
-of the command in flight and hands URCs and garbage to callbacks. It never reconnects: a read error,
-EOF or hangup marks it lost (:attr:`AtTransport.lost`) and fails the command in flight with
-:class:`~raspisms_daemon.errors.ModemGone`; the backend's supervisor decides what happens next.
+of the command in flight, hands URCs to a callback and logs garbage (survived, never acted on). It
+never reconnects: a read error, EOF or hangup marks it lost (:attr:`AtTransport.lost`) and fails the
+command in flight with :class:`~raspisms_daemon.errors.ModemGone`; the backend's supervisor decides
+what happens next.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import serial
 
 from ..errors import ModemGone, ModemTimeout
-from .at_protocol import AtParser, Garbage, ParserState, Prompt, Response, Urc, redact, redact_bytes
+from .at_protocol import AtParser, ParserState, Prompt, Response, Urc, redact, redact_bytes
 
 __all__ = ["AtTransport"]
 
@@ -36,7 +37,6 @@ class AtTransport:
         ser: serial.Serial,
         *,
         on_urc: Callable[[Urc], None],
-        on_garbage: Callable[[Garbage], None] | None = None,
         context: str = "",
     ) -> None:
         self._ser = ser
@@ -44,7 +44,6 @@ class AtTransport:
         self._loop = asyncio.get_running_loop()
         self._parser = AtParser()
         self._on_urc = on_urc
-        self._on_garbage = on_garbage
         self._ctx = context
         self._lock = asyncio.Lock()  # one command in flight
         self._response: asyncio.Future[Response] | None = None
@@ -60,7 +59,6 @@ class AtTransport:
         baudrate: int,
         *,
         on_urc: Callable[[Urc], None],
-        on_garbage: Callable[[Garbage], None] | None = None,
         context: str = "",
     ) -> AtTransport:
         try:
@@ -72,15 +70,11 @@ class AtTransport:
             ser.reset_input_buffer()  # stale bytes from before we owned the port mean nothing
         except (serial.SerialException, OSError):
             pass
-        return cls(ser, on_urc=on_urc, on_garbage=on_garbage, context=context)
+        return cls(ser, on_urc=on_urc, context=context)
 
     @property
     def is_lost(self) -> bool:
         return self.lost.done()
-
-    @property
-    def in_flight(self) -> bool:
-        return self._lock.locked()
 
     # -- reading ----------------------------------------------------------------------------------
     def _on_readable(self) -> None:
@@ -125,8 +119,6 @@ class AtTransport:
                     log.exception("%s URC handler failed on %r", self._ctx, event.line)
             else:
                 log.warning("%s garbage from modem (%s): %r", self._ctx, event.reason, event.data[:200])
-                if self._on_garbage is not None:
-                    self._on_garbage(event)
 
     def _mark_lost(self, exc: Exception) -> None:
         if not self.lost.done():
@@ -175,55 +167,20 @@ class AtTransport:
         async with self._lock:
             await self._write(data, limit)
 
-    async def command(self, command: str, limit: float) -> Response:
-        """Write one command and return its response (whatever its result)."""
+    @contextlib.asynccontextmanager
+    async def _exchange(
+        self, command: str, write_limit: float, *, prompt: bool = False
+    ) -> AsyncIterator[None]:
+        """One command in flight: its waiters exist before it is written, and whatever happens the
+        parser and the waiters are reset afterwards (a late answer then comes out as garbage)."""
         async with self._lock:
             self._response = self._loop.create_future()
+            self._prompt = self._loop.create_future() if prompt else None
             try:
                 self._parser.start_command(command)
-                await self._write(command.encode("ascii") + b"\r", limit)
+                await self._write(command.encode("ascii") + b"\r", write_limit)
                 self._dispatch()  # bytes that arrived before the write are parsed with the command known
-                async with asyncio.timeout(limit):
-                    return await self._response
-            except TimeoutError as exc:
-                raise ModemTimeout(f"{redact(command)}: no answer in {limit:g} s") from exc
-            finally:
-                _consume(self._response)
-                self._response = None
-                if self._parser.state is not ParserState.IDLE:
-                    self._parser.cancel_command()
-
-    async def submit(self, length: int, pdu_hex: str, prompt_limit: float, limit: float) -> Response:
-        """``AT+CMGS=<length>``, wait for ``> ``, write the PDU and Ctrl-Z, return the response."""
-        command = f"AT+CMGS={length}"
-        async with self._lock:
-            self._response = self._loop.create_future()
-            self._prompt = self._loop.create_future()
-            try:
-                self._parser.start_command(command)
-                await self._write(command.encode("ascii") + b"\r", prompt_limit)
-                self._dispatch()
-                try:
-                    async with asyncio.timeout(prompt_limit):
-                        await asyncio.wait(
-                            {self._prompt, self._response}, return_when=asyncio.FIRST_COMPLETED
-                        )
-                except TimeoutError as exc:
-                    # Leave the prompt if it came late: ESC cancels without sending (Ctrl-Z would send).
-                    with contextlib.suppress(ModemGone, ModemTimeout):
-                        await self._write(ESC, 1.0)
-                    raise ModemTimeout(f"{command}: no prompt in {prompt_limit:g} s") from exc
-                if self._response.done():
-                    return self._response.result()  # refused before the prompt (ERROR, +CMS ERROR)
-                self._prompt.result()  # raises ModemGone if the port was lost
-                await self._write(pdu_hex.encode("ascii") + CTRL_Z, limit)
-                if self._parser.state is ParserState.PROMPT:
-                    self._parser.pdu_sent(pdu_hex)
-                self._dispatch()
-                async with asyncio.timeout(limit):
-                    return await self._response
-            except TimeoutError as exc:
-                raise ModemTimeout(f"{command}: no result in {limit:g} s") from exc
+                yield
             finally:
                 _consume(self._response)
                 _consume(self._prompt)
@@ -231,6 +188,41 @@ class AtTransport:
                 self._prompt = None
                 if self._parser.state is not ParserState.IDLE:
                     self._parser.cancel_command()
+
+    async def _result(self, what: str, limit: float) -> Response:
+        assert self._response is not None
+        try:
+            async with asyncio.timeout(limit):
+                return await self._response
+        except TimeoutError as exc:
+            raise ModemTimeout(f"{what} in {limit:g} s") from exc
+
+    async def command(self, command: str, limit: float) -> Response:
+        """Write one command and return its response (whatever its result)."""
+        async with self._exchange(command, limit):
+            return await self._result(f"{redact(command)}: no answer", limit)
+
+    async def submit(self, length: int, pdu_hex: str, prompt_limit: float, limit: float) -> Response:
+        """``AT+CMGS=<length>``, wait for ``> ``, write the PDU and Ctrl-Z, return the response."""
+        command = f"AT+CMGS={length}"
+        async with self._exchange(command, prompt_limit, prompt=True):
+            assert self._response is not None and self._prompt is not None
+            try:
+                async with asyncio.timeout(prompt_limit):
+                    await asyncio.wait({self._prompt, self._response}, return_when=asyncio.FIRST_COMPLETED)
+            except TimeoutError as exc:
+                # Leave the prompt if it came late: ESC cancels without sending (Ctrl-Z would send).
+                with contextlib.suppress(ModemGone, ModemTimeout):
+                    await self._write(ESC, 1.0)
+                raise ModemTimeout(f"{command}: no prompt in {prompt_limit:g} s") from exc
+            if self._response.done():
+                return self._response.result()  # refused before the prompt (ERROR, +CMS ERROR)
+            self._prompt.result()  # raises ModemGone if the port was lost
+            await self._write(pdu_hex.encode("ascii") + CTRL_Z, limit)
+            if self._parser.state is ParserState.PROMPT:
+                self._parser.pdu_sent(pdu_hex)
+            self._dispatch()
+            return await self._result(f"{command}: no result", limit)
 
 
 def _consume(fut: asyncio.Future[object] | None) -> None:

@@ -49,8 +49,10 @@ from .modem import (
     SignalChanged,
     SmsReceived,
     UndecodableSms,
+    pin_refused,
+    remember_refused_pin,
 )
-from .pdu import Concat, DeliverPdu, StatusReportPdu, SubmitPart, status_outcome
+from .pdu import Concat, DeliverPdu, StatusReportPdu, SubmitPart, parse_udh, status_outcome
 
 __all__ = ["GammuBackend", "GammuState"]
 
@@ -120,7 +122,6 @@ class GammuBackend:
         self._emitted: set[_Key] = set()
         self._deleting: set[tuple[str, int]] = set()  # deleted while a sweep may hold an old copy
         self._signal: int | None = None
-        self._pin_refused = False
         self._attach = asyncio.Event()  # udev saw a device appear: cut the reconnect backoff short
         self._sweep_lock = asyncio.Lock()  # one GetNextSMS walk at a time (libgammu keeps its cursor)
         self._tag = f"phone={phone.id}"
@@ -195,8 +196,9 @@ class GammuBackend:
                 lambda m=message: self._need_sm().SendSMS(m),  # type: ignore[misc]
                 f"SendSMS part {n}/{len(parts)}",
             )
-            references.append(int(ref) & 0xFF)
-            log.info("%s sent part %d/%d to %s mr=%d", self._tag, n, len(parts), part.number, ref)
+            mr = int(ref) & 0xFF  # TP-MR is one octet, as the status report will carry it
+            references.append(mr)
+            log.info("%s sent part %d/%d to %s mr=%d", self._tag, n, len(parts), part.number, mr)
         return references
 
     async def delete(self, index: int, storage: str) -> None:
@@ -312,22 +314,23 @@ class GammuBackend:
             return  # not supported by this phone: assume no code is needed
         if status is None:
             return
-        if status == "PIN" and self._phone.pin and not self._pin_refused:
+        pin = self._phone.pin
+        if status == "PIN" and pin and pin_refused(self._phone.device, pin):
+            raise ModemError(f"{self._tag}: the SIM refused the configured PIN before; fix pin and restart")
+        if status == "PIN" and pin:
             try:
-                sm.EnterSecurityCode("PIN", self._phone.pin)
+                sm.EnterSecurityCode("PIN", pin)
             except self._gammu.GSMError as exc:
                 err = translate_gammu_error(exc, "EnterSecurityCode")
                 if isinstance(err, ModemGone | ModemTimeout):
                     raise err from exc
-                # Never again: every reconnect retrying a wrong PIN would end with a PUK-locked SIM.
-                self._pin_refused = True
+                # Never again, not even by a rebuilt backend: the third wrong PIN locks the SIM (PUK).
+                remember_refused_pin(self._phone.device, pin)
                 raise ModemError(
                     f"{self._tag}: the SIM refused the configured PIN ({err}); not retrying"
                 ) from exc
             log.info("%s SIM PIN entered", self._tag)
             return
-        if status == "PIN" and self._pin_refused:
-            raise ModemError(f"{self._tag}: the SIM refused the configured PIN before; fix pin and restart")
         if status == "PIN":
             raise ModemError(f"{self._tag}: the SIM asks for its PIN and [phone:{self._phone.id}] has no pin")
         raise ModemError(f"{self._tag}: the SIM asks for {status}; unlock it in another phone first")
@@ -553,26 +556,17 @@ def submit_message(part: SubmitPart) -> dict[str, Any]:
     }
     if part.flash:
         message["Class"] = 0
-    if part.concat is not None:
-        c = part.concat
-        if c.ref > 0xFF:
-            udh = bytes([6, 0x08, 4, c.ref >> 8, c.ref & 0xFF, c.total, c.seq])
-            message["UDH"] = {
-                "Type": "ConcatenatedMessages16bit",
-                "Text": udh,
-                "ID16bit": c.ref,
-                "PartNumber": c.seq,
-                "AllParts": c.total,
-            }
-        else:
-            udh = bytes([5, 0x00, 3, c.ref, c.total, c.seq])
-            message["UDH"] = {
-                "Type": "ConcatenatedMessages",
-                "Text": udh,
-                "ID8bit": c.ref,
-                "PartNumber": c.seq,
-                "AllParts": c.total,
-            }
+    c = part.concat
+    if c is not None and part.udh:
+        # The codec already built the header (8- or 16-bit element): libgammu sends its Text as is.
+        wide = part.udh[1] == 0x08
+        message["UDH"] = {
+            "Type": "ConcatenatedMessages16bit" if wide else "ConcatenatedMessages",
+            "Text": part.udh,
+            "ID16bit" if wide else "ID8bit": c.ref,
+            "PartNumber": c.seq,
+            "AllParts": c.total,
+        }
     elif part.udh:
         message["UDH"] = {"Type": "UserUDH", "Text": part.udh}
     return message
@@ -617,16 +611,13 @@ def _aware(value: Any) -> datetime | None:
 
 
 def _concat(part: dict[str, Any], raw: bytes) -> Concat | None:
-    """The concatenation element: from the raw UDH (length octet first) when there is one."""
-    i = 1
-    while i + 1 < len(raw):
-        iei, length = raw[i], raw[i + 1]
-        value = raw[i + 2 : i + 2 + length]
-        if iei == 0x00 and length == 3 and len(value) == 3 and 1 <= value[2] <= value[1]:
-            return Concat(ref=value[0], total=value[1], seq=value[2])
-        if iei == 0x08 and length == 4 and len(value) == 4 and 1 <= value[3] <= value[2]:
-            return Concat(ref=(value[0] << 8) | value[1], total=value[2], seq=value[3])
-        i += 2 + length
+    """The concatenation element: from the raw UDH (length octet first) when there is one, else from
+    the fields gammu decoded (a header the codec finds malformed falls back to those too)."""
+    if raw:
+        with contextlib.suppress(PduError):
+            concat = parse_udh(raw)
+            if concat is not None:
+                return concat
     udh = part.get("UDH") or {}
     if udh.get("Type") in ("ConcatenatedMessages", "ConcatenatedMessages16bit"):
         ref = udh.get("ID16bit", -1)

@@ -60,28 +60,26 @@ def is_gsm7(text: str) -> bool:
 
 def septet_length(text: str) -> int:
     """Number of septets ``text`` takes in GSM-7 (escaped characters count two). PduError if not GSM-7."""
+    return sum(char_septets(ch) for ch in text)
+
+
+def _septets_of(ch: str) -> tuple[int, ...]:
     try:
-        return sum(len(_ENCODE[ch]) for ch in text)
-    except KeyError as exc:
-        raise PduError(f"character {exc.args[0]!r} has no GSM-7 encoding") from None
+        return _ENCODE[ch]
+    except KeyError:
+        raise PduError(f"character {ch!r} has no GSM-7 encoding") from None
 
 
 def char_septets(ch: str) -> int:
     """Septets one character takes: 1, or 2 for the extension table. PduError if not GSM-7."""
-    try:
-        return len(_ENCODE[ch])
-    except KeyError:
-        raise PduError(f"character {ch!r} has no GSM-7 encoding") from None
+    return len(_septets_of(ch))
 
 
 def encode_septets(text: str) -> list[int]:
     """Text to septet values (escape pairs included). PduError if a character is not in GSM-7."""
     out: list[int] = []
     for ch in text:
-        try:
-            out.extend(_ENCODE[ch])
-        except KeyError:
-            raise PduError(f"character {ch!r} has no GSM-7 encoding") from None
+        out.extend(_septets_of(ch))
     return out
 
 

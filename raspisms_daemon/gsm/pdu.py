@@ -41,6 +41,7 @@ __all__ = [
     "encode_deliver",
     "encode_status_report",
     "encode_submit",
+    "parse_udh",
     "split_text",
     "status_outcome",
 ]
@@ -257,7 +258,7 @@ def decode_user_data(encoding: str, data: bytes) -> str:
     return ""
 
 
-def _parse_udh(udh: bytes) -> Concat | None:
+def parse_udh(udh: bytes) -> Concat | None:
     """Walk the information elements of a UDH (length octet included); return the concat IE if any."""
     concat: Concat | None = None
     i = 1
@@ -314,7 +315,7 @@ def _read_user_data(r: _Reader, encoding: str, udhi: bool) -> tuple[str, bytes |
                 raise PduError("user data header is longer than the user data")
             udh = bytes(raw[:header_len])
             data = bytes(raw[header_len:])
-    concat = _parse_udh(udh) if udh is not None else None
+    concat = parse_udh(udh) if udh is not None else None
     return decode_user_data(encoding, data), udh, data, concat
 
 
@@ -542,6 +543,14 @@ def split_text(text: str, *, wide_ref: bool = False) -> tuple[str, list[str]]:
     return encoding, chunks
 
 
+def _concat_reference(concat_ref: int) -> tuple[bool, int]:
+    """(wide, ref): a reference above 255 needs the 16-bit element; either is taken modulo its size."""
+    if concat_ref < 0:
+        raise PduError(f"concat_ref {concat_ref} is negative")
+    wide = concat_ref > 255
+    return wide, concat_ref % (65536 if wide else 256)
+
+
 def _concat_udh(ref: int, total: int, seq: int, wide: bool) -> bytes:
     if wide:
         return bytes([6, _IEI_CONCAT_16, 4, (ref >> 8) & 0xFF, ref & 0xFF, total, seq])
@@ -600,10 +609,7 @@ def encode_submit(
     reference ``concat_ref % 256`` (8-bit element), or ``concat_ref % 65536`` in a 16-bit element when
     ``concat_ref > 255``. ``smsc=None`` writes "00" (the SIM's SMSC). TP-MR is 00: the modem sets it.
     """
-    if concat_ref < 0:
-        raise PduError(f"concat_ref {concat_ref} is negative")
-    wide = concat_ref > 255
-    ref = concat_ref % (65536 if wide else 256)
+    wide, ref = _concat_reference(concat_ref)
     address = _encode_address(number, alphanumeric_ok=False)
     smsc_octets = _encode_smsc(smsc)
     encoding, chunks = split_text(text, wide_ref=wide)
@@ -646,10 +652,7 @@ def encode_deliver(
     ``number`` may be alphanumeric (e.g. "MyBank"): it is then sent with type 0xD0 in packed GSM-7.
     Splitting and concatenation follow :func:`encode_submit`.
     """
-    if concat_ref < 0:
-        raise PduError(f"concat_ref {concat_ref} is negative")
-    wide = concat_ref > 255
-    ref = concat_ref % (65536 if wide else 256)
+    wide, ref = _concat_reference(concat_ref)
     address = _encode_address(number, alphanumeric_ok=True)
     smsc_octets = _encode_smsc(smsc)
     stamp = _encode_timestamp(scts)

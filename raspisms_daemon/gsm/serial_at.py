@@ -26,7 +26,6 @@ from ..config import PhoneConfig
 from ..errors import CmeError, CmsError, ModemError, ModemGone, ModemTimeout, PduError
 from . import pdu as pdu_codec
 from .at_protocol import (
-    Garbage,
     Response,
     ResultKind,
     Urc,
@@ -53,6 +52,8 @@ from .modem import (
     SignalChanged,
     SmsReceived,
     UndecodableSms,
+    pin_refused,
+    remember_refused_pin,
 )
 
 __all__ = ["CNMI_MODES", "BackendState", "SerialAtBackend"]
@@ -62,6 +63,9 @@ log = logging.getLogger(__name__)
 # ModemManager's order: store + indicate SMS and reports; then fall back to what the modem accepts.
 CNMI_MODES = ("2,1,0,2,0", "2,1,0,1,0", "1,1,0,2,0", "1,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0")
 CLIP_WAIT = 1.0  # how long a RING waits for the +CLIP that names the caller
+# A ringing call rings every few seconds. After this long without a RING, AT+CLCC tells whether it is
+# still there: many modems print nothing when the caller gives up before anyone answers.
+RING_GAP = 8.0
 _SIM_BUSY = (14, 515)  # "SIM busy" / "please wait, init in progress": retried during init
 _ANY_PREFIX = re.compile(r"^[+^][A-Z]+:\s*", re.IGNORECASE)
 _CALL_END_URCS = frozenset({"NO CARRIER", "^CEND", "BUSY", "NO ANSWER"})
@@ -99,12 +103,14 @@ class SerialAtBackend:
         command_timeout: float = 10.0,
         send_timeout: float = 60.0,
         reconnect_backoff: tuple[float, ...] = (1, 2, 5, 10, 30),
+        ring_gap: float = RING_GAP,
     ) -> None:
         self._phone = phone
         self._clock = clock or SystemClock()
         self._command_timeout = command_timeout
         self._send_timeout = send_timeout
         self._backoff = reconnect_backoff or (1.0,)
+        self._ring_gap = ring_gap
         self._ctx = f"phone={phone.id}"
         self._state = BackendState.NEW
         self._transport: AtTransport | None = None
@@ -121,6 +127,7 @@ class SerialAtBackend:
         self._emitted: set[tuple[str, int, str]] = set()
         self._signal: int | None = None
         self._last_clip: str | None = None
+        self._last_ring: float | None = None  # loop time of the last RING of a call not yet ended
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -185,7 +192,6 @@ class SerialAtBackend:
             self._phone.device,
             self._phone.baudrate,
             on_urc=self._on_urc,
-            on_garbage=self._on_garbage,
             context=self._ctx,
         )
         try:
@@ -273,15 +279,20 @@ class SerialAtBackend:
                 if pin_sent:
                     await self._clock.sleep(0.5)  # accepted but not yet effective
                     continue
-                if not self._phone.pin:
+                pin = self._phone.pin
+                if not pin:
                     raise CmeError(11, f"{self._ctx}: the SIM wants a PIN and none is configured")
+                if pin_refused(self._phone.device, pin):
+                    raise CmeError(16, f"{self._ctx}: the SIM refused the configured PIN before")
                 try:
-                    await self._ok(t, f'AT+CPIN="{self._phone.pin}"')
-                except CmeError as exc:
-                    # Never retried: three wrong PINs lock the SIM.
-                    raise CmeError(exc.code, f"{self._ctx}: the SIM refused the configured PIN") from exc
+                    await self._ok(t, f'AT+CPIN="{pin}"')
+                except (ModemTimeout, ModemGone):
+                    raise  # no answer is no refusal (as in the gammu backend): the link is the problem
                 except ModemError as exc:
-                    raise CmeError(16, f"{self._ctx}: the SIM refused the configured PIN") from exc
+                    # Never retried, not even by a rebuilt backend: three wrong PINs lock the SIM.
+                    remember_refused_pin(self._phone.device, pin)
+                    code = exc.code if isinstance(exc, CmeError) else 16
+                    raise CmeError(code, f"{self._ctx}: the SIM refused the configured PIN") from exc
                 pin_sent = True
                 log.info("%s SIM unlocked with the configured PIN", self._ctx)
                 continue
@@ -402,7 +413,7 @@ class SerialAtBackend:
                 await self._sweep(t)
 
     async def _liveness(self, t: AtTransport) -> None:
-        # Two tries: a long command (a send) may have held the line through the first one.
+        # Two tries: a modem still busy after a send or a long listing may miss the first one.
         for _ in range(2):
             try:
                 response = await t.command("AT+CSQ", self._command_timeout)
@@ -486,24 +497,32 @@ class SerialAtBackend:
     def _on_urc(self, urc: Urc) -> None:
         self._urcs.put_nowait(urc)
 
-    def _on_garbage(self, garbage: Garbage) -> None:
-        pass  # the transport logged it; garbage is survived, not acted on
-
     async def _urc_worker(self, t: AtTransport) -> None:
-        ringing = False  # a RING waits for its +CLIP
+        loop = asyncio.get_running_loop()
+        ringing = False  # a RING waits (until last_ring + CLIP_WAIT) for its +CLIP
         while True:
+            # Deadlines, not per-wait timeouts: Huawei's ^RSSI noise must not push them back.
+            deadline: float | None = None
+            if self._last_ring is None:
+                ringing = False  # hangup() ended the call meanwhile
+            else:
+                deadline = self._last_ring + (CLIP_WAIT if ringing else self._ring_gap)
             try:
-                async with asyncio.timeout(CLIP_WAIT if ringing else None):
+                async with asyncio.timeout_at(deadline):
                     urc = await self._urcs.get()
             except TimeoutError:
-                self._emit(CallRinging(self._last_clip))
-                ringing = False
+                if ringing:
+                    self._emit(CallRinging(self._last_clip))
+                    ringing = False
+                else:
+                    await self._check_call_still_there(t)
                 continue
             name = urc.name
             if name in ("RING", "+CRING"):
                 if ringing:
                     self._emit(CallRinging(self._last_clip))
                 ringing = True
+                self._last_ring = loop.time()
             elif name == "+CLIP":
                 self._last_clip = parse_clip(urc.args)
                 if ringing:
@@ -513,10 +532,34 @@ class SerialAtBackend:
                 if ringing:
                     self._emit(CallRinging(self._last_clip))
                     ringing = False
-                self._last_clip = None
+                self._call_over()
                 self._emit(CallEnded())
             else:
                 await self._handle_urc(t, urc)
+
+    def _call_over(self) -> None:
+        self._last_clip = None  # the next caller may withhold the number: never show this one
+        self._last_ring = None
+
+    async def _check_call_still_there(self, t: AtTransport) -> None:
+        """No RING for a while: ask ``AT+CLCC``; no call listed (or the command refused) ends the call."""
+        lines: tuple[str, ...] | None
+        try:
+            lines = await self._ok(t, "AT+CLCC")
+        except ModemTimeout:
+            lines = None  # a busy modem: ask again later
+        except ModemGone as exc:
+            raise _Lost(str(exc)) from exc
+        except ModemError:
+            lines = ()  # AT+CLCC unsupported: the silence says enough
+        if self._last_ring is None:
+            return  # hangup() ended it while we asked
+        if lines is None or any(line.upper().startswith("+CLCC:") for line in lines):
+            self._last_ring += self._ring_gap  # still there (ringing, or answered elsewhere)
+            return
+        log.info("%s the caller gave up without an end of call from the modem", self._ctx)
+        self._call_over()
+        self._emit(CallEnded())
 
     async def _handle_urc(self, t: AtTransport, urc: Urc) -> None:
         name = urc.name
@@ -660,6 +703,7 @@ class SerialAtBackend:
             raise
         except ModemError:
             await self._ok(t, "AT+CHUP")  # some modems only hang up a voice call this way
+        self._call_over()  # the modem reports no end for a call we hang up ourselves
 
     async def identity(self) -> Identity:
         t = self._transport

@@ -6,7 +6,7 @@ Requests (``op`` and its fields) and replies::
                                                 -> {"ok": true, "indexes": [1]}
     {"op": "pdu", "pdu": "0791…", "kind": "deliver|status_report"?} -> {"ok": true, "index": 1}
     {"op": "call", "from": "+336…", "ring_seconds": 5?}          -> {"ok": true}
-    {"op": "end_call"}                                            -> {"ok": true}
+    {"op": "end_call", "silent": false?}                          -> {"ok": true}
     {"op": "reports", "mode": "delivered|failed|none", "delay": 0?} -> {"ok": true}
     {"op": "fault", "kind": "unplug|replug|stall|unstall|garbage|error[:n]|sms_error|drop_urcs[:n]"}
                                                                   -> {"ok": true}
@@ -119,7 +119,7 @@ async def handle_request(sim: Simulator, line: bytes) -> dict[str, Any]:
             await sim.ring(_text(request, "from"), None if ring_seconds is None else float(ring_seconds))
             return {"ok": True}
         if op in ("end_call", "hangup"):
-            await sim.end_call()
+            await sim.end_call(silent=request.get("silent") is True)
             return {"ok": True}
         if op == "reports":
             sim.set_reports(_text(request, "mode"), float(request.get("delay", 0.0)))

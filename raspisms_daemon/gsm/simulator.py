@@ -38,13 +38,13 @@ from ..errors import PduError, RaspismsError
 from .pdu import SubmitPdu, decode, encode_deliver, encode_status_report
 from .sim_commands import (
     AtCommands,
-    _Call,
-    _number_type,
-    _Reply,
-    _Settings,
-    _Slot,
-    _split_commands,
-    _tpdu_length,
+    Call,
+    Reply,
+    Settings,
+    Slot,
+    number_type,
+    split_commands,
+    tpdu_length,
 )
 from .sim_personality import Personality, Profile, profile_for
 
@@ -101,6 +101,7 @@ class Simulator(AtCommands):
         noise: bool | None = None,
         smsc: str = "+33612000000",
         rssi: int = 20,
+        last_mr: int = 0,
     ) -> None:
         self.link = Path(link)
         self.ctl_path = Path(f"{self.link}.ctl")
@@ -119,17 +120,17 @@ class Simulator(AtCommands):
         self._settings = self._default_settings()
         self._sim_state = "SIM PIN" if pin else "READY"
         self._pin_attempts = 3
-        self._slots: dict[int, _Slot] = {}
+        self._slots: dict[int, Slot] = {}
         # Bounded: a simulator serving a demo for weeks must not grow without end.
         self._deleted: collections.deque[dict[str, Any]] = collections.deque(maxlen=_DELETED_KEPT)
         # Called at the moment of each deletion (before AT+CMGD is answered) with its log entry.
         self.on_delete: Callable[[dict[str, Any]], None] | None = None
         self._sent: list[dict[str, Any]] = []
-        self._mr = 0
+        self._mr = last_mr % 256  # the TP-MR of the last SMS sent; the next one gets the one after
         self._concat_ref = random.randrange(256)
         self._reports_mode = "delivered"
         self._reports_delay = 0.0
-        self._call: _Call | None = None
+        self._call: Call | None = None
         self._errors_pending = 0
         self._drop_urcs = 0
         self._sms_error = False
@@ -232,7 +233,7 @@ class Simulator(AtCommands):
             mt = 0
         if mt == 2 and self._urcs_deliverable():
             for pdu in parts:
-                self._urc(f"+CMT: ,{_tpdu_length(pdu)}", pdu)
+                self._urc(f"+CMT: ,{tpdu_length(pdu)}", pdu)
             log.info("sms from %s handed over directly (+CMT, %d part(s))", number, len(parts))
             return []
         if len(self._free_indexes()) < len(parts):
@@ -281,21 +282,23 @@ class Simulator(AtCommands):
         """An incoming call from ``number``; the caller hangs up after ``ring_seconds`` (None: never)."""
         if self._call is not None:
             raise SimulatorError("a call is already in progress")
-        call = _Call(number)
+        call = Call(number)
         self._call = call
         log.info("incoming call from %s", number)
         self._ring_once(call)
         self._spawn(self._ring_loop(call, ring_seconds), "ring")
 
-    async def end_call(self) -> None:
-        """The caller hangs up: ``NO CARRIER`` (``^CEND`` on Huawei)."""
+    async def end_call(self, *, silent: bool = False) -> None:
+        """The caller hangs up: ``NO CARRIER`` (``^CEND`` on Huawei), or with ``silent`` nothing at all
+        (many modems just stop ringing when the caller gives up before an answer)."""
         call = self._call
         if call is None:
             return
         self._call = None
         call.ended.set()
-        self._urc(self.profile.call_end_urc)
-        log.info("call from %s ended by the caller", call.number)
+        if not silent:
+            self._urc(self.profile.call_end_urc)
+        log.info("call from %s ended by the caller%s", call.number, " (silently)" if silent else "")
 
     async def fault(self, kind: str) -> None:
         """Inject a fault: unplug, replug, stall, unstall, garbage, error[:n], sms_error, drop_urcs[:n].
@@ -528,7 +531,7 @@ class Simulator(AtCommands):
     def _store(self, pdu: str, kind: str) -> int:
         """File a message in the first free slot and indicate it (``+CMTI``/``+CDSI``) as CNMI says."""
         index = self._free_indexes()[0]
-        self._slots[index] = _Slot(index, kind, pdu)
+        self._slots[index] = Slot(index, kind, pdu)
         mode, mt, _bm, ds, _bfr = self._settings.cnmi
         if mode == 0:  # indications kept in the modem (we drop them): the client must poll +CMGL
             return index
@@ -589,13 +592,13 @@ class Simulator(AtCommands):
 
     # ------------------------------------------------------------------ calls
 
-    def _ring_once(self, call: _Call) -> None:
+    def _ring_once(self, call: Call) -> None:
         lines = ["+CRING: VOICE" if self._settings.crc else "RING"]
         if self._settings.clip:
-            lines.append(f'+CLIP: "{call.number}",{_number_type(call.number)},,,,0')
+            lines.append(f'+CLIP: "{call.number}",{number_type(call.number)},,,,0')
         self._urc(*lines)
 
-    async def _ring_loop(self, call: _Call, ring_seconds: float | None) -> None:
+    async def _ring_loop(self, call: Call, ring_seconds: float | None) -> None:
         loop = asyncio.get_running_loop()
         deadline = None if ring_seconds is None else loop.time() + ring_seconds
         while self._call is call:
@@ -694,14 +697,14 @@ class Simulator(AtCommands):
             return
         if self._errors_pending > 0:
             self._errors_pending -= 1
-            self._finish(_Reply(final=self._cms(500)))
+            self._finish(Reply(final=self._cms(500)))
             return
         try:
-            commands = _split_commands(text[2:])
+            commands = split_commands(text[2:])
         except ValueError:
-            self._finish(_Reply(final="ERROR"))
+            self._finish(Reply(final="ERROR"))
             return
-        reply = _Reply()
+        reply = Reply()
         afters: list[Callable[[], None]] = []
         for command in commands:
             one = self._dispatch(command)
@@ -725,7 +728,7 @@ class Simulator(AtCommands):
         for after in afters:
             after()
 
-    def _finish(self, reply: _Reply) -> None:
+    def _finish(self, reply: Reply) -> None:
         out: list[str] = []
         noise = self._noise_on()
         for record in reply.records:
@@ -737,9 +740,9 @@ class Simulator(AtCommands):
         log.debug("-> %s", " | ".join([*(" / ".join(r) for r in reply.records), reply.final]))
         self._write("".join(out).encode())
 
-    def _default_settings(self) -> _Settings:
+    def _default_settings(self) -> Settings:
         mem = self.profile.cpms_default
-        return _Settings(mems=(mem, mem, mem))
+        return Settings(mems=(mem, mem, mem))
 
     def _apply_defaults(self) -> None:
         self._settings = self._default_settings()
@@ -774,8 +777,7 @@ class Simulator(AtCommands):
             self._sms_error = False
             return f"\r\n{self._cms(38)}\r\n"
         try:
-            raw = bytes.fromhex(pdu_hex)
-            if not raw or len(raw) - 1 - raw[0] != expected:
+            if not pdu_hex or tpdu_length(pdu_hex) != expected:
                 raise PduError("length disagrees with AT+CMGS")
             submit = decode(pdu_hex, smsc=True)
             if not isinstance(submit, SubmitPdu):
@@ -804,7 +806,7 @@ class Simulator(AtCommands):
         )
         ds = self._settings.cnmi[3] if self._settings.cnmi[0] != 0 else 0
         if ds == 1 and self._urcs_deliverable():
-            self._urc(f"+CDS: {_tpdu_length(pdu)}", pdu)
+            self._urc(f"+CDS: {tpdu_length(pdu)}", pdu)
             log.info("status report for mr=%d routed directly (+CDS)", mr)
             return
         if not self._free_indexes():

@@ -22,7 +22,6 @@ from raspisms_daemon.gsm.at_protocol import (
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,
-    parse_cpms_query,
     parse_cpms_test,
     parse_creg,
     parse_csq,
@@ -49,7 +48,7 @@ def test_ok_response_with_info_lines_and_echo_skipped() -> None:
     assert events == [Response("AT+CGMI", ("huawei",), Result(ResultKind.OK))]
 
 
-def test_response_without_echo() -> None:
+def test_a_response_without_echo_keeps_its_info_lines() -> None:
     assert run("AT+CSQ", b"\r\n+CSQ: 21,99\r\n\r\nOK\r\n") == [
         Response("AT+CSQ", ("+CSQ: 21,99",), Result(ResultKind.OK))
     ]
@@ -133,7 +132,7 @@ def test_prompt_is_not_recognised_for_commands_that_have_none() -> None:
     assert feed(parser, b"> \r\nOK\r\n") == [Response("AT", (">",), Result(ResultKind.OK))]
 
 
-def test_cms_error_after_the_pdu() -> None:
+def test_a_cms_error_after_the_pdu_ends_the_send_with_its_code() -> None:
     parser = AtParser()
     parser.start_command("AT+CMGS=23")
     assert feed(parser, b"\r\n> ") == [Prompt()]
@@ -184,7 +183,7 @@ def test_cpin_ready_is_an_answer_to_cpin_query_and_a_urc_after_reset() -> None:
     ]
 
 
-def test_call_urcs() -> None:
+def test_ring_clip_cring_and_cend_are_urcs_outside_a_command() -> None:
     assert feed(
         AtParser(), b'\r\nRING\r\n\r\n+CLIP: "+33612345678",145,,,,0\r\n+CRING: VOICE\r\n^CEND:1,0,104,16\r\n'
     ) == [
@@ -314,7 +313,7 @@ def test_final_result_in_prompt_state_ends_the_command() -> None:
 # -- info-line helpers ------------------------------------------------------------------------------
 
 
-def test_command_prefix() -> None:
+def test_command_prefix_is_the_extended_name_or_none_for_basic_commands() -> None:
     assert command_prefix("AT+CMGL=4") == "+CMGL"
     assert command_prefix("AT^ICCID?") == "^ICCID"
     assert command_prefix("at+qccid") == "+QCCID"
@@ -325,7 +324,7 @@ def test_split_args_handles_quotes_and_empty_fields() -> None:
     assert split_args('"SM",3,,"a,b"') == ["SM", "3", "", "a,b"]
 
 
-def test_info_line_parsers() -> None:
+def test_info_line_parsers_read_index_pdu_mr_signal_registration_and_caller() -> None:
     assert parse_storage_index('"SM",3') == ("SM", 3)
     assert parse_storage_index('"ME",0') == ("ME", 0)
     assert parse_storage_index('"SM"') is None
@@ -342,7 +341,6 @@ def test_info_line_parsers() -> None:
     assert parse_clip('"33612345678",145') == "+33612345678"
     assert parse_clip('"",128') is None
     assert parse_cpms_test(('+CPMS: ("SM","ME"),("SM","ME"),("SM")',)) == [["SM", "ME"], ["SM", "ME"], ["SM"]]
-    assert parse_cpms_query(('+CPMS: "SM",1,30,"SM",1,30,"SM",1,30',)) == ["SM", "SM", "SM"]
 
 
 def test_redact_hides_pins_and_puks() -> None:

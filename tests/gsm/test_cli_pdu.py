@@ -41,7 +41,7 @@ def test_decode_deliver_prints_one_json_object(capsys: pytest.CaptureFixture[str
     assert obj["first_octet"] == 4
 
 
-def test_decode_status_report(capsys: pytest.CaptureFixture[str]) -> None:
+def test_decode_status_report_prints_mr_status_outcome_and_times(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run_main(
         capsys, "pdu", "decode", "07917248014000F506B70AA18092020000317071518590803170715185418000"
     )
@@ -83,7 +83,7 @@ def test_encode_flags_reach_the_pdu(capsys: pytest.CaptureFixture[str]) -> None:
     assert msg.number == "0612345678" and msg.text == "hi"
 
 
-def test_decode_no_smsc_flag(capsys: pytest.CaptureFixture[str]) -> None:
+def test_decode_no_smsc_reads_a_pdu_without_the_smsc_part(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run_main(capsys, "pdu", "decode", "--no-smsc", SUBMIT_HEX[2:])
     assert status == 0
     assert json.loads(out)["text"] == "Hello World!"

@@ -16,7 +16,6 @@ from raspisms_daemon.errors import ModemError, ModemGone
 from raspisms_daemon.gsm.gammu_backend import GammuBackend, GammuState, submit_message
 from raspisms_daemon.gsm.modem import (
     CallRinging,
-    ModemEvent,
     ReportReceived,
     SignalChanged,
     SmsReceived,
@@ -24,48 +23,11 @@ from raspisms_daemon.gsm.modem import (
 from raspisms_daemon.gsm.pdu import Concat, encode_submit
 from raspisms_daemon.phones.multipart import assemble
 from tests.helpers.gammu_dummy import DUMMY_CALLER, DUMMY_SEND_REFERENCE, DummyPhone
+from tests.helpers.modem_events import ModemEvents
 
 pytest.importorskip("gammu")
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Events:
-    """Collects a backend's events in a task so tests can wait for the ones they expect."""
-
-    def __init__(self, backend: GammuBackend) -> None:
-        self.seen: list[ModemEvent] = []
-        self._changed = asyncio.Event()
-        self._task = asyncio.create_task(self._pump(backend.events()))
-
-    async def _pump(self, stream: AsyncIterator[ModemEvent]) -> None:
-        async for event in stream:
-            self.seen.append(event)
-            self._changed.set()
-
-    def mark(self) -> int:
-        """A position in the stream: ``of``/``wait_for`` with ``since=mark`` ignore what came before."""
-        return len(self.seen)
-
-    def of(self, kind: type, since: int = 0) -> list:
-        return [e for e in self.seen[since:] if isinstance(e, kind)]
-
-    async def wait_for(
-        self,
-        kind: type,
-        count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109
-        since: int = 0,
-    ) -> list:
-        async with asyncio.timeout(timeout):
-            while len(self.of(kind, since)) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.of(kind, since)
-
-    async def ended(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            await self._task
 
 
 def _phone(dummy: DummyPhone) -> PhoneConfig:
@@ -92,7 +54,7 @@ async def test_messages_dropped_in_the_sim_inbox_come_out_as_received_sms(
 ) -> None:
     when = datetime(2026, 3, 1, 8, 30, 15, tzinfo=UTC)
     location = dummy.drop_sms("+33611223344", "Gate opened at 08:30 €", when=when, unicode=True)
-    events = Events(backend)
+    events = ModemEvents(backend)
 
     (sms,) = await events.wait_for(SmsReceived)
 
@@ -110,7 +72,7 @@ async def test_multipart_parts_are_emitted_one_by_one_with_one_concat_ref(
     first, second = "A long alert, part one. " * 6, "and the end."
     first = first[:153]
     dummy.drop_multipart("+33655667788", [first, second], ref=0xA7)
-    events = Events(backend)
+    events = ModemEvents(backend)
 
     parts = await events.wait_for(SmsReceived, count=2)
 
@@ -126,7 +88,7 @@ async def test_a_message_is_not_emitted_twice_until_it_is_deleted(
     dummy: DummyPhone, backend: GammuBackend
 ) -> None:
     dummy.drop_sms("+33600000001", "once")
-    events = Events(backend)
+    events = ModemEvents(backend)
     (sms,) = await events.wait_for(SmsReceived)
 
     for _ in range(3):  # several sweeps over the same stored message
@@ -157,7 +119,7 @@ async def test_status_report_in_the_inbox_becomes_report_received(
     ok = dummy.drop_status_report(42, "+33612345678", status=0x00)
     failed = dummy.drop_status_report(43, "+33612345678", status=0x41)
     pending = dummy.drop_status_report(44, "+33612345678", status=0x21)
-    events = Events(backend)
+    events = ModemEvents(backend)
 
     reports = await events.wait_for(ReportReceived, count=3)
 
@@ -171,7 +133,7 @@ async def test_status_report_in_the_inbox_becomes_report_received(
 
 
 async def test_incoming_call_file_produces_call_ringing(dummy: DummyPhone, backend: GammuBackend) -> None:
-    events = Events(backend)
+    events = ModemEvents(backend)
     dummy.ring()
 
     (call,) = await events.wait_for(CallRinging)
@@ -223,7 +185,7 @@ async def test_identity_reports_what_the_phone_says(backend: GammuBackend) -> No
 
 
 async def test_signal_quality_is_reported_once_at_start(backend: GammuBackend) -> None:
-    events = Events(backend)
+    events = ModemEvents(backend)
     (signal,) = await events.wait_for(SignalChanged)
     assert signal.rssi is not None
     await asyncio.sleep(0.2)
@@ -234,7 +196,7 @@ async def test_stop_ends_the_event_stream_and_leaves_no_thread(dummy: DummyPhone
     before = set(threading.enumerate())
     b = GammuBackend(_phone(dummy), call_timeout=5.0)
     await b.start()
-    events = Events(b)
+    events = ModemEvents(b)
     assert any(t.name == "gammu-phone-3" for t in threading.enumerate())
 
     await b.stop()

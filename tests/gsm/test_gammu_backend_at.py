@@ -21,7 +21,7 @@ from raspisms_daemon.gsm.modem import CallEnded, CallRinging, ReportReceived, Sm
 from raspisms_daemon.gsm.pdu import SubmitPdu, decode, encode_submit
 from raspisms_daemon.gsm.simulator import Simulator
 from raspisms_daemon.phones.multipart import assemble
-from tests.gsm.test_gammu_backend import Events
+from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 
 pytest.importorskip("gammu")
@@ -36,7 +36,7 @@ def phone_for(sim: Simulator, phone_id: int = 7) -> PhoneConfig:
 
 
 class Rig:
-    def __init__(self, sim: Simulator, backend: GammuBackend, events: Events) -> None:
+    def __init__(self, sim: Simulator, backend: GammuBackend, events: ModemEvents) -> None:
         self.sim, self.backend, self.events = sim, backend, events
 
 
@@ -47,7 +47,7 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
         backend = GammuBackend(phone_for(sim), call_timeout=20.0, reconnect_backoff=(0.2,))
         await backend.start()
         try:
-            yield Rig(sim, backend, Events(backend))
+            yield Rig(sim, backend, ModemEvents(backend))
         finally:
             await backend.stop()
 
@@ -132,8 +132,11 @@ async def test_a_ringing_call_and_its_end_come_out_as_events(rig: Rig) -> None:
     assert rings[0].number == "+33644556677"
 
 
-async def test_identity_through_the_at_driver(rig: Rig) -> None:
+async def test_identity_through_the_at_driver_names_the_modem_operator_and_registration(rig: Rig) -> None:
     identity = await rig.backend.identity()
     assert identity.imei == "867000000000001"
     assert identity.imsi == "208150000000001"
-    assert identity.manufacturer
+    assert identity.manufacturer == "RaspiSMS"
+    assert identity.operator == "SIMNET"  # libgammu reads it with AT+COPS
+    assert identity.registration == "home"  # and this with AT+CREG?
+    assert identity.signal == rig.sim.rssi

@@ -18,8 +18,8 @@ from raspisms_daemon.gsm.gammu_backend import GammuBackend, GammuState
 from raspisms_daemon.gsm.modem import Disconnected, Reconnected, SmsReceived
 from raspisms_daemon.gsm.pdu import encode_submit
 from raspisms_daemon.gsm.simulator import Simulator
-from tests.gsm.test_gammu_backend import Events
 from tests.gsm.test_gammu_backend_at import phone_for
+from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 
 pytest.importorskip("gammu")
@@ -41,7 +41,7 @@ async def test_event_loop_stays_responsive_while_libgammu_blocks_then_the_phone_
     b = GammuBackend(phone, call_timeout=2.0, reconnect_backoff=(0.2,))
     await b.start()
     try:
-        events = Events(b)
+        events = ModemEvents(b)
         lateness: list[float] = []
 
         async def ticker() -> None:
@@ -81,7 +81,7 @@ async def test_an_unplugged_modem_is_reported_and_picked_up_again(sim: Simulator
     b = GammuBackend(phone_for(sim, 8), call_timeout=5.0, reconnect_backoff=(0.2, 60.0))
     await b.start()
     try:
-        events = Events(b)
+        events = ModemEvents(b)
         (index,) = await sim.inject_sms("+33611111111", "kept on the SIM")
         await events.wait_for(SmsReceived, timeout=10)  # and never deleted (no commit happened)
         await sim.fault("unplug")
@@ -128,4 +128,11 @@ async def test_a_wrong_pin_fails_the_start_and_is_not_entered_again(tmp_path: Pa
         b = GammuBackend(replace(phone_for(locked, 9), pin="0000"), call_timeout=5.0)
         with pytest.raises(ModemError, match="refused the configured PIN"):
             await b.start()
-        assert b._pin_refused  # a reconnect would not spend another of the SIM's three tries
+        assert locked.state()["settings"]["pin_attempts"] == 2
+        # The phone supervisor builds a fresh backend after a failed start: it must not spend another
+        # of the SIM's three tries (the third would lock the SIM).
+        again = GammuBackend(replace(phone_for(locked, 9), pin="0000"), call_timeout=5.0)
+        with pytest.raises(ModemError, match="refused the configured PIN"):
+            await again.start()
+        assert locked.state()["settings"]["pin_attempts"] == 2
+        assert locked.state()["settings"]["sim"] == "SIM PIN"

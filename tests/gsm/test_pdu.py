@@ -296,7 +296,7 @@ def test_validity_period_is_relative_and_sets_vpf() -> None:
         ("ç" * 66 + "😀" + "ç" * 5, "ucs2", [66, 6]),
     ],
 )
-def test_split_text_sizes(text: str, encoding: str, sizes: list[int]) -> None:
+def test_split_text_chooses_the_encoding_and_part_sizes(text: str, encoding: str, sizes: list[int]) -> None:
     enc, chunks = split_text(text)
     assert enc == encoding
     assert [len(c) for c in chunks] == sizes
@@ -494,7 +494,7 @@ def test_submit_round_trip_is_lossless_and_minimal(number: str, text: str, ref: 
         timezones=st.integers(-79, 79).map(lambda q: timezone(timedelta(minutes=15 * q))),
     ),
 )
-def test_deliver_round_trip(number: str, text: str, when: datetime) -> None:
+def test_deliver_round_trip_keeps_number_text_time_and_zone(number: str, text: str, when: datetime) -> None:
     when = when.replace(microsecond=0)
     pdus = encode_deliver(number, text, scts=when, concat_ref=3)
     msgs = [decode(h) for h in pdus]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from raspisms_daemon.gsm.modem import (
 from raspisms_daemon.gsm.pdu import decode_user_data, encode_submit
 from raspisms_daemon.gsm.serial_at import BackendState, SerialAtBackend
 from raspisms_daemon.gsm.simulator import Simulator
+from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 
 PERSONALITIES = ["generic", "huawei", "quectel", "sim800"]
@@ -36,40 +37,13 @@ LONG_TEXT = "".join(f"part of a long message {i:03d}. " for i in range(12))  # >
 pytestmark = pytest.mark.timeout(60)
 
 
-class Recorder:
-    """Collects a backend's events; tests wait for the ones they expect."""
-
-    def __init__(self, backend: SerialAtBackend) -> None:
-        self.backend = backend
-        self.events: list[ModemEvent] = []
-        self._changed = asyncio.Event()
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        async for event in self.backend.events():
-            self.events.append(event)
-            self._changed.set()
-
-    async def wait_for(self, predicate: Callable[[list[ModemEvent]], Any], limit: float = 8.0) -> Any:
-        async with asyncio.timeout(limit):
-            while True:
-                result = predicate(self.events)
-                if result:
-                    return result
-                self._changed.clear()
-                await self._changed.wait()
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-
 def phone_for(sim: Simulator, **overrides: Any) -> PhoneConfig:
     base = PhoneConfig(id=7, device=str(sim.link), sweep_interval=60.0, liveness_interval=0.3, pin=sim.pin)
     return replace(base, **overrides)
 
 
 @contextlib.asynccontextmanager
-async def running(sim: Simulator, **kwargs: Any) -> AsyncIterator[tuple[SerialAtBackend, Recorder]]:
+async def running(sim: Simulator, **kwargs: Any) -> AsyncIterator[tuple[SerialAtBackend, ModemEvents]]:
     phone_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in PhoneConfig.__dataclass_fields__}
     backend = SerialAtBackend(
         phone_for(sim, **phone_kw),
@@ -78,7 +52,7 @@ async def running(sim: Simulator, **kwargs: Any) -> AsyncIterator[tuple[SerialAt
         **kwargs,
     )
     await backend.start()
-    recorder = Recorder(backend)
+    recorder = ModemEvents(backend)
     try:
         yield backend, recorder
     finally:
@@ -142,7 +116,7 @@ async def test_single_multipart_and_emoji_sms_arrive_by_urc(tmp_path: Path, pers
         await sim.inject_sms("+33611111111", "hello")
         await sim.inject_sms("+33622222222", LONG_TEXT)
         await sim.inject_sms("+33633333333", EMOJI_TEXT)
-        await rec.wait_for(lambda evs: len(texts(evs)) == 3)
+        await rec.wait_until(lambda evs: len(texts(evs)) == 3)
         assert sorted(texts(rec.events)) == sorted(["hello", LONG_TEXT, EMOJI_TEXT])
         received = rec.of(SmsReceived)
         assert len(received) == 5  # 1 + 3 parts + 1
@@ -160,7 +134,7 @@ async def test_messages_stored_before_start_arrive_by_the_first_sweep(
         await sim.inject_sms("+33622222222", LONG_TEXT)
         await sim.inject_sms("+33633333333", EMOJI_TEXT)
         async with running(sim) as (_backend, rec):
-            await rec.wait_for(lambda evs: len(texts(evs)) == 3)
+            await rec.wait_until(lambda evs: len(texts(evs)) == 3)
             assert sorted(texts(rec.events)) == sorted(["while the daemon was down", LONG_TEXT, EMOJI_TEXT])
             assert {pdu_key(e) for e in rec.of(SmsReceived)} == stored_keys(sim)
 
@@ -175,7 +149,7 @@ async def test_lost_urcs_are_made_up_by_the_periodic_sweep_without_duplicates(
         indexes = await sim.inject_sms("+33611111111", "no URC for me")
         indexes += await sim.inject_sms("+33622222222", EMOJI_TEXT)
         assert sim.state()["faults"] == [f"drop_urcs:{100 - len(indexes)}"]
-        await rec.wait_for(lambda evs: len(texts(evs)) == 2)
+        await rec.wait_until(lambda evs: len(texts(evs)) == 2)
         await asyncio.sleep(1.0)  # three more sweeps: still on the SIM, but not emitted again
         assert sorted(texts(rec.events)) == sorted(["no URC for me", EMOJI_TEXT])
         assert len(rec.of(SmsReceived)) == 2
@@ -190,7 +164,7 @@ async def test_send_returns_mrs_and_status_report_arrives(tmp_path: Path, person
         sent = sim.state()["sent"]
         assert [s["mr"] for s in sent] == mrs
         assert [s["pdu"] for s in sent] == [p.hex for p in parts]
-        reports = await rec.wait_for(
+        reports = await rec.wait_until(
             lambda evs: (
                 len([e for e in evs if isinstance(e, ReportReceived)]) == 3
                 and [e for e in evs if isinstance(e, ReportReceived)]
@@ -222,7 +196,7 @@ async def test_cms_error_on_send_is_a_typed_error_with_its_code(tmp_path: Path, 
 async def test_a_call_rings_with_the_caller_number_and_ends(tmp_path: Path, personality: str) -> None:
     async with simulated_modem(tmp_path, personality) as sim, running(sim) as (_backend, rec):
         await sim.ring("+33655555555", ring_seconds=0.25)
-        await rec.wait_for(lambda evs: any(isinstance(e, CallEnded) for e in evs))
+        await rec.wait_until(lambda evs: any(isinstance(e, CallEnded) for e in evs))
         rings = rec.of(CallRinging)
         assert rings and all(r.number == "+33655555555" for r in rings)
         # One event per RING (the simulator rings every 0.1 s): 2 to 4 of them, then the end.
@@ -231,10 +205,31 @@ async def test_a_call_rings_with_the_caller_number_and_ends(tmp_path: Path, pers
 
 
 @pytest.mark.parametrize("personality", PERSONALITIES)
+async def test_a_caller_giving_up_silently_ends_the_call_by_the_clcc_check(
+    tmp_path: Path, personality: str
+) -> None:
+    # The modem prints no NO CARRIER/^CEND. RINGs come every 0.5 s, and the backend asks AT+CLCC after
+    # 0.3 s without one: while the call is listed it is not ended, once it is gone it is.
+    async with (
+        simulated_modem(tmp_path, personality, fast={"ring_interval": 0.5}) as sim,
+        running(sim, ring_gap=0.3) as (_backend, rec),
+    ):
+        await sim.ring("+33655555555")
+        await rec.wait_until(lambda evs: len([e for e in evs if isinstance(e, CallRinging)]) >= 3)
+        assert rec.of(CallEnded) == []  # 1 s of ringing: several CLCC checks found the call
+
+        await sim.end_call(silent=True)
+        await rec.wait_until(lambda evs: any(isinstance(e, CallEnded) for e in evs), limit=3)
+        assert len(rec.of(CallEnded)) == 1
+        await asyncio.sleep(0.5)
+        assert len(rec.of(CallEnded)) == 1  # ended once, not again at every check
+
+
+@pytest.mark.parametrize("personality", PERSONALITIES)
 async def test_hangup_ends_a_ringing_call(tmp_path: Path, personality: str) -> None:
     async with simulated_modem(tmp_path, personality) as sim, running(sim) as (backend, rec):
         await sim.ring("+33655555555")
-        await rec.wait_for(lambda evs: any(isinstance(e, CallRinging) for e in evs))
+        await rec.wait_until(lambda evs: any(isinstance(e, CallRinging) for e in evs))
         await backend.hangup()
         assert sim.state()["call"] is None
 
@@ -250,7 +245,7 @@ async def test_rssi_noise_inside_every_response_corrupts_nothing(tmp_path: Path,
             assert (ident.imei, ident.imsi, ident.iccid) == (sim.imei, sim.imsi, sim.iccid)
             await sim.inject_sms("+33622222222", LONG_TEXT)
             assert len(await backend.send(encode_submit("+33644444444", "hi"))) == 1
-            await rec.wait_for(lambda evs: len(texts(evs)) == 2)
+            await rec.wait_until(lambda evs: len(texts(evs)) == 2)
             assert sorted(texts(rec.events)) == sorted(["stored before", LONG_TEXT])
             assert not rec.of(Disconnected)
 
@@ -263,7 +258,7 @@ async def test_garbage_bytes_are_logged_and_survived(
     async with simulated_modem(tmp_path, personality) as sim, running(sim) as (backend, rec):
         await sim.fault("garbage")
         await sim.inject_sms("+33611111111", "after the noise")
-        await rec.wait_for(lambda evs: texts(evs) == ["after the noise"])
+        await rec.wait_until(lambda evs: texts(evs) == ["after the noise"])
         assert await backend.send(encode_submit("+33644444444", "still fine")) == [1]
         assert any("garbage" in r.getMessage() and "phone=7" in r.getMessage() for r in caplog.records)
         assert not rec.of(Disconnected)
@@ -277,13 +272,13 @@ async def test_a_stalled_modem_is_reset_and_works_again(tmp_path: Path, personal
     ):
         await asyncio.sleep(0.2)  # let the first sweep finish
         await sim.fault("stall")
-        await rec.wait_for(lambda evs: any(isinstance(e, Reconnected) for e in evs), limit=15)
+        await rec.wait_until(lambda evs: any(isinstance(e, Reconnected) for e in evs), limit=15)
         kinds = [type(e) for e in rec.events]
         assert kinds.index(Disconnected) < kinds.index(Reconnected)
         assert "stalled" not in sim.state()["faults"]  # AT+CFUN=1,1 rebooted it
         assert backend.state is BackendState.CONNECTED
         await sim.inject_sms("+33611111111", "after the reset")
-        await rec.wait_for(lambda evs: "after the reset" in texts(evs))
+        await rec.wait_until(lambda evs: "after the reset" in texts(evs))
         assert len(await backend.send(encode_submit("+33644444444", "and sending"))) == 1
 
 
@@ -291,25 +286,25 @@ async def test_a_stalled_modem_is_reset_and_works_again(tmp_path: Path, personal
 async def test_unplug_and_replug_recovers_without_restart(tmp_path: Path, personality: str) -> None:
     async with simulated_modem(tmp_path, personality) as sim, running(sim) as (backend, rec):
         await sim.fault("unplug")
-        await rec.wait_for(lambda evs: any(isinstance(e, Disconnected) for e in evs))
+        await rec.wait_until(lambda evs: any(isinstance(e, Disconnected) for e in evs))
         with pytest.raises(ModemGone):
             await backend.send(encode_submit("+33644444444", "nowhere to go"))
         await asyncio.sleep(0.3)
         await sim.fault("replug")
-        await rec.wait_for(lambda evs: any(isinstance(e, Reconnected) for e in evs))
+        await rec.wait_until(lambda evs: any(isinstance(e, Reconnected) for e in evs))
         await sim.inject_sms("+33611111111", "after the replug")
-        await rec.wait_for(lambda evs: "after the replug" in texts(evs))
+        await rec.wait_until(lambda evs: "after the replug" in texts(evs))
         assert len(await backend.send(encode_submit("+33644444444", "back"))) == 1
 
 
 async def test_attach_retries_at_once_instead_of_waiting_out_the_backoff(tmp_path: Path) -> None:
     async with simulated_modem(tmp_path) as sim, running(sim, reconnect_backoff=(30.0,)) as (backend, rec):
         await sim.fault("unplug")
-        await rec.wait_for(lambda evs: any(isinstance(e, Disconnected) for e in evs))
+        await rec.wait_until(lambda evs: any(isinstance(e, Disconnected) for e in evs))
         await asyncio.sleep(0.1)  # the supervisor now sleeps 30 s waiting for the path
         await sim.fault("replug")
         await backend.attach()
-        await rec.wait_for(lambda evs: any(isinstance(e, Reconnected) for e in evs), limit=5)
+        await rec.wait_until(lambda evs: any(isinstance(e, Reconnected) for e in evs), limit=5)
 
 
 @pytest.mark.parametrize("personality", PERSONALITIES)
@@ -318,13 +313,13 @@ async def test_nothing_stored_is_deleted_unless_delete_is_called(tmp_path: Path,
         await sim.inject_sms("+33611111111", "keep me")
         await sim.inject_sms("+33622222222", "delete me")
         async with running(sim, sweep_interval=0.3) as (backend, rec):
-            await rec.wait_for(lambda evs: len(texts(evs)) == 2)
+            await rec.wait_until(lambda evs: len(texts(evs)) == 2)
             before = stored_keys(sim)
             await backend.send(encode_submit("+33644444444", "a report comes back"))
-            await rec.wait_for(lambda evs: any(isinstance(e, ReportReceived) for e in evs))
+            await rec.wait_until(lambda evs: any(isinstance(e, ReportReceived) for e in evs))
             await sim.fault("unplug")
             await sim.fault("replug")
-            await rec.wait_for(lambda evs: any(isinstance(e, Reconnected) for e in evs))
+            await rec.wait_until(lambda evs: any(isinstance(e, Reconnected) for e in evs))
             await asyncio.sleep(0.7)  # sweeps after the reconnect re-emit, never delete
             assert before <= stored_keys(sim)
             doomed = next(e for e in rec.of(SmsReceived) if e.message.text == "delete me")
@@ -346,6 +341,20 @@ async def test_wrong_pin_is_a_typed_error_and_is_tried_only_once(tmp_path: Path)
         assert info.value.code == 16
         assert "0000" not in str(info.value)
         # One attempt used, two left: the SIM is not locked by retries.
+        assert sim.state()["settings"]["pin_attempts"] == 2
+        assert sim.state()["settings"]["sim"] == "SIM PIN"
+
+
+async def test_a_refused_pin_is_not_sent_again_by_a_rebuilt_backend(tmp_path: Path) -> None:
+    # The phone supervisor builds a fresh backend after a failed start: were the wrong PIN entered at
+    # every retry, the third one would lock the SIM (PUK).
+    async with simulated_modem(tmp_path, pin="1234") as sim:
+        for _ in range(3):
+            backend = SerialAtBackend(phone_for(sim, pin="0000"), command_timeout=1.0)
+            with pytest.raises(CmeError, match="refused the configured PIN") as info:
+                await backend.start()
+            assert info.value.code == 16
+            await backend.stop()
         assert sim.state()["settings"]["pin_attempts"] == 2
         assert sim.state()["settings"]["sim"] == "SIM PIN"
 
@@ -375,9 +384,9 @@ async def test_stop_leaves_no_task_behind_and_ends_the_event_stream(tmp_path: Pa
         before = asyncio.all_tasks()
         backend = SerialAtBackend(phone_for(sim), command_timeout=1.0)
         await backend.start()
-        recorder = Recorder(backend)
+        recorder = ModemEvents(backend)
         await sim.inject_sms("+33611111111", "hi")
-        await recorder.wait_for(lambda evs: texts(evs) == ["hi"])
+        await recorder.wait_until(lambda evs: texts(evs) == ["hi"])
         await backend.stop()
         await asyncio.wait_for(recorder.task, 2.0)  # the stream ended
         await backend.stop()  # twice is fine
@@ -392,9 +401,9 @@ async def test_stop_during_recovery_leaves_no_task_behind(tmp_path: Path) -> Non
         before = asyncio.all_tasks()
         backend = SerialAtBackend(phone_for(sim), command_timeout=1.0, reconnect_backoff=(30.0,))
         await backend.start()
-        recorder = Recorder(backend)
+        recorder = ModemEvents(backend)
         await sim.fault("unplug")
-        await recorder.wait_for(lambda evs: any(isinstance(e, Disconnected) for e in evs))
+        await recorder.wait_until(lambda evs: any(isinstance(e, Disconnected) for e in evs))
         await backend.stop()
         await asyncio.wait_for(recorder.task, 2.0)
         assert {t for t in asyncio.all_tasks() - before if not t.done()} == set()
@@ -412,7 +421,7 @@ async def test_sms_handed_over_directly_by_cmt_has_no_index(tmp_path: Path) -> N
     async with simulated_modem(tmp_path) as sim, running(sim) as (_backend, rec):
         sim.set_cnmi(2, 2, 0, 2, 0)  # a modem configured for direct delivery (mt=2) by someone else
         assert await sim.inject_sms("+33611111111", "direct") == []
-        await rec.wait_for(lambda evs: texts(evs) == ["direct"])
+        await rec.wait_until(lambda evs: texts(evs) == ["direct"])
         (event,) = rec.of(SmsReceived)
         assert event.index is None and event.storage == ""
 
@@ -422,7 +431,7 @@ async def test_an_undecodable_stored_pdu_is_reported_raw_and_not_deleted(tmp_pat
         broken = "07913316020000F0040B9133"  # cut in the middle of the originating address
         index = await sim.inject_raw_pdu(broken)
         async with running(sim) as (_backend, rec):
-            (event,) = await rec.wait_for(lambda evs: [e for e in evs if isinstance(e, UndecodableSms)])
+            (event,) = await rec.wait_until(lambda evs: [e for e in evs if isinstance(e, UndecodableSms)])
             assert (event.index, event.pdu) == (index, broken)
             assert event.error
             assert stored_keys(sim) == {(index, broken)}

@@ -202,9 +202,9 @@ async def test_failed_and_delayed_and_absent_reports(tmp_path: Path) -> None:
 
 
 async def test_mr_counts_up_per_part_and_wraps(tmp_path: Path) -> None:
-    async with simulated_modem(tmp_path) as sim, SerialPeer(sim.link) as peer:
+    # Start near the wrap to see it.
+    async with simulated_modem(tmp_path, last_mr=254) as sim, SerialPeer(sim.link) as peer:
         await peer.command("ATE0")
-        sim._mr = 254  # start near the wrap to see it
         sim.set_reports("none")
         mrs = await send(peer, "+33622222222", "z" * 400)
         assert mrs == [255, 0, 1]
@@ -298,6 +298,21 @@ async def test_end_call_after_answer_gives_no_carrier(tmp_path: Path) -> None:
         assert (await peer.command("ATA"))[-1] == "OK"
         await sim.end_call()
         await peer.expect("^NO CARRIER$")
+
+
+async def test_a_silent_end_of_call_stops_the_rings_without_an_end_urc(tmp_path: Path) -> None:
+    async with simulated_modem(tmp_path) as sim, SerialPeer(sim.link) as peer:
+        await peer.command("ATE0")
+        await sim.ring(SENDER)
+        await peer.expect("RING")
+        assert await control_request(sim.ctl_path, {"op": "end_call", "silent": True}) == {"ok": True}
+        assert sim.state()["call"] is None
+        # Three ring intervals: no end URC at all (RINGs sent before the end may still be read).
+        with pytest.raises(TimeoutError):
+            await peer.expect("NO CARRIER", timeout=0.3)
+        with pytest.raises(TimeoutError):
+            await peer.expect("RING", timeout=0.3)  # and no more rings
+        assert await peer.command("AT+CLCC") == ["OK"]  # no call listed
 
 
 async def test_huawei_noise_comes_periodically_and_inside_responses(tmp_path: Path) -> None:
