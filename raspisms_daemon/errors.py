@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "SIM_LOCK_CODES",
     "AtProtocolError",
     "CmeError",
     "CmsError",
@@ -87,12 +88,22 @@ class CmsError(ModemError):
         super().__init__(f"+CMS ERROR: {code}" + (f" ({text})" if text else ""))
 
 
+# SIM PIN required, SIM PUK required, incorrect password, SIM PIN2 / PUK2 required (3GPP TS 27.007
+# §9.2.1): only the user can fix these, and retrying a wrong PIN locks the SIM after three tries.
+SIM_LOCK_CODES = frozenset({11, 12, 16, 17, 18})
+
+
 class CmeError(ModemError):
     """``+CME ERROR: <code>``: a mobile-equipment failure (3GPP TS 27.007 §9.2)."""
 
     def __init__(self, code: int, text: str = "") -> None:
         self.code = code
         super().__init__(f"+CME ERROR: {code}" + (f" ({text})" if text else ""))
+
+    @property
+    def sim_locked(self) -> bool:
+        """The SIM wants a code we do not have (or refused ours): do not retry, tell the user."""
+        return self.code in SIM_LOCK_CODES
 
 
 class ModemTimeout(ModemError):

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from ..clock import Clock, SystemClock
 from ..config import PhoneConfig
-from ..errors import ModemError, ModemGone, ModemTimeout, PduError
+from ..errors import CmeError, ModemError, ModemGone, ModemTimeout, PduError
 from . import gsm7
 from .gammu_worker import GammuWorker, NoMoreEntries, import_gammu, translate_gammu_error
 from .modem import (
@@ -316,7 +316,7 @@ class GammuBackend:
             return
         pin = self._phone.pin
         if status == "PIN" and pin and pin_refused(self._phone.device, pin):
-            raise ModemError(f"{self._tag}: the SIM refused the configured PIN before; fix pin and restart")
+            raise CmeError(16, "the SIM refused the configured PIN before; fix pin and restart")
         if status == "PIN" and pin:
             try:
                 sm.EnterSecurityCode("PIN", pin)
@@ -326,14 +326,13 @@ class GammuBackend:
                     raise err from exc
                 # Never again, not even by a rebuilt backend: the third wrong PIN locks the SIM (PUK).
                 remember_refused_pin(self._phone.device, pin)
-                raise ModemError(
-                    f"{self._tag}: the SIM refused the configured PIN ({err}); not retrying"
-                ) from exc
+                raise CmeError(16, f"the SIM refused the configured PIN ({err}); not retrying") from exc
             log.info("%s SIM PIN entered", self._tag)
             return
         if status == "PIN":
-            raise ModemError(f"{self._tag}: the SIM asks for its PIN and [phone:{self._phone.id}] has no pin")
-        raise ModemError(f"{self._tag}: the SIM asks for {status}; unlock it in another phone first")
+            raise CmeError(11, f"the SIM asks for its PIN and [phone:{self._phone.id}] has no pin")
+        # PUK, PIN2, PUK2, phone codes: nothing the daemon may type.
+        raise CmeError(12 if status == "PUK" else 17, f"the SIM asks for {status}; unlock it elsewhere")
 
     def _terminate_sync(self) -> None:
         """In the worker: close the connection and drop our references to the StateMachine here, so

@@ -441,7 +441,7 @@ class SerialAtBackend:
             try:
                 transport, identity, setup = await self._connect()
             except CmeError as exc:
-                if exc.code in (11, 12, 16, 17, 18):
+                if exc.sim_locked:
                     log.error("%s giving up: %s", self._ctx, exc)
                     self._state = BackendState.FAILED
                     self._emit(Disconnected(str(exc)))

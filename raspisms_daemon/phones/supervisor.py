@@ -21,7 +21,7 @@ from typing import Any
 import aiosqlite
 
 from ..config import PhoneConfig
-from ..errors import ModemError
+from ..errors import CmeError, ModemError
 from ..gsm.modem import (
     CallEnded,
     CallRinging,
@@ -154,6 +154,7 @@ class PhoneSupervisor:
         self.start_backoff = tuple(start_backoff)
         self.link = PhoneState.DISCONNECTED  # the modem link, whatever the disable says
         self.disabled_reason: str | None = None if phone.enabled else "disabled in the config"
+        self.error: str | None = None  # why the phone gave up starting (a SIM that wants a code)
         self.identity = Identity()
         self.signal: int | None = None
         self.last_seen: float | None = None
@@ -203,6 +204,7 @@ class PhoneSupervisor:
             if self.disabled
             else "disconnected",
             "disabled_reason": self.disabled_reason,
+            "error": self.error,
             "imei": self.identity.imei,
             "iccid": self.identity.iccid,
             "operator": self.identity.operator,
@@ -221,7 +223,8 @@ class PhoneSupervisor:
             self.first_attempt.set()
             return
         try:
-            await self._start_until_up()
+            if not await self._start_until_up():
+                return
             async for ev in self.backend.events():
                 await self.handle(ev)
         finally:
@@ -231,7 +234,8 @@ class PhoneSupervisor:
                 except (ModemError, TimeoutError, OSError) as exc:
                     log.warning("stopping the modem: %s", exc, extra=self._extra)
 
-    async def _start_until_up(self) -> None:
+    async def _start_until_up(self) -> bool:
+        """True once the backend runs; False when only the user can help (the SIM wants a code)."""
         failures = 0
         while True:
             self.link = PhoneState.STARTING
@@ -241,6 +245,19 @@ class PhoneSupervisor:
                 break
             except (ModemError, TimeoutError, OSError) as exc:
                 self.first_attempt.set()
+                if isinstance(exc, CmeError) and exc.sim_locked:
+                    # Retrying cannot help and would only spend the SIM's PIN tries: wait for the user.
+                    self.link = PhoneState.DISCONNECTED
+                    self.error = str(exc)
+                    log.error(
+                        "phone %d stopped: %s; fix [phone:%d] pin (or unlock the SIM) and restart the daemon",
+                        self.phone.id,
+                        exc,
+                        self.phone.id,
+                        extra=self._extra,
+                    )
+                    await self.persist_status()
+                    return False
                 delay = self.start_backoff[min(failures, len(self.start_backoff) - 1)]
                 failures += 1
                 self.link = PhoneState.DISCONNECTED
@@ -262,6 +279,7 @@ class PhoneSupervisor:
                         await asyncio.wait_for(self.backend.stop(), MODEM_TIMEOUT)
                     self.backend = self.rebuild(self.phone)
         await self._connected()
+        return True
 
     def retarget(self, device: str) -> None:
         """The phone was found on ``device`` (matched by IMEI/ICCID): use it from the next start on."""

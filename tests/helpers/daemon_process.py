@@ -85,14 +85,21 @@ async def running_daemon(
     api: bool = False,
     before_start: Callable[[list[Simulator], Config], Awaitable[None]] | None = None,
     webhook_format: str = "form",
+    sim_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[DaemonEnv]:
-    """``before_start(sims, config)`` runs once the simulators are up, before the daemon starts."""
+    """``before_start(sims, config)`` runs once the simulators are up, before the daemon starts;
+    ``sim_overrides`` are Simulator arguments (``pin=…``) for every simulated modem."""
     rx = FaultyReceiver(API_KEY)
     await rx.start()
     async with contextlib.AsyncExitStack() as stack:
         sims = [
             await stack.enter_async_context(
-                simulated_modem(tmp_path, personality, name=f"modem{i + 1}", imei=f"86700000000000{i + 1}")
+                simulated_modem(
+                    tmp_path,
+                    personality,
+                    name=f"modem{i + 1}",
+                    **{"imei": f"86700000000000{i + 1}", **(sim_overrides or {})},
+                )
             )
             for i in range(phones)
         ]

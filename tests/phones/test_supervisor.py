@@ -210,3 +210,17 @@ async def test_delivering_a_multipart_whose_parts_are_gone_emits_no_empty_sms(tm
         assert rid is None
         assert await env.daemon.db.fetchall("SELECT * FROM received") == []
         assert await env.daemon.db.fetchall("SELECT * FROM outbox") == []
+
+
+async def test_a_sim_refusing_the_pin_stops_the_phone_after_one_try_and_says_why(tmp_path: Path) -> None:
+    async with running_daemon(
+        tmp_path, sim_overrides={"pin": "1234"}, phone_overrides={"pin": "0000"}
+    ) as env:
+        sup = env.daemon.supervisors[1]
+        await _wait(lambda: sup.error is not None)
+        await asyncio.sleep(0.5)  # a retry, if any, would spend another try now
+        status = sup.status()
+        assert status["state"] == "disconnected"
+        assert "+CME ERROR: 16" in str(status["error"])
+        # One wrong PIN spent, two tries left: the SIM is not on its way to PUK.
+        assert env.sims[0].state()["settings"]["pin_attempts"] == 2
