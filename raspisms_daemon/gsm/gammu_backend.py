@@ -211,7 +211,12 @@ class GammuBackend:
             )
         except NoMoreEntries:
             log.debug("%s message %s/%d already gone", self._tag, storage, index)
-        self._emitted = {k for k in self._emitted if (k[0], k[1]) != (storage, index)}
+        except BaseException:
+            # Still stored: let the next poll show it again, so that the caller deletes it then.
+            self._deleting.discard((storage, index))
+            raise
+        finally:
+            self._emitted = {k for k in self._emitted if (k[0], k[1]) != (storage, index)}
 
     async def attach(self) -> None:
         """udev says a device appeared: if we are waiting to reconnect, try at once."""

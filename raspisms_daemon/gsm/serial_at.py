@@ -688,11 +688,17 @@ class SerialAtBackend:
 
     async def delete(self, index: int, storage: str) -> None:
         t = self._live()
-        async with self._op_lock:
-            await self._use_storage(t, storage)
-            await self._ok(t, f"AT+CMGD={index}")
-        gone = {pdu for name, i, pdu in self._emitted if (name, i) == (storage, index)}
-        self._emitted = {k for k in self._emitted if k[1] != index or (k[0] != storage and k[2] not in gone)}
+        try:
+            async with self._op_lock:
+                await self._use_storage(t, storage)
+                await self._ok(t, f"AT+CMGD={index}")
+        finally:
+            # Forgotten even when the delete failed: the next sweep shows the message again, the caller
+            # recognises it as taken in and deletes it then (else it would sit on the SIM until a reconnect).
+            gone = {pdu for name, i, pdu in self._emitted if (name, i) == (storage, index)}
+            self._emitted = {
+                k for k in self._emitted if k[1] != index or (k[0] != storage and k[2] not in gone)
+            }
         log.info("%s deleted %s/%d", self._ctx, storage, index)
 
     async def hangup(self) -> None:

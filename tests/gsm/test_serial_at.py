@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from raspisms_daemon.config import PhoneConfig
-from raspisms_daemon.errors import CmeError, CmsError, ModemGone
+from raspisms_daemon.errors import CmeError, CmsError, ModemError, ModemGone
 from raspisms_daemon.gsm.modem import (
     CallEnded,
     CallRinging,
@@ -153,6 +153,21 @@ async def test_lost_urcs_are_made_up_by_the_periodic_sweep_without_duplicates(
         await asyncio.sleep(1.0)  # three more sweeps: still on the SIM, but not emitted again
         assert sorted(texts(rec.events)) == sorted(["no URC for me", EMOJI_TEXT])
         assert len(rec.of(SmsReceived)) == 2
+
+
+async def test_a_message_whose_delete_failed_is_shown_again_by_the_next_sweep(tmp_path: Path) -> None:
+    async with simulated_modem(tmp_path) as sim, running(sim, sweep_interval=0.3) as (backend, rec):
+        await sim.inject_sms("+33611111111", "delete me")
+        (first,) = await rec.wait_until(lambda evs: [e for e in evs if isinstance(e, SmsReceived)])
+        await sim.fault("error:3")  # the storage switch and AT+CMGD both fail
+        with pytest.raises(ModemError):
+            await backend.delete(first.index, first.storage)
+        assert len(sim.state()["stored"]) == 1
+        # Still on the SIM: the caller gets it again (and deletes it then), not only after a reconnect.
+        again = await rec.wait_until(lambda evs: [e for e in evs if isinstance(e, SmsReceived)][1:])
+        assert pdu_key(again[0]) == pdu_key(first)
+        await backend.delete(again[0].index, again[0].storage)
+        assert sim.state()["stored"] == []
 
 
 @pytest.mark.parametrize("personality", PERSONALITIES)
