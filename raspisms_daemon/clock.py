@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "sleep_or_until"]
 
 
 class Clock(Protocol):
@@ -52,3 +52,25 @@ class ManualClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
         await asyncio.sleep(0)
+
+
+async def sleep_or_until(
+    clock: Clock, seconds: float | None, event: asyncio.Event, *, real_seconds: float | None = None
+) -> bool:
+    """Wait until ``event`` is set or ``seconds`` have passed on ``clock`` (``None``: no limit), but no
+    longer than ``real_seconds`` (wall time, whatever the clock). True unless only that ran out.
+
+    The backoffs that an attach cuts short and the dispatcher's wait for new rows are all this.
+    """
+    if event.is_set():
+        return True
+    waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(event.wait())}
+    if seconds is not None:
+        waiters.add(asyncio.ensure_future(clock.sleep(seconds)))
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=real_seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    return bool(done)

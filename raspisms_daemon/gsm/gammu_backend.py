@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, TypeVar
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import PhoneConfig
 from ..errors import CmeError, ModemError, ModemGone, ModemTimeout, PduError
 from . import gsm7
@@ -433,15 +433,7 @@ class GammuBackend:
 
     async def _backoff_wait(self, delay: float) -> None:
         """Sleep ``delay`` on the clock, unless :meth:`attach` is (or was meanwhile) called."""
-        if not self._attach.is_set():
-            sleeper = asyncio.ensure_future(self._clock.sleep(delay))
-            attached = asyncio.ensure_future(self._attach.wait())
-            try:
-                await asyncio.wait({sleeper, attached}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in (sleeper, attached):
-                    waiter.cancel()
-                await asyncio.gather(sleeper, attached, return_exceptions=True)
+        await sleep_or_until(self._clock, delay, self._attach)
         self._attach.clear()
 
     async def _check_signal(self) -> None:

@@ -21,7 +21,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import PhoneConfig
 from ..errors import CmeError, CmsError, ModemError, ModemGone, ModemTimeout, PduError
 from . import pdu as pdu_codec
@@ -402,7 +402,7 @@ class SerialAtBackend:
         next_ping = monotonic() + self._phone.liveness_interval
         while True:
             wait = max(0.0, min(next_sweep, next_ping) - monotonic())
-            await self._sleep_or(wait, self._check_now)
+            await sleep_or_until(self._clock, wait, self._check_now)
             now = monotonic()
             if self._check_now.is_set() or now >= next_ping:
                 self._check_now.clear()
@@ -434,7 +434,7 @@ class SerialAtBackend:
             delay = self._backoff[min(attempt, len(self._backoff) - 1)]
             if not os.path.exists(self._phone.device):  # noqa: ASYNC240 (one stat, never blocks long)
                 log.info("%s waiting for %s to come back", self._ctx, self._phone.device)
-                await self._sleep_or(delay, self._attach)
+                await sleep_or_until(self._clock, delay, self._attach)
                 self._attach.clear()
                 attempt += 1
                 continue
@@ -459,7 +459,7 @@ class SerialAtBackend:
                 self._adopt(transport, identity, setup)
                 log.info("%s modem back", self._ctx)
                 return True
-            await self._sleep_or(delay, self._attach)
+            await sleep_or_until(self._clock, delay, self._attach)
             self._attach.clear()
             attempt += 1
         return False
@@ -479,19 +479,6 @@ class SerialAtBackend:
             pass
         finally:
             transport.close()
-
-    async def _sleep_or(self, seconds: float, event: asyncio.Event) -> None:
-        """Sleep on the injected clock, waking early when ``event`` is set."""
-        if event.is_set():
-            return
-        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
-        waiter = asyncio.ensure_future(event.wait())
-        try:
-            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for fut in (sleeper, waiter):
-                fut.cancel()
-            await asyncio.gather(sleeper, waiter, return_exceptions=True)
 
     # -- unsolicited ------------------------------------------------------------------------------------
     def _on_urc(self, urc: Urc) -> None:

@@ -31,7 +31,7 @@ import aiohttp
 import aiosqlite
 
 from .. import __version__
-from ..clock import Clock, SystemClock
+from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import DeliveryConfig
 from ..store import outbox as outbox_store
 from ..store.db import Database
@@ -352,18 +352,8 @@ class Dispatcher:
         return None if earliest == _FAR else max(0.0, earliest - now)
 
     async def _wait(self, delay: float | None) -> None:
-        kick = asyncio.create_task(self._kick.wait())
-        waiters: set[asyncio.Task[object]] = {kick}
-        if delay is not None:
-            waiters.add(asyncio.create_task(self._clock.sleep(delay)))
-        try:
-            # The real-time poll also picks up rows another process (the CLI) replayed or enabled.
-            done, _ = await asyncio.wait(waiters, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
-            await asyncio.gather(*waiters, return_exceptions=True)
-        if not done:
+        # The real-time poll also picks up rows another process (the CLI) replayed or enabled.
+        if not await sleep_or_until(self._clock, delay, self._kick, real_seconds=self._poll):
             self.wake()
 
     async def _claim_loop(self) -> None:
