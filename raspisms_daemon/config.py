@@ -43,6 +43,7 @@ __all__ = [
     "load_config_or_exit",
     "parse_config",
     "parse_duration",
+    "validate_api_key",
     "validate_listen",
     "validate_webhook_name",
     "validate_webhook_url",
@@ -568,17 +569,22 @@ def _world_readable(path: Path) -> bool:
         return False
 
 
-def _check_api_key(key: str, where: str, col: _Collector) -> bool:
+def validate_api_key(key: str) -> str | None:
+    """None when ``key`` can sign webhooks and guard the API, else what is wrong (never the key)."""
     if not key:
-        col.add("daemon", where, "the API key is empty")
-        return False
+        return "the API key is empty"
     if not all(33 <= ord(ch) <= 126 for ch in key):
-        col.add("daemon", where, "the API key must be printable ASCII without spaces")
-        return False
+        return "the API key must be printable ASCII without spaces"
     if len(key) < MIN_API_KEY_LENGTH:
-        col.add("daemon", where, f"the API key is too short: at least {MIN_API_KEY_LENGTH} characters")
-        return False
-    return True
+        return f"the API key is too short: at least {MIN_API_KEY_LENGTH} characters"
+    return None
+
+
+def _check_api_key(key: str, where: str, col: _Collector) -> bool:
+    problem = validate_api_key(key)
+    if problem is not None:
+        col.add("daemon", where, problem)
+    return problem is None
 
 
 def _read_config_parser(text: str, col: _Collector) -> configparser.RawConfigParser | None:

@@ -28,6 +28,7 @@ from .clock import Clock, SystemClock
 from .config import Config, PhoneConfig
 from .errors import ModemError
 from .gsm.modem import ModemBackend
+from .logs import register_secret
 from .phones.calls import close_dangling_calls
 from .phones.context import PhoneContext
 from .phones.jobs import housekeeping_loop
@@ -92,6 +93,12 @@ class Daemon:
         notifier: Notifier | None = None,
     ) -> None:
         self.config = config
+        # Here, not in the command that starts us: whatever runs a Daemon (run, demo, tests) keeps the
+        # API key and the PINs out of every log line.
+        register_secret(config.daemon.api_key)
+        for phone in config.phones:
+            if phone.pin:
+                register_secret(phone.pin)
         self.clock: Clock = clock or SystemClock()
         self.backend_factory = backend_factory
         self.notifier = notifier or Notifier.from_env()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import signal
 import socket
@@ -47,6 +48,17 @@ async def test_demo_runs_the_whole_chain_and_exits_0() -> None:
     for type in ("receive_sms", "send_sms", "send_sms_status_change", "inbound_call"):
         assert f"webhook {type}" in out
     assert "everything arrived" in out
+
+
+async def test_a_debug_log_of_a_full_demo_run_never_shows_the_api_key() -> None:
+    key = "demo-key-" + "5f3a9c" * 4
+    code, out, err = await _cli("demo", "-vv", "--api-key", key, "--timeout", "20")
+    assert code == 0, out + err
+    # The daemon's own log at debug level was captured: AT traffic, the take-in, every delivery.
+    assert "DEBUG raspisms_daemon.gsm" in err and "SMS received from" in err and "delivered: HTTP 200" in err
+    whsec = base64.b64encode(key.encode()).decode()
+    for form in (key, whsec):
+        assert form not in out + err
 
 
 async def test_run_exits_78_on_an_invalid_config(tmp_path: Path) -> None:

@@ -60,14 +60,31 @@ def register(subparsers: Any) -> None:
         choices=["generic", "huawei", "quectel", "sim800"],
         help="which modem the simulator imitates",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the daemon's log")
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        type=_api_key,
+        help="sign with this key instead of a random one (to point a receiver of your own at --keep-running)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="show the daemon's log (-vv: debug)"
+    )
     parser.set_defaults(func=demo_command)
+
+
+def _api_key(value: str) -> str:
+    from ..config import validate_api_key
+
+    problem = validate_api_key(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return value
 
 
 def demo_command(args: argparse.Namespace) -> int:
     from ..logs import setup_logging
 
-    setup_logging("info" if args.verbose else "error")
+    setup_logging({0: "error", 1: "info"}.get(args.verbose, "debug"))
     workdir = Path(tempfile.mkdtemp(prefix="raspisms-demo-"))
     try:
         return asyncio.run(_demo(args, workdir))
@@ -122,7 +139,7 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
     from ..gsm.simulator import Simulator
     from ..webhooks.receiver import VerifyingReceiver
 
-    api_key = secrets.token_hex(16)
+    api_key = args.api_key or secrets.token_hex(16)
     watcher = _Watcher()
     receiver = VerifyingReceiver(api_key, on_delivery=watcher.on_delivery)
     await receiver.start("127.0.0.1", 0)

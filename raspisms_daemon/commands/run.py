@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import Config, load_config_or_exit
 from ..errors import RaspismsError
-from ..logs import register_secret, setup_logging
+from ..logs import setup_logging
 from ._common import add_config_argument
 
 __all__ = ["register", "run_daemon"]
@@ -32,10 +32,6 @@ def register(subparsers: Any) -> None:
 def run_command(args: argparse.Namespace) -> int:
     config = load_config_or_exit(args.config)
     setup_logging(config.daemon.log_level)
-    register_secret(config.daemon.api_key)
-    for phone in config.phones:
-        if phone.pin:
-            register_secret(phone.pin)
     for warning in config.warnings:
         log.warning("config: %s", warning)
     return asyncio.run(run_daemon(config))
