@@ -149,9 +149,9 @@ class Daemon:
                     _same_device(s.phone.device, path) for s in self.supervisors.values() if s.phone.device
                 ):
                     continue  # a configured phone owns it
-                sup = await self._identify(path, unplaced)
-                if sup is not None:
-                    unplaced.remove(sup)
+                found = await self._identify(path, unplaced)
+                if found is not None:
+                    unplaced.remove(found)
                     sup.retarget(path)
                     ids.append(sup.phone.id)
                     await sup.attach()

@@ -226,7 +226,8 @@ class JournalFieldsHandler(logging.Handler):
     def __init__(self, level: int = logging.NOTSET, *, send: Callable[..., Any] | None = None) -> None:
         super().__init__(level)
         if send is None:
-            from systemd import journal  # only imported when actually logging to the journal
+            # Only imported when actually logging to the journal (systemd-python ships no type hints).
+            from systemd import journal  # type: ignore[attr-defined]
 
             send = journal.send
         self._send = send
@@ -281,7 +282,7 @@ def stderr_is_journal(environ: Mapping[str, str] | None = None, fd: int | None =
 
 def _journal_importable() -> bool:
     try:
-        from systemd import journal  # noqa: F401
+        from systemd import journal  # type: ignore[attr-defined]  # noqa: F401
     except ImportError:
         return False
     return True

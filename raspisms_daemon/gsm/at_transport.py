@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import serial
 
@@ -209,7 +210,8 @@ class AtTransport:
             assert self._response is not None and self._prompt is not None
             try:
                 async with asyncio.timeout(prompt_limit):
-                    await asyncio.wait({self._prompt, self._response}, return_when=asyncio.FIRST_COMPLETED)
+                    either: set[asyncio.Future[Any]] = {self._prompt, self._response}
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             except TimeoutError as exc:
                 # Leave the prompt if it came late: ESC cancels without sending (Ctrl-Z would send).
                 with contextlib.suppress(ModemGone, ModemTimeout):
@@ -225,7 +227,7 @@ class AtTransport:
             return await self._result(f"{command}: no result", limit)
 
 
-def _consume(fut: asyncio.Future[object] | None) -> None:
+def _consume(fut: asyncio.Future[Any] | None) -> None:
     """Mark a failed future's exception as seen, so asyncio does not log it as never retrieved."""
     if fut is not None and fut.done() and not fut.cancelled():
         fut.exception()

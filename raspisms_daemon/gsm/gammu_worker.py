@@ -62,7 +62,8 @@ def import_gammu() -> ModuleType:
         raise ModemError(
             "backend = gammu needs python-gammu: install raspisms-daemon[gammu] (pip) or python3-gammu (apt)"
         ) from exc
-    return gammu
+    module: ModuleType = gammu  # python-gammu ships no type hints
+    return module
 
 
 def translate_gammu_error(exc: BaseException, where: str) -> BaseException:

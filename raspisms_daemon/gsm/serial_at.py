@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import PhoneConfig
@@ -366,7 +367,8 @@ class SerialAtBackend:
                 self._emit(Reconnected())
         finally:
             # Cleanup also on CancelledError: the port never outlives its owner.
-            if self._transport is not None and self._state is not BackendState.CONNECTED:
+            # (mypy keeps its narrowing of _state across the awaits above; stop() changes it meanwhile.)
+            if self._transport is not None and self._state is not BackendState.CONNECTED:  # type: ignore[comparison-overlap]
                 self._transport.close()
 
     async def _connected_phase(self) -> str:
@@ -377,7 +379,8 @@ class SerialAtBackend:
         periodic = asyncio.create_task(self._periodic(transport), name=f"at-periodic-{self._phone.id}")
         lost = asyncio.ensure_future(transport.lost)
         try:
-            done, _ = await asyncio.wait({worker, periodic, lost}, return_when=asyncio.FIRST_COMPLETED)
+            waiters: set[asyncio.Future[Any]] = {worker, periodic, lost}
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             if lost in done:
                 return str(lost.result())
             for task in done:
@@ -453,7 +456,7 @@ class SerialAtBackend:
             except ModemError as exc:
                 log.warning("%s reconnect failed: %s", self._ctx, exc)
             else:
-                if self._state is BackendState.STOPPED:
+                if self._state is BackendState.STOPPED:  # type: ignore[comparison-overlap]  # stop() ran meanwhile
                     transport.close()
                     return False
                 self._adopt(transport, identity, setup)

@@ -251,7 +251,7 @@ class Sender:
         )
         if row is None or row["at"] is None:
             return self.poll_interval
-        return max(0.05, min(self.poll_interval, row["at"] - now))
+        return max(0.05, min(self.poll_interval, float(row["at"]) - now))
 
     async def process_due(self) -> int:
         """Send every due destination that has a usable phone; returns how many were handled."""
