@@ -448,8 +448,8 @@ class PhoneSupervisor:
             await asyncio.wait_for(self.backend.delete(ev.index, ev.storage), MODEM_TIMEOUT)
         except (ModemError, TimeoutError) as exc:
             # Never a loss (it is committed). It is not retried blindly: the slot may hold a new message
-            # by then. A failed command makes the backend check the link; the sweep after a reconnect
-            # (or the next start) shows the message again, taken_in recognises it, and it is deleted.
+            # by then. The backend's next sweep shows the message again, taken_in recognises it, and it
+            # is deleted then.
             log.warning(
                 "could not delete %s/%d from the SIM: %s", ev.storage, ev.index, exc, extra=self._extra
             )
