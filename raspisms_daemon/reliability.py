@@ -1,4 +1,4 @@
-"""Phone reliability alerts, computed as RaspiSMS computes them (DESIGN §8). Pure: no I/O.
+"""Phone reliability alerts, computed as RaspiSMS computes them (docs/design.md §8). Pure: no I/O.
 
 For one phone and one type (``failed`` or ``unknown``): take the SMS sent in ``[now - period,
 now - grace]`` and after the last alert of that type; alert when there are at least ``volume`` of them

@@ -1,34 +1,74 @@
 #!/usr/bin/env bash
-# Idempotent setup: system packages (as root), the virtual environment at .venv, the project with its extras.
+# Idempotent setup of a checkout: system packages (as root), the virtual environment .venv, the project.
+#
+#   ./scripts/setup.sh          what the daemon and the demo need
+#   ./scripts/setup.sh --dev    also what the tests and the benchmarks need
+#
+# Nothing is compiled. python-gammu and systemd-python come from Debian (python3-gammu, python3-systemd:
+# prebuilt for amd64, arm64 and armhf, where PyPI has no wheel for armhf and pip would need a compiler
+# and a newer libgammu than Debian 12's); the venv sees them through --system-site-packages, and pip
+# installs the rest from wheels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(gammu gammu-smsd libgammu-dev pkg-config libsystemd-dev umockdev udev curl strace openssl
-  python3-venv python3-setuptools python3-wheel python3-gammu python3-systemd)
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  missing=()
-  for p in "${apt_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
+dev=0
+case "${1:-}" in
+  --dev) dev=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--dev]" >&2; exit 2 ;;
+esac
+
+apt_packages=(python3 python3-venv python3-gammu python3-systemd ca-certificates)
+# For the tests: libgammu's own tools (gammu, gammu-smsd for the benchmarks), systemd-analyze (unit
+# files), umockdev + udevadm (udev rules), strace (durability), curl + openssl (gammu-smsd's hook),
+# setpriv (util-linux), PHP's CLI (a RaspiSMS-style receiver), mosquitto (MQTT broker), FUSE
+# (power-cut file system).
+dev_packages=(gammu gammu-smsd systemd udev umockdev strace curl openssl util-linux php-cli mosquitto
+  fuse3 libfuse2 git)
+wanted=("${apt_packages[@]}")
+[ "$dev" = 1 ] && wanted+=("${dev_packages[@]}")
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing system packages: ${missing[*]}"
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: these system packages are missing (install them as root: apt-get install ${missing[*]});" \
+      "what needs them is skipped" >&2
   fi
-elif ! command -v gammu >/dev/null; then
-  echo "setup: not root; install these with apt first: ${apt_packages[*]}" >&2
 fi
 
-py=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv"
-  "$py" -m venv .venv
+# Debian's interpreter: apt's python3-gammu and python3-systemd are built for it.
+py=${PYTHON:-/usr/bin/python3}
+[ -x "$py" ] || py=python3
+venv_ok() {
+  [ -x .venv/bin/python ] && grep -q '^include-system-site-packages = true' .venv/pyvenv.cfg 2>/dev/null \
+    && [ "$(.venv/bin/python -c 'import sys; print(sys._base_executable)' 2>/dev/null)" = "$("$py" -c 'import sys; print(sys.executable)')" ]
+}
+if ! venv_ok; then
+  echo "setup: creating .venv ($("$py" --version) with the system's site-packages)"
+  rm -rf .venv
+  "$py" -m venv --system-site-packages .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
-if [ ! -f "$stamp" ]; then
-  echo "setup: installing raspisms-daemon and its extras into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev,gammu,systemd]'
+
+extras=""
+[ "$dev" = 1 ] && extras="[dev]"
+base=.venv/.installed-$(cat pyproject.toml "$0" | sha256sum | cut -c1-16)
+stamp=$base${extras:+-dev}
+# A dev install has everything a plain one has.
+if [ ! -f "$stamp" ] && [ ! -f "$base-dev" ]; then
+  echo "setup: installing raspisms-daemon${extras} into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --only-binary=:all: -e ".${extras}" \
+    || .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+for module in gammu systemd.journal; do
+  .venv/bin/python -c "import $module" 2>/dev/null \
+    || echo "setup: note: python module $module is not available (apt-get install python3-${module%%.*})" >&2
+done

@@ -1,4 +1,4 @@
-"""Everything that talks to a GSM modem, up to the backend interface (DESIGN §5).
+"""Everything that talks to a GSM modem, up to the backend interface (docs/design.md §5).
 
 Pure core (no I/O): :mod:`.pdu` and :mod:`.gsm7` (the SMS PDU codec), :mod:`.at_protocol` (the AT
 dialogue, sans-I/O). The interface: :mod:`.modem` (:class:`~.modem.ModemBackend` and its events).

@@ -526,7 +526,7 @@ class GammuBackend:
             imei=ask(sm.GetIMEI, "GetIMEI") or None,
             imsi=ask(sm.GetSIMIMSI, "GetSIMIMSI") or None,
             iccid=None,  # libgammu has no portable ICCID query
-            operator=network.get("NetworkName") or network.get("NetworkCode") or None,
+            operator=operator_name(network, self._gammu.GSMNetworks),
             signal=rssi_from_quality(quality) if quality else None,
             registration=_REGISTRATION.get(network.get("State", ""), "unknown") if network else None,
         )
@@ -566,6 +566,13 @@ def submit_message(part: SubmitPart) -> dict[str, Any]:
     elif part.udh:
         message["UDH"] = {"Type": "UserUDH", "Text": part.udh}
     return message
+
+
+def operator_name(network: dict[str, Any], known: dict[str, str]) -> str | None:
+    """The operator's name: as the network gives it (python-gammu ≥ 3.3 passes it on), else libgammu's
+    table of network codes (``gammu.GSMNetworks``), else the code itself (``"208 15"``)."""
+    code = network.get("NetworkCode") or None
+    return network.get("NetworkName") or (known.get(code) if code else None) or code
 
 
 def rssi_from_quality(quality: dict[str, Any]) -> int | None:

@@ -1,4 +1,4 @@
-"""Incoming calls (DESIGN §7): a ``call`` row and an ``inbound_call`` webhook at the first ring.
+"""Incoming calls (docs/design.md §7): a ``call`` row and an ``inbound_call`` webhook at the first ring.
 
 Later rings of the same call are counted; with ``hangup_calls = N`` the call is hung up at the N-th
 ring (gate openers: the caller is not charged). The end of the call only updates the row: RaspiSMS

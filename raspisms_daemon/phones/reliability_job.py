@@ -1,4 +1,4 @@
-"""The reliability job (DESIGN §8): every ``[reliability] interval``, check each phone and each type.
+"""The reliability job (docs/design.md §8): every ``[reliability] interval``, check each phone and each type.
 
 The computation is :func:`raspisms_daemon.reliability.evaluate`; this module feeds it from the store,
 records an alert in ``phone_reliability_history`` (which restarts the window) together with its

@@ -1,4 +1,4 @@
-"""Sending scheduled SMS (DESIGN §6) and applying delivery reports to what was sent.
+"""Sending scheduled SMS (docs/design.md §6) and applying delivery reports to what was sent.
 
 One destination at a time, in due order:
 
@@ -343,7 +343,7 @@ class Sender:
         failure: str | None = None
         may_have_left = False  # no answer: the part in hand may have reached the network
         # Part by part, so that a retry re-sends only the part that failed: a part the modem accepted
-        # has left, and sending it again would be a double send (DESIGN §6).
+        # has left, and sending it again would be a double send (docs/design.md §6).
         while len(mrs) < len(parts):
             which = f"part {len(mrs) + 1}/{len(parts)}" if len(parts) > 1 else "SMS"
             try:

@@ -1,4 +1,4 @@
-"""Webhook event bodies and the wire rendering, exactly as RaspiSMS v3.9.5 sends them (DESIGN §3).
+"""Webhook event bodies and the wire rendering, exactly as RaspiSMS v3.9.5 sends them (docs/design.md §3).
 
 Pure: no I/O. One builder per webhook type returns the body dict (field names, JSON types and order as
 RaspiSMS's code builds them); :func:`body_json` serialises it once, when the event is stored, and

@@ -9,7 +9,7 @@ import pytest
 from raspisms_daemon.store import messages
 from tests.helpers.daemon_process import poll_until, running_daemon
 
-pytest.importorskip("gammu")
+pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
 
 
 @pytest.mark.timeout(120)

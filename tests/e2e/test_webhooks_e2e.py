@@ -1,6 +1,6 @@
 """End to end, one test per webhook type: simulator → daemon process → signed POST → receiver.
 
-Every body field is checked for presence, JSON type and value, per DESIGN §3.
+Every body field is checked for presence, JSON type and value, per docs/design.md §3.
 """
 
 from __future__ import annotations

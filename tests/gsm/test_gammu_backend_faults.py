@@ -22,7 +22,7 @@ from tests.gsm.test_gammu_backend_at import phone_for
 from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 
-pytest.importorskip("gammu")
+pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
 
 pytestmark = pytest.mark.timeout(90)
 

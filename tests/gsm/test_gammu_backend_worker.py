@@ -12,7 +12,7 @@ import pytest
 from raspisms_daemon.errors import ModemError, ModemGone, ModemTimeout
 from raspisms_daemon.gsm.gammu_worker import GammuWorker, NoMoreEntries, translate_gammu_error
 
-gammu = pytest.importorskip("gammu")
+gammu = pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
 
 pytestmark = pytest.mark.timeout(30)
 

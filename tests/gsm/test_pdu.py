@@ -27,16 +27,8 @@ from raspisms_daemon.gsm.pdu import (
 )
 
 
-def vectors_path() -> Path:
-    # In CI the repository sits beside a copy of shared/: <repo>/../shared/vectors/pdu.json.
-    repo = Path(__file__).resolve().parents[2]
-    for candidate in (repo.parent / "shared" / "vectors" / "pdu.json", Path("/work/shared/vectors/pdu.json")):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("shared/vectors/pdu.json not found beside the repository")
-
-
-VECTORS: list[dict[str, Any]] = json.loads(vectors_path().read_text(encoding="utf-8"))["vectors"]
+DATA = Path(__file__).resolve().parents[1] / "data"
+VECTORS: list[dict[str, Any]] = json.loads((DATA / "pdu_vectors.json").read_text(encoding="utf-8"))["vectors"]
 TYPES = {"deliver": DeliverPdu, "submit": SubmitPdu, "status_report": StatusReportPdu}
 
 

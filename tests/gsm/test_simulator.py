@@ -22,7 +22,7 @@ SENDER = "+33611111111"
 
 
 async def init(peer: SerialPeer, personality: str) -> None:
-    """The AT backend's init sequence (DESIGN §5), ds=1 where the modem refuses ds=2."""
+    """The AT backend's init sequence (docs/design.md §5), ds=1 where the modem refuses ds=2."""
     assert (await peer.command("AT"))[-1] == "OK"
     assert (await peer.command("ATE0"))[-1] == "OK"
     for command in ("AT+CMEE=1", "AT+CPIN?", "AT+CMGF=0", "AT+CLIP=1", "AT+CREG=2"):

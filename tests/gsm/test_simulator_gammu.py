@@ -1,6 +1,6 @@
 """libgammu's own AT driver (the ``gammu`` command, ``connection = at``) against the simulator.
 
-DESIGN §5: the simulator must be realistic enough that libgammu can identify it, read its SMS and send
+docs/design.md §5: the simulator must be realistic enough that libgammu can identify it, read its SMS and send
 through it. Every personality runs at once (gammu paces its init at ~0.4 s per command).
 """
 

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from raspisms_daemon.config import Config
+from raspisms_daemon.clock import ManualClock
+from raspisms_daemon.config import Config, PhoneConfig
 from raspisms_daemon.gsm.modem import SmsReceived, UndecodableSms
 from raspisms_daemon.gsm.pdu import DeliverPdu, decode, encode_deliver
 from raspisms_daemon.gsm.simulator import Simulator
 from raspisms_daemon.phones.jobs import flush_expired_multiparts
-from raspisms_daemon.phones.supervisor import deliver_multipart
+from raspisms_daemon.phones.context import PhoneContext
+from raspisms_daemon.phones.supervisor import PhoneSupervisor, deliver_multipart
+from raspisms_daemon.store import messages
 from raspisms_daemon.store.db import open_database
-from tests.helpers.daemon_process import poll_until, running_daemon
+from raspisms_daemon.store.webhooks import add_webhook
+from tests.helpers.daemon_process import API_KEY, poll_until, running_daemon
 from tests.helpers.simulator import simulated_modem
 
 _wait = poll_until
+
+
+class NoBackend:
+    """A backend for events handed over directly (+CMT): nothing to delete, never started."""
+
+    async def delete(self, index: int, storage: str) -> None:
+        raise AssertionError(f"nothing to delete for a message handed over directly ({storage}/{index})")
 
 
 async def test_a_message_already_taken_in_is_deleted_but_not_emitted_again(tmp_path: Path) -> None:
@@ -66,20 +78,28 @@ async def test_an_incomplete_multipart_is_delivered_with_what_arrived_after_the_
     text = "A" * 153 + "B" * 153 + "C" * 10
     parts = _parts("+33612345678", text)
     assert len(parts) == 3
-    async with running_daemon(tmp_path, daemon_overrides={"multipart_timeout": 0.5}) as env:
-        sup = env.daemon.supervisors[1]
-        for hex_pdu, msg in (parts[0], parts[2]):
+    clock = ManualClock()
+    db = await open_database(tmp_path / "db.sqlite3")
+    try:
+        async with db.transaction() as conn:
+            await add_webhook(conn, "inbox", "http://127.0.0.1:9/hook", types=["receive_sms"])
+            await messages.upsert_phone(conn, id=1, name="p", backend="at", device="/dev/x", enabled=True)
+        ctx = PhoneContext(db=db, api_key=API_KEY, clock=clock, multipart_timeout=600.0)
+        sup = PhoneSupervisor(PhoneConfig(id=1, device="/dev/x"), NoBackend(), ctx)
+        for hex_pdu, msg in (parts[0], parts[2], parts[0]):  # the last one is a repeat
             await sup.handle(SmsReceived(index=None, storage="", pdu=hex_pdu, message=msg))
-        await sup.handle(SmsReceived(index=None, storage="", pdu=parts[0][0], message=parts[0][1]))  # repeat
-        assert env.of_type("receive_sms") == []
-        assert env.daemon.ctx is not None
-        assert await flush_expired_multiparts(env.daemon.ctx) == 0  # not old enough yet
-        await asyncio.sleep(0.6)
-        assert await flush_expired_multiparts(env.daemon.ctx) == 1
-        (d,) = await env.wait_type("receive_sms")
-        assert d.body["text"] == "A" * 153 + "C" * 10
-        row = await env.daemon.db.fetchone("SELECT complete, parts FROM received")
-        assert row is not None and tuple(row) == (0, 2)
+        clock.advance(599.0)
+        assert await flush_expired_multiparts(ctx) == 0  # not old enough yet
+        assert await db.fetchall("SELECT * FROM received") == []
+        clock.advance(1.0)
+        assert await flush_expired_multiparts(ctx) == 1
+        row = await db.fetchone("SELECT text, complete, parts FROM received")
+        assert row is not None and tuple(row) == ("A" * 153 + "C" * 10, 0, 2)
+        (body,) = [json.loads(r["body"]) for r in await db.fetchall("SELECT body FROM outbox")]
+        assert body["text"] == "A" * 153 + "C" * 10
+        assert await flush_expired_multiparts(ctx) == 0  # delivered once
+    finally:
+        await db.close()
 
 
 async def test_parts_arriving_in_any_order_complete_one_message(tmp_path: Path) -> None:

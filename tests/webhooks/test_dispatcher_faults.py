@@ -1,4 +1,4 @@
-"""The receiver fault matrix (DESIGN §3): each misbehaviour against a real receiver on 127.0.0.1.
+"""The receiver fault matrix (docs/design.md §3): each misbehaviour against a real receiver on 127.0.0.1.
 
 In every case nothing is lost (the event ends delivered, or kept pending/dead, never gone) and every
 attempt at one event carries the same ``webhook_random_id``.
