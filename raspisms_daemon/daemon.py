@@ -26,7 +26,7 @@ import aiohttp
 
 from .clock import Clock, SystemClock
 from .config import Config, PhoneConfig
-from .errors import ModemError
+from .errors import LinkError, ModemError
 from .gsm.modem import ModemBackend
 from .logs import register_secret
 from .phones.calls import close_dangling_calls
@@ -165,11 +165,11 @@ class Daemon:
             try:
                 await asyncio.wait_for(probe.start(), PROBE_TIMEOUT)
                 identity = await asyncio.wait_for(probe.identity(), PROBE_TIMEOUT)
-            except (ModemError, TimeoutError, OSError) as exc:
+            except (ModemError, LinkError, TimeoutError, OSError) as exc:
                 log.info("%s is not a modem we can identify: %s", path, exc or type(exc).__name__)
                 return None
             finally:
-                with contextlib.suppress(ModemError, TimeoutError, OSError):
+                with contextlib.suppress(ModemError, LinkError, TimeoutError, OSError):
                     await asyncio.wait_for(probe.stop(), PROBE_TIMEOUT)
         for sup in phones:
             p = sup.phone

@@ -4,12 +4,13 @@
     ├── ConfigError            invalid configuration; carries one Problem per bad key (exit 78)
     ├── PduError               a PDU that cannot be decoded or a text that cannot be encoded
     ├── AtProtocolError        bytes on the serial line that break the AT dialogue
-    ├── ModemError             a modem that answered, but not as hoped
+    ├── ModemError             the modem answered and refused (it is there, and it said no)
     │   ├── CmsError           +CMS ERROR: <code> (message service), with .code
     │   ├── CmeError           +CME ERROR: <code> (equipment), with .code
-    │   ├── ModemTimeout       no final result code in time
-    │   ├── ModemGone          the device vanished (unplugged) or the link closed
     │   └── NoMoreEntries      (gsm/gammu_worker.py) the end of a libgammu GetNext* walk
+    ├── LinkError              the link to the modem failed: no answer, so nothing was refused
+    │   ├── ModemTimeout       no final result code in time (the command may have been carried out)
+    │   └── ModemGone          the device vanished (unplugged) or the link closed
     ├── StoreError             the SQLite store refused an operation (bad id, wrong state)
     ├── DeliveryError          a webhook URL or delivery that cannot be accepted
     ├── SimulatorError         (gsm/simulator.py) a request the virtual modem cannot carry out
@@ -18,6 +19,10 @@
 The last three live next to the code that raises them, as their use is local to it. Outside the tree,
 on purpose: ``api.envelope.ApiError`` (an HTTP answer, turned into a 4xx envelope by the API's
 middleware) and ``commands.send.ApiClientError`` (the CLI could not reach the daemon: exit 69).
+A refusal and a link failure call for different answers (a refusal is final for that command; after
+a link failure the modem may have done it, and the link is rebuilt), so they are two branches: code
+that treats both alike catches ``(ModemError, LinkError)``.
+
 Programming errors (a bad argument to a pure function) stay ``ValueError``/``RuntimeError``.
 
 Low-level exceptions (OSError, serial.SerialException, gammu.GSMError, aiohttp.ClientError,
@@ -35,6 +40,7 @@ __all__ = [
     "CmsError",
     "ConfigError",
     "DeliveryError",
+    "LinkError",
     "ModemError",
     "ModemGone",
     "ModemTimeout",
@@ -106,11 +112,15 @@ class CmeError(ModemError):
         return self.code in SIM_LOCK_CODES
 
 
-class ModemTimeout(ModemError):
+class LinkError(RaspismsError):
+    """The link to the modem failed: the modem did not answer, or is gone."""
+
+
+class ModemTimeout(LinkError):
     """The modem did not finish a command in time."""
 
 
-class ModemGone(ModemError):
+class ModemGone(LinkError):
     """The serial device disappeared or the connection to the phone closed."""
 
 

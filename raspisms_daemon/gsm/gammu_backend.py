@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import PhoneConfig
-from ..errors import CmeError, ModemError, ModemGone, ModemTimeout, PduError
+from ..errors import CmeError, LinkError, ModemError, ModemGone, PduError
 from . import gsm7
 from .gammu_worker import GammuWorker, NoMoreEntries, import_gammu, translate_gammu_error
 from .modem import (
@@ -263,7 +263,7 @@ class GammuBackend:
             raise ModemGone(f"{self._tag} {what}: phone not connected ({self._state.value})")
         try:
             return await self._call(fn, what)
-        except (ModemGone, ModemTimeout) as exc:
+        except LinkError as exc:
             if self._lost is None:
                 self._lost = str(exc)  # the supervision task notices within a tick and reconnects
             raise
@@ -314,7 +314,7 @@ class GammuBackend:
             status = sm.GetSecurityStatus()
         except self._gammu.GSMError as exc:
             err = translate_gammu_error(exc, "GetSecurityStatus")
-            if isinstance(err, ModemGone | ModemTimeout):
+            if isinstance(err, LinkError):
                 raise err from exc
             return  # not supported by this phone: assume no code is needed
         if status is None:
@@ -327,7 +327,7 @@ class GammuBackend:
                 sm.EnterSecurityCode("PIN", pin)
             except self._gammu.GSMError as exc:
                 err = translate_gammu_error(exc, "EnterSecurityCode")
-                if isinstance(err, ModemGone | ModemTimeout):
+                if isinstance(err, LinkError):
                     raise err from exc
                 # Never again, not even by a rebuilt backend: the third wrong PIN locks the SIM (PUK).
                 remember_refused_pin(self._phone.device, pin)
@@ -390,7 +390,7 @@ class GammuBackend:
                 # Lets libgammu read unsolicited lines (RING, +CLIP) and run the call callback.
                 await self._call(lambda: self._need_sm().ReadDevice(False), "ReadDevice")
                 await self._clock.sleep(self._tick)
-            except (ModemGone, ModemTimeout) as exc:
+            except LinkError as exc:
                 await self._reconnect(str(exc))
                 next_sweep = next_signal = self._clock.monotonic()
             except ModemError as exc:
@@ -410,13 +410,13 @@ class GammuBackend:
             self._abort()  # free the worker from a call that may block for a long time
         attempt = 0
         while self._state is GammuState.DISCONNECTED:
-            with contextlib.suppress(ModemError):
+            with contextlib.suppress(ModemError, LinkError):
                 await self._call(self._terminate_sync, "Terminate", timeout=min(self._call_timeout, 10.0))
             self._sm = None
             await self._backoff_wait(self._backoff[min(attempt, len(self._backoff) - 1)])
             try:
                 await self._open()
-            except ModemError as exc:
+            except (ModemError, LinkError) as exc:
                 attempt += 1
                 log.info("%s gammu reconnect attempt %d failed: %s", self._tag, attempt, exc)
                 continue
@@ -470,7 +470,7 @@ class GammuBackend:
             except NoMoreEntries:
                 complete = True
                 break
-            except (ModemGone, ModemTimeout):
+            except LinkError:
                 raise
             except ModemError as exc:
                 # libgammu choked on one stored message: still hand over what was read before it
@@ -511,7 +511,7 @@ class GammuBackend:
                 return fn()
             except self._gammu.GSMError as exc:
                 err = translate_gammu_error(exc, what)
-                if isinstance(err, ModemGone | ModemTimeout):
+                if isinstance(err, LinkError):
                     raise err from exc
                 return None
 

@@ -6,7 +6,7 @@ submits a callable, the thread runs it and hands the outcome back with ``loop.ca
 The result is set only on a future that is not done yet, so a caller that timed out or was cancelled
 never crashes the worker (unlike ``gammu.asyncworker``, which also flattens every error into a plain
 ``GSMError``). ``gammu.GSMError`` is translated into our exception tree here, in the thread, so that
-callers always see :class:`~raspisms_daemon.errors.ModemError` subclasses.
+callers always see subclasses of :class:`~raspisms_daemon.errors.ModemError` or ``LinkError``.
 
 The module imports ``gammu`` lazily: an AT-only install without python-gammu must still import it.
 """

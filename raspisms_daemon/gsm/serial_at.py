@@ -24,7 +24,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import PhoneConfig
-from ..errors import CmeError, CmsError, ModemError, ModemGone, ModemTimeout, PduError
+from ..errors import CmeError, CmsError, LinkError, ModemError, ModemGone, ModemTimeout, PduError
 from . import pdu as pdu_codec
 from .at_protocol import (
     Response,
@@ -228,8 +228,6 @@ class SerialAtBackend:
         """A command whose refusal is fine (optional features); None when refused."""
         try:
             return await self._ok(t, command)
-        except (ModemTimeout, ModemGone):
-            raise
         except ModemError as exc:
             log.debug("%s %s refused: %s", self._ctx, redact(command), exc)
             return None
@@ -287,9 +285,7 @@ class SerialAtBackend:
                     raise CmeError(16, f"{self._ctx}: the SIM refused the configured PIN before")
                 try:
                     await self._ok(t, f'AT+CPIN="{pin}"')
-                except (ModemTimeout, ModemGone):
-                    raise  # no answer is no refusal (as in the gammu backend): the link is the problem
-                except ModemError as exc:
+                except ModemError as exc:  # a refusal; no answer (LinkError) is no refusal
                     # Never retried, not even by a rebuilt backend: three wrong PINs lock the SIM.
                     remember_refused_pin(self._phone.device, pin)
                     code = exc.code if isinstance(exc, CmeError) else 16
@@ -453,7 +449,7 @@ class SerialAtBackend:
             except ModemTimeout as exc:
                 log.warning("%s modem does not answer after reopen (%s); resetting it", self._ctx, exc)
                 await self._reset_modem()
-            except ModemError as exc:
+            except (ModemError, ModemGone) as exc:
                 log.warning("%s reconnect failed: %s", self._ctx, exc)
             else:
                 if self._state is BackendState.STOPPED:  # type: ignore[comparison-overlap]  # stop() ran meanwhile
@@ -478,7 +474,7 @@ class SerialAtBackend:
         try:
             # A stalled firmware may obey the reset without answering it: do not wait long.
             await transport.command("AT+CFUN=1,1", min(1.0, self._command_timeout))
-        except ModemError:
+        except (ModemError, LinkError):
             pass
         finally:
             transport.close()
@@ -611,8 +607,6 @@ class SerialAtBackend:
                 async with self._op_lock:
                     try:
                         await self._use_storage(t, storage)
-                    except (ModemTimeout, ModemGone):
-                        raise
                     except ModemError as exc:
                         log.debug("%s storage %s not sweepable: %s", self._ctx, storage, exc)
                         continue
@@ -695,8 +689,6 @@ class SerialAtBackend:
         t = self._live()
         try:
             await self._ok(t, "ATH")
-        except (ModemTimeout, ModemGone):
-            raise
         except ModemError:
             await self._ok(t, "AT+CHUP")  # some modems only hang up a voice call this way
         self._call_over()  # the modem reports no end for a call we hang up ourselves
@@ -704,7 +696,7 @@ class SerialAtBackend:
     async def identity(self) -> Identity:
         t = self._transport
         if self._state is BackendState.CONNECTED and t is not None:
-            with contextlib.suppress(ModemError):
+            with contextlib.suppress(ModemError, LinkError):
                 self._set_signal(await self._read_signal(t))
                 registration = await self._read_registration(t)
                 if registration is not None:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from ..config import PhoneConfig
-from ..errors import ModemError
+from ..errors import LinkError, ModemError
 from ..webhooks import events
 from .context import MODEM_TIMEOUT, PhoneContext
 
@@ -72,7 +72,7 @@ class CallTracker:
             self._hung_up = True
             try:
                 await asyncio.wait_for(self._hangup(), MODEM_TIMEOUT)
-            except (ModemError, TimeoutError) as exc:
+            except (ModemError, LinkError, TimeoutError) as exc:
                 log.warning("could not hang up: %s", exc, extra={"phone_id": self.phone.id})
             else:
                 log.info("hung up after %d rings", self.rings, extra={"phone_id": self.phone.id})

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from ..errors import CmeError, CmsError, ModemError, ModemGone, ModemTimeout, PduError
+from ..errors import CmeError, CmsError, LinkError, ModemError, PduError
 from ..gsm.pdu import SubmitPart, encode_submit
 from ..webhooks import events
 from .context import PhoneContext
@@ -348,7 +348,7 @@ class Sender:
             which = f"part {len(mrs) + 1}/{len(parts)}" if len(parts) > 1 else "SMS"
             try:
                 mrs += await asyncio.wait_for(sup.send(parts[len(mrs) : len(mrs) + 1]), SEND_TIMEOUT)
-            except (ModemTimeout, ModemGone, TimeoutError) as exc:
+            except (LinkError, TimeoutError) as exc:
                 # The PDU may have reached the network: never retried, the status stays unknown.
                 failure = f"no answer from the modem while sending {which}: {exc or 'timeout'}"
                 may_have_left = True

@@ -21,7 +21,7 @@ from typing import Any
 import aiosqlite
 
 from ..config import PhoneConfig
-from ..errors import CmeError, ModemError
+from ..errors import CmeError, LinkError, ModemError
 from ..gsm.modem import (
     CallEnded,
     CallRinging,
@@ -231,7 +231,7 @@ class PhoneSupervisor:
             if self.started:
                 try:
                     await asyncio.shield(asyncio.wait_for(self.backend.stop(), MODEM_TIMEOUT))
-                except (ModemError, TimeoutError, OSError) as exc:
+                except (ModemError, LinkError, TimeoutError, OSError) as exc:
                     log.warning("stopping the modem: %s", exc, extra=self._extra)
 
     async def _start_until_up(self) -> bool:
@@ -243,7 +243,7 @@ class PhoneSupervisor:
                 await asyncio.wait_for(self.backend.start(), MODEM_TIMEOUT * 4)
                 self.started = True
                 break
-            except (ModemError, TimeoutError, OSError) as exc:
+            except (ModemError, LinkError, TimeoutError, OSError) as exc:
                 self.first_attempt.set()
                 if isinstance(exc, CmeError) and exc.sim_locked:
                     # Retrying cannot help and would only spend the SIM's PIN tries: wait for the user.
@@ -275,7 +275,7 @@ class PhoneSupervisor:
                 except TimeoutError:
                     pass
                 if self.rebuild is not None:
-                    with contextlib.suppress(ModemError, TimeoutError, OSError):
+                    with contextlib.suppress(ModemError, LinkError, TimeoutError, OSError):
                         await asyncio.wait_for(self.backend.stop(), MODEM_TIMEOUT)
                     self.backend = self.rebuild(self.phone)
         await self._connected()
@@ -295,7 +295,7 @@ class PhoneSupervisor:
             if attach is not None:
                 try:
                     await asyncio.wait_for(attach(), MODEM_TIMEOUT)
-                except (ModemError, TimeoutError, OSError) as exc:
+                except (ModemError, LinkError, TimeoutError, OSError) as exc:
                     log.info("attach: %s", exc, extra=self._extra)
 
     async def _connected(self) -> None:
@@ -304,7 +304,7 @@ class PhoneSupervisor:
         try:
             self.identity = await asyncio.wait_for(self.backend.identity(), MODEM_TIMEOUT)
             self.signal = self.identity.signal
-        except (ModemError, TimeoutError) as exc:
+        except (ModemError, LinkError, TimeoutError) as exc:
             log.warning("cannot read the modem identity: %s", exc, extra=self._extra)
         log.info(
             "phone connected (%s, IMEI %s, operator %s)",
@@ -446,7 +446,7 @@ class PhoneSupervisor:
             return
         try:
             await asyncio.wait_for(self.backend.delete(ev.index, ev.storage), MODEM_TIMEOUT)
-        except (ModemError, TimeoutError) as exc:
+        except (ModemError, LinkError, TimeoutError) as exc:
             # Never a loss (it is committed). It is not retried blindly: the slot may hold a new message
             # by then. The backend's next sweep shows the message again, taken_in recognises it, and it
             # is deleted then.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.config import PhoneConfig
-from raspisms_daemon.errors import ModemError, ModemGone
+from raspisms_daemon.errors import LinkError, ModemError, ModemGone
 from raspisms_daemon.gsm.gammu_backend import (
     GammuBackend,
     GammuState,
@@ -162,7 +162,9 @@ def test_report_from_gammu_keeps_the_delivery_status(status: int, outcome: str) 
         ({}, None),
     ],
 )
-def test_operator_name_falls_back_to_the_network_code_table(network: dict[str, str], name: str | None) -> None:
+def test_operator_name_falls_back_to_the_network_code_table(
+    network: dict[str, str], name: str | None
+) -> None:
     assert operator_name(network, {"208 15": "Free Mobile"}) == name
 
 
@@ -251,7 +253,7 @@ async def test_calls_while_not_connected_fail_with_modem_gone(dummy: DummyPhone)
         await b.identity()
 
 
-async def test_start_on_a_device_that_cannot_exist_fails_with_a_modem_error(tmp_path: Path) -> None:
+async def test_start_on_a_device_that_cannot_exist_fails_with_a_link_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     before = set(threading.enumerate())
@@ -260,7 +262,7 @@ async def test_start_on_a_device_that_cannot_exist_fails_with_a_modem_error(tmp_
         call_timeout=5.0,
     )
 
-    with pytest.raises(ModemError) as caught:
+    with pytest.raises(LinkError) as caught:
         await b.start()
 
     assert "Init" in str(caught.value)

@@ -26,7 +26,6 @@ from raspisms_daemon.gsm.pdu import (
     status_outcome,
 )
 
-
 DATA = Path(__file__).resolve().parents[1] / "data"
 VECTORS: list[dict[str, Any]] = json.loads((DATA / "pdu_vectors.json").read_text(encoding="utf-8"))["vectors"]
 TYPES = {"deliver": DeliverPdu, "submit": SubmitPdu, "status_report": StatusReportPdu}

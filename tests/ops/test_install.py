@@ -170,7 +170,7 @@ def test_an_unknown_option_is_an_error() -> None:
     assert result.returncode == 2 and "unknown option --frobnicate" in result.stderr
 
 
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (apt: util-linux) is needed to drop root")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (apt: util-linux) is missing")
 def test_installing_on_the_host_needs_root() -> None:
     # A copy that "nobody" can read: the checkout itself may sit where it cannot (/root/project).
     with tempfile.TemporaryDirectory(prefix="raspisms-install-") as tmp:
@@ -178,11 +178,11 @@ def test_installing_on_the_host_needs_root() -> None:
         for name in ("scripts", "systemd", "udev"):
             shutil.copytree(REPO / name, checkout / name)
         shutil.copy(REPO / "config.example.ini", checkout)
+        install = checkout / "scripts" / "install.sh"
         for path in (Path(tmp), *checkout.rglob("*"), checkout):
             path.chmod(0o755 if path.is_dir() or path.suffix == ".sh" else 0o644)
         result = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-            + [str(checkout / "scripts" / "install.sh"), "--no-venv"],
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(install), "--no-venv"],
             capture_output=True,
             text=True,
             timeout=60,
