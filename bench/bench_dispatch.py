@@ -31,12 +31,14 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
+from raspisms_daemon.clock import SystemClock
 from raspisms_daemon.config import DeliveryConfig
 from raspisms_daemon.store import webhooks as webhook_store
 from raspisms_daemon.store.db import Database, open_database
-from raspisms_daemon.store.outbox import backlog_count, enqueue_event
+from raspisms_daemon.store.outbox import backlog_count
 from raspisms_daemon.webhooks import events
 from raspisms_daemon.webhooks.dispatcher import Dispatcher
+from raspisms_daemon.webhooks.emit import EventSink
 
 API_KEY = "bench-api-key-0123456789"
 
@@ -99,8 +101,9 @@ async def prepare(path: Path, url: str, n: int) -> Database:
     db = await open_database(path)
     if url:
         async with db.transaction() as conn:
-            await webhook_store.add_webhook(conn, "bench", url, types=["receive_sms"])
+            await webhook_store.add_webhook(conn, "bench", url, types=["receive_sms"], now=0.0)
     chunk = 1000
+    sink = EventSink(API_KEY, SystemClock())
     for start in range(0, n, chunk):
         async with db.transaction() as conn:
             for i in range(start, min(n, start + chunk)):
@@ -111,9 +114,7 @@ async def prepare(path: Path, url: str, n: int) -> Database:
                     destination=1,
                     text=f"bench message {i}",
                 )
-                await enqueue_event(
-                    conn, type="receive_sms", body=body, timestamp=int(time.time()), api_key=API_KEY
-                )
+                await sink.emit(conn, "receive_sms", body)
     return db
 
 

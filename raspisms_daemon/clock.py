@@ -1,9 +1,17 @@
-"""The one source of time, injectable so that schedules and windows are tested without sleeping."""
+"""The one source of time, injectable so that schedules and windows are tested without sleeping.
+
+Decisions read the clock (a retry time, a window, a timeout, when the next SMS is due); the cadence of
+a housekeeping loop (how often to look) is real time, so that a :class:`ManualClock` never spins one.
+
+The clock also owns the time zone: webhook dates and the API's dates are the daemon's local time, and
+which zone that is comes from here (the host's for :class:`SystemClock`), never from a hidden call.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
 __all__ = ["Clock", "ManualClock", "SystemClock", "sleep_or_until"]
@@ -20,8 +28,18 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
+    def local(self, ts: float) -> datetime:
+        """Unix seconds as an aware datetime in the daemon's time zone."""
+        ...
+
+    def from_local(self, wall: datetime) -> float:
+        """A naive wall-clock time in the daemon's time zone as unix seconds."""
+        ...
+
 
 class SystemClock:
+    """Real time in the host's time zone (``TZ``, else ``/etc/localtime``), daylight saving included."""
+
     def time(self) -> float:
         return time.time()
 
@@ -31,13 +49,22 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    def local(self, ts: float) -> datetime:
+        return datetime.fromtimestamp(ts).astimezone()
+
+    def from_local(self, wall: datetime) -> float:
+        return wall.timestamp()
+
 
 class ManualClock:
-    """A clock that only moves when a test says so; ``sleep`` advances it instead of waiting."""
+    """A clock that only moves when a test says so; ``sleep`` advances it instead of waiting.
 
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
+    Its zone is fixed (UTC unless given), so what a test asserts does not depend on the host."""
+
+    def __init__(self, start: float = 1_700_000_000.0, *, tz: tzinfo = UTC) -> None:
         self._now = start
         self._mono = 0.0
+        self.tz = tz
 
     def time(self) -> float:
         return self._now
@@ -52,6 +79,12 @@ class ManualClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
         await asyncio.sleep(0)
+
+    def local(self, ts: float) -> datetime:
+        return datetime.fromtimestamp(ts, self.tz)
+
+    def from_local(self, wall: datetime) -> float:
+        return wall.replace(tzinfo=self.tz).timestamp()
 
 
 async def sleep_or_until(

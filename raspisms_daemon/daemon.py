@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from .api.metrics import Sample
 from .clock import Clock, SystemClock
 from .config import Config, PhoneConfig
 from .errors import LinkError, ModemError
@@ -34,13 +35,15 @@ from .phones.context import PhoneContext
 from .phones.jobs import housekeeping_loop
 from .phones.reliability_job import reliability_loop
 from .phones.sender import Sender, recover_interrupted_sends
-from .phones.supervisor import PhoneState, PhoneSupervisor
-from .store import messages
+from .phones.supervisor import PhoneState, PhoneStatus, PhoneSupervisor
+from .store import phones as phone_store
 from .store.db import Database, open_database
 from .store.outbox import release_stale_leases
 from .store.webhooks import sync_config_webhooks
 from .systemd import Notifier
-from .webhooks.dispatcher import AttemptResult, Dispatcher
+from .webhooks.dispatcher import Dispatcher
+from .webhooks.emit import EventSink
+from .webhooks.results import AttemptResult
 
 __all__ = ["BackendFactory", "Daemon", "make_backend"]
 
@@ -113,7 +116,7 @@ class Daemon:
 
     # --- DaemonControl -------------------------------------------------------------------------------
 
-    def phone_status(self) -> list[dict[str, object]]:
+    def phone_status(self) -> list[PhoneStatus]:
         return [sup.status() for _, sup in sorted(self.supervisors.items())]
 
     def wake_sender(self) -> None:
@@ -152,9 +155,9 @@ class Daemon:
                 found = await self._identify(path, unplaced)
                 if found is not None:
                     unplaced.remove(found)
-                    sup.retarget(path)
-                    ids.append(sup.phone.id)
-                    await sup.attach()
+                    found.retarget(path)
+                    ids.append(found.phone.id)
+                    await found.attach()
         log.info("attach %s: phones %s", device or "(any)", ids or "none")
         return ids
 
@@ -195,7 +198,7 @@ class Daemon:
         if sup is None or not sup.phone.enabled:
             return False
         async with self.db.transaction() as conn:
-            await messages.set_phone_enabled(conn, phone_id)
+            await phone_store.set_enabled(conn, phone_id)
         sup.enable()
         await sup.persist_status()
         self.wake_sender()
@@ -211,23 +214,30 @@ class Daemon:
             return True  # disabled in the config already, and that wins
         reason = reason or "disabled by the owner"
         async with self.db.transaction() as conn:
-            await messages.set_phone_disabled(conn, phone_id, at=self.clock.time(), reason=reason)
+            await phone_store.set_disabled(conn, phone_id, at=self.clock.time(), reason=reason)
         sup.disable(reason)
         await sup.persist_status()
         return True
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self) -> list[Sample]:
+        """The daemon's own counters and gauges (the API adds what it reads from the store)."""
         counters = dict(self.ctx.counters) if self.ctx is not None else {}
-        out: dict[str, float] = {
-            "outbox_backlog": float(self.dispatcher.backlog()) if self.dispatcher is not None else 0.0,
-            "phones_configured": float(len(self.supervisors)),
-            "phones_connected": float(sum(s.link is PhoneState.CONNECTED for s in self.supervisors.values())),
-        }
-        for name in ("received_total", "sent_total", "sent_failed_total", "calls_total"):
-            out[name] = float(counters.get(name, 0))
+        backlog = self.dispatcher.backlog() if self.dispatcher is not None else 0
+        connected = sum(s.link is PhoneState.CONNECTED for s in self.supervisors.values())
+        out = [
+            Sample("outbox_backlog", backlog),
+            Sample("phones_configured", len(self.supervisors)),
+            Sample("phones_connected", connected),
+        ]
+        out += [
+            Sample(name, counters.get(name, 0))
+            for name in ("received_total", "sent_total", "sent_failed_total", "calls_total")
+        ]
         attempts = self.dispatcher.attempts_total() if self.dispatcher is not None else {}
-        for result in AttemptResult:
-            out[f'deliveries_total{{result="{result.value}"}}'] = float(attempts.get(result, 0))
+        out += [
+            Sample("deliveries_total", attempts.get(result, 0), (("result", result.value),))
+            for result in AttemptResult
+        ]
         return out
 
     # --- life cycle ----------------------------------------------------------------------------------
@@ -236,7 +246,7 @@ class Daemon:
         self._stop.set()
 
     def status_line(self) -> str:
-        phones = ", ".join(f"{pid}:{s.status()['state']}" for pid, s in sorted(self.supervisors.items()))
+        phones = ", ".join(f"{pid}:{s.status().state}" for pid, s in sorted(self.supervisors.items()))
         backlog = self.dispatcher.backlog() if self.dispatcher is not None else 0
         return f"phones {phones or 'none'}; webhook backlog {backlog}"
 
@@ -257,12 +267,12 @@ class Daemon:
                 if released:
                     log.info("%d webhook deliveries interrupted by the last stop are due again", released)
                 for p in cfg.phones:
-                    await messages.upsert_phone(
+                    await phone_store.upsert(
                         conn, id=p.id, name=p.name, backend=p.backend, device=p.device, enabled=p.enabled
                     )
             self.ctx = ctx = PhoneContext(
                 db=db,
-                api_key=api_key,
+                sink=EventSink(api_key, self.clock),
                 clock=self.clock,
                 user_id=cfg.daemon.user_id,
                 status_success=cfg.delivery.status_success,
@@ -280,7 +290,7 @@ class Daemon:
                     rebuild=lambda phone: self.backend_factory(phone, self.clock),
                 )
             # A reliability auto-disable survives restarts (the owner re-enables it on purpose).
-            for phone_id, reason in (await messages.phone_disables(db)).items():
+            for phone_id, reason in (await phone_store.disabled_phones(db)).items():
                 sup = self.supervisors.get(phone_id)
                 if sup is not None and sup.phone.enabled:
                     sup.disable(reason or "disabled by the reliability check")
@@ -348,7 +358,7 @@ class Daemon:
 
     async def _status_loop(self) -> None:
         while True:
-            await asyncio.sleep(STATUS_INTERVAL)
+            await asyncio.sleep(STATUS_INTERVAL)  # a cadence in real time, like the watchdog's
             self.notifier.status(self.status_line())
 
 

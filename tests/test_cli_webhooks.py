@@ -115,8 +115,8 @@ async def _seed(dbpath: Path) -> None:
     async with db.transaction() as conn:
         from raspisms_daemon.store import webhooks as wh
 
-        await wh.add_webhook(conn, "a", "http://127.0.0.1:1/a")
-        await wh.add_webhook(conn, "b", "http://127.0.0.1:1/b")
+        await wh.add_webhook(conn, "a", "http://127.0.0.1:1/a", now=0.0)
+        await wh.add_webhook(conn, "b", "http://127.0.0.1:1/b", now=0.0)
     await seed_events(db, API_KEY, 2)  # ids 1..4: a, b, a, b
     async with db.transaction() as conn:
         await conn.execute(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.gsm.simulator import Simulator
-from raspisms_daemon.store import messages
+from raspisms_daemon.store import scheduled as scheduled_store
 from tests.helpers.daemon_process import poll_until, running_daemon
 
 
@@ -45,7 +45,7 @@ async def test_a_scheduled_sms_is_sent_once_then_its_delivery_report_changes_its
     tmp_path: Path,
 ) -> None:
     async with running_daemon(tmp_path) as env:
-        sid = await messages.create_scheduled(
+        sid = await scheduled_store.create(
             env.daemon.db,
             text="Door opened",
             numbers=["+33698765432"],
@@ -68,7 +68,7 @@ async def test_a_scheduled_sms_is_sent_once_then_its_delivery_report_changes_its
 async def test_a_failed_report_ends_the_sms_failed(tmp_path: Path) -> None:
     async with running_daemon(tmp_path) as env:
         env.sims[0].set_reports("failed")
-        await messages.create_scheduled(
+        await scheduled_store.create(
             env.daemon.db, text="x", numbers=["0698765432"], now=env.daemon.clock.time()
         )
         env.daemon.wake_sender()
@@ -80,7 +80,7 @@ async def test_a_transient_cms_error_is_retried_and_the_sms_sent_once(tmp_path: 
     async with running_daemon(tmp_path) as env:
         env.daemon.sender.retry_delays = (0.05, 0.05, 0.05)
         await env.sims[0].fault("sms_error")  # the next AT+CMGS answers +CMS ERROR: 38
-        await messages.create_scheduled(
+        await scheduled_store.create(
             env.daemon.db, text="retry", numbers=["+33698765432"], now=env.daemon.clock.time()
         )
         env.daemon.wake_sender()
@@ -123,7 +123,7 @@ async def test_each_modem_personality_receives_sends_and_reports(tmp_path: Path,
         await env.sims[0].inject_sms("+33612345678", text)
         (d,) = await env.wait_type("receive_sms")
         assert d.body["text"] == text
-        await messages.create_scheduled(
+        await scheduled_store.create(
             env.daemon.db, text="out", numbers=["+33698765432"], now=env.daemon.clock.time()
         )
         env.daemon.wake_sender()

@@ -39,7 +39,7 @@ def sent_texts(env: DaemonEnv, phone: int) -> list[str]:
 
 async def test_a_phone_disabled_through_the_api_stops_sending_until_enabled_again(tmp_path: Path) -> None:
     async with running_daemon(tmp_path, phones=2, api=True) as env:
-        await poll_until(lambda: all(p["state"] == "connected" for p in env.daemon.phone_status()))
+        await poll_until(lambda: all(p.state == "connected" for p in env.daemon.phone_status()))
         status, body = await call(env, "POST", "/api/phones/1/disable/", json={"reason": "SIM topped up"})
         assert status == 200 and body["error"] == 0, body
         assert body["response"]["id"] == 1
@@ -88,7 +88,7 @@ async def test_the_api_re_enables_a_phone_the_reliability_check_disabled_even_af
                     (d.clock.time() - 60 - i,),
                 )
         assert len(await check_reliability(d.ctx, cfg, d.supervisors)) == 1
-        assert d.supervisors[1].status()["state"] == "disabled"
+        assert d.supervisors[1].status().state == "disabled"
     async with running_daemon(tmp_path, reliability=cfg, api=True) as env:
         status, body = await call(env, "GET", "/api/phones/")
         assert status == 200
@@ -113,7 +113,7 @@ async def test_unknown_and_malformed_phone_ids_get_404_and_400_in_the_envelope(t
             s.post(f"{env.daemon.api_url}/api/phones/1/disable/") as resp,
         ):
             assert resp.status == 401  # no key, no disable
-        assert env.daemon.supervisors[1].status()["state"] == "connected"
+        assert env.daemon.supervisors[1].status().state == "connected"
 
 
 async def _deliveries_total(env: DaemonEnv) -> dict[str, float]:

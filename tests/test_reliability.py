@@ -9,7 +9,7 @@ import pytest
 from raspisms_daemon.config import ReliabilityConfig, ReliabilityRule
 from raspisms_daemon.phones.reliability_job import check_reliability
 from raspisms_daemon.reliability import SentSample, evaluate
-from raspisms_daemon.store import messages
+from raspisms_daemon.store import scheduled as scheduled_store
 from raspisms_daemon.store.db import Database
 from tests.helpers.daemon_process import running_daemon
 
@@ -95,7 +95,7 @@ async def test_the_job_alerts_once_records_the_alert_and_auto_disables_the_phone
         assert [(pid, a.total, a.unreliable) for pid, a in alerts] == [(1, 6, 2)]
         (hook,) = await env.wait_type("phone_reliability")
         assert hook.body["rate"] == pytest.approx(2 / 6) and hook.body["period"] == 120
-        assert d.supervisors[1].status()["state"] == "disabled"
+        assert d.supervisors[1].status().state == "disabled"
         row = await d.db.fetchone("SELECT status, disabled_reason FROM phone WHERE id = 1")
         assert row is not None and row["status"] == "disabled" and "reliability" in row["disabled_reason"]
         # the alert restarted the window, and a disabled phone is not checked again
@@ -103,15 +103,15 @@ async def test_the_job_alerts_once_records_the_alert_and_auto_disables_the_phone
         hist = await d.db.fetchall("SELECT type FROM phone_reliability_history")
         assert [r["type"] for r in hist] == ["failed"]
         # a disabled phone no longer sends: an SMS for it ends failed, nothing reaches the modem
-        await messages.create_scheduled(d.db, text="x", numbers=["+33698765432"], now=now, id_phone=1)
+        await scheduled_store.create(d.db, text="x", numbers=["+33698765432"], now=now, id_phone=1)
         d.wake_sender()
         (sent,) = await env.wait_type("send_sms")
         assert sent.body["status"] == "failed"
         assert env.sims[0].state()["sent"] == []
         # the owner enables it again: it sends again, and the disable no longer survives a restart
         assert await d.enable_phone(1) is True
-        assert d.supervisors[1].status()["state"] == "connected"
-        await messages.create_scheduled(d.db, text="y", numbers=["+33698765432"], now=now, id_phone=1)
+        assert d.supervisors[1].status().state == "connected"
+        await scheduled_store.create(d.db, text="y", numbers=["+33698765432"], now=now, id_phone=1)
         d.wake_sender()
         await env.wait_type("send_sms", 2)
         assert [s["text"] for s in env.sims[0].state()["sent"]] == ["y"]
@@ -128,4 +128,4 @@ async def test_the_window_restarts_after_an_alert_so_old_failures_do_not_alert_a
         await _insert_sent(d.db, [(now - 60 - i, "failed") for i in range(3)])
         assert len(await check_reliability(d.ctx, cfg, d.supervisors)) == 1
         assert await check_reliability(d.ctx, cfg, d.supervisors) == []
-        assert d.supervisors[1].status()["state"] == "connected"  # auto_disable is off
+        assert d.supervisors[1].status().state == "connected"  # auto_disable is off

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["CONTENT_TYPE", "Sample", "render", "samples_from_mapping"]
+__all__ = ["CONTENT_TYPE", "Sample", "render"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "raspisms_"
-_NAME_BAD = re.compile(r"[^a-zA-Z0-9_:]")
-_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 
 
 @dataclass(frozen=True)
@@ -38,25 +35,6 @@ def _value(value: float) -> str:
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
-
-
-def samples_from_mapping(values: Mapping[str, float]) -> list[Sample]:
-    """``{"sent_total": 3, 'deliveries_total{result="dead"}': 1}`` → samples (labels in the key allowed)."""
-    out = []
-    for key, value in values.items():
-        name, brace, rest = key.partition("{")
-        labels: list[tuple[str, str]] = []
-        if brace:
-            body = rest.rstrip().removesuffix("}")
-            pos = 0
-            while pos < len(body):
-                m = _LABEL_RE.match(body, pos)
-                if not m:
-                    break  # a malformed label set: keep the labels read so far rather than fail /metrics
-                labels.append((m.group(1), m.group(2).replace('\\"', '"').replace("\\\\", "\\")))
-                pos = m.end()
-        out.append(Sample(_NAME_BAD.sub("_", name.strip()), float(value), tuple(labels)))
-    return out
 
 
 def render(samples: Iterable[Sample]) -> str:

@@ -6,17 +6,22 @@ Reads outside a transaction use ``db.reads`` (committed rows only); writes use `
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Iterator
 
 from aiohttp import web
 
+from ..clock import Clock
 from ..config import WEBHOOK_TYPES, validate_webhook_url
 from ..errors import DeliveryError, StoreError
+from ..phones.supervisor import PhoneStatus
 from ..store import outbox as store_outbox
 from ..store import webhooks as store_webhooks
 from . import metrics as prom
 from .envelope import ApiError, Code, json_response
 from .params import bad, missing, opt_bool, opt_int, opt_str, read_params, str_list
-from .server import CONTROL
+from .server import CLOCK, CONTROL
 
 __all__ = ["ATTACH_TIMEOUT", "add_routes"]
 
@@ -26,6 +31,15 @@ DELIVERY_STATES = tuple(s.value for s in store_outbox.DeliveryState)
 
 def _not_found(message: str) -> ApiError:
     return ApiError(404, Code.NOT_FOUND, message)
+
+
+@contextlib.contextmanager
+def _webhook_named(name: str) -> Iterator[None]:
+    """The store's "no such webhook" (DeliveryError) as a 404 for the route that named it."""
+    try:
+        yield
+    except DeliveryError:
+        raise _not_found(f"no webhook named {name!r}") from None
 
 
 # --- webhooks -------------------------------------------------------------------------------------
@@ -38,10 +52,8 @@ async def list_webhooks(request: web.Request) -> web.Response:
 
 async def get_webhook(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    try:
+    with _webhook_named(name):
         hook = await store_webhooks.get_webhook(request.app[CONTROL].db.reads.conn, name)
-    except DeliveryError:
-        raise _not_found(f"no webhook named {name!r}") from None
     return json_response(hook.as_dict())
 
 
@@ -70,7 +82,9 @@ async def create_webhook(request: web.Request) -> web.Response:
         else:
             raise ApiError(409, Code.CANNOT_CREATE, f"a webhook named {name!r} already exists")
         try:
-            hook = await store_webhooks.add_webhook(conn, name, url, types=types, format=fmt, enabled=enabled)
+            hook = await store_webhooks.add_webhook(
+                conn, name, url, types=types, format=fmt, enabled=enabled, now=request.app[CLOCK].time()
+            )
         except DeliveryError as exc:
             raise bad(str(exc)) from None
     return json_response(hook.as_dict(), status=201)
@@ -79,10 +93,8 @@ async def create_webhook(request: web.Request) -> web.Response:
 async def delete_webhook(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     async with request.app[CONTROL].db.transaction() as conn:
-        try:
+        with _webhook_named(name):
             dropped = await store_webhooks.remove_webhook(conn, name)
-        except DeliveryError:
-            raise _not_found(f"no webhook named {name!r}") from None
     return json_response({"removed": name, "pending_dropped": dropped})
 
 
@@ -90,10 +102,8 @@ async def enable_webhook(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
     name = request.match_info["name"]
     async with control.db.transaction() as conn:
-        try:
-            hook = await store_webhooks.enable_webhook(conn, name)
-        except DeliveryError:
-            raise _not_found(f"no webhook named {name!r}") from None
+        with _webhook_named(name):
+            hook = await store_webhooks.enable_webhook(conn, name, now=request.app[CLOCK].time())
     control.wake_dispatcher()  # its kept backlog is due at once
     return json_response(hook.as_dict())
 
@@ -101,10 +111,8 @@ async def enable_webhook(request: web.Request) -> web.Response:
 async def disable_webhook(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     async with request.app[CONTROL].db.transaction() as conn:
-        try:
+        with _webhook_named(name):
             hook = await store_webhooks.disable_webhook(conn, name, "disabled through the API")
-        except DeliveryError:
-            raise _not_found(f"no webhook named {name!r}") from None
     return json_response(hook.as_dict())
 
 
@@ -148,7 +156,7 @@ async def replay_delivery(request: web.Request) -> web.Response:
     delivery_id = _delivery_id(request)
     async with control.db.transaction() as conn:
         try:
-            delivery = await store_outbox.replay_delivery(conn, delivery_id)
+            delivery = await store_outbox.replay_delivery(conn, delivery_id, now=request.app[CLOCK].time())
         except StoreError:
             raise _not_found(f"no delivery with id {delivery_id}") from None
     control.wake_dispatcher()
@@ -158,12 +166,22 @@ async def replay_delivery(request: web.Request) -> web.Response:
 # --- phones, attach -------------------------------------------------------------------------------
 
 
+def phone_json(status: PhoneStatus, clock: Clock) -> dict[str, object]:
+    """A phone's status as the API shows it: ``last_seen`` in ISO 8601 with the daemon's zone."""
+    out: dict[str, object] = dataclasses.asdict(status)
+    if status.last_seen is not None:
+        out["last_seen"] = clock.local(status.last_seen).isoformat(timespec="seconds")
+    return out
+
+
 async def list_phones(request: web.Request) -> web.Response:
-    return json_response(request.app[CONTROL].phone_status())
+    clock = request.app[CLOCK]
+    return json_response([phone_json(s, clock) for s in request.app[CONTROL].phone_status()])
 
 
 def _phone_status(request: web.Request, phone_id: int) -> dict[str, object] | None:
-    return next((s for s in request.app[CONTROL].phone_status() if s.get("id") == phone_id), None)
+    status = next((s for s in request.app[CONTROL].phone_status() if s.id == phone_id), None)
+    return None if status is None else phone_json(status, request.app[CLOCK])
 
 
 def _phone_id(request: web.Request) -> int:
@@ -218,12 +236,10 @@ async def attach(request: web.Request) -> web.Response:
 # --- health and metrics (no API key) --------------------------------------------------------------
 
 
-def _phone_counts(status: list[dict[str, object]]) -> dict[str, int]:
+def _phone_counts(status: list[PhoneStatus]) -> dict[str, int]:
     counts = {"configured": len(status), "connected": 0, "disconnected": 0, "disabled": 0}
     for phone in status:
-        state = str(phone.get("state"))
-        if state in counts:
-            counts[state] += 1
+        counts[phone.state] += 1
     return counts
 
 
@@ -239,24 +255,20 @@ async def metrics(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
     status = control.phone_status()
     samples: list[prom.Sample] = [prom.Sample("up", 1, help="1 while the daemon answers")]
-    samples += prom.samples_from_mapping(control.metrics())
+    samples += control.metrics()
     for phone in status:
-        labels: tuple[tuple[str, str], ...] = (
-            ("phone", str(phone.get("id"))),
-            ("name", str(phone.get("name") or "")),
-        )
+        labels = (("phone", str(phone.id)), ("name", phone.name))
         samples.append(
             prom.Sample(
                 "phone_connected",
-                1 if phone.get("state") == "connected" else 0,
+                1 if phone.state == "connected" else 0,
                 labels,
                 help="1 when the phone's modem is connected",
             )
         )
-        signal = phone.get("signal")
-        if isinstance(signal, int | float) and not isinstance(signal, bool):
+        if phone.signal is not None:
             samples.append(
-                prom.Sample("phone_signal", float(signal), labels, help="signal as the modem reports it")
+                prom.Sample("phone_signal", phone.signal, labels, help="signal as the modem reports it")
             )
     by_state = await store_outbox.count_by_state(control.db.reads.conn)  # one scan gives the backlog too
     samples.append(

@@ -9,13 +9,15 @@ added.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from ..clock import Clock
+from ..dates import format_date, parse_date
 from ..errors import StoreError
-from ..store import messages
+from ..store import lists
+from ..store import scheduled as scheduled_store
 from ..store.db import Database
 from .envelope import ApiError, Code, json_response
 from .params import bad, missing, opt_bool, opt_int, opt_str, read_params, str_list
@@ -23,27 +25,34 @@ from .server import CLOCK, CONTROL
 
 __all__ = ["LIST_TYPES", "add_routes", "parse_at"]
 
-AT_FORMAT = "%Y-%m-%d %H:%M:%S"
-LISTERS: dict[str, Callable[[Database, int], Awaitable[messages.Page]]] = {
-    "sended": messages.list_sended,
-    "received": messages.list_received,
-    "scheduled": messages.list_scheduled,
-    "phone": messages.list_phones,
-    "call": messages.list_calls,
+LISTERS: dict[str, Callable[[Database, int], Awaitable[lists.Page]]] = {
+    "sended": lists.sended,
+    "received": lists.received,
+    "scheduled": lists.scheduled,
+    "phone": lists.phones,
+    "call": lists.calls,
 }
 LIST_TYPES = tuple(LISTERS)
 
 
-def parse_at(value: Any) -> float | None:
+def parse_at(value: Any, clock: Clock) -> float | None:
     """``YYYY-MM-DD HH:MM:SS`` in the daemon's local time → unix seconds; None/"" → None (= now)."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise bad('at must be a date of format "Y-m-d H:i:s".')
     try:
-        return datetime.strptime(value.strip(), AT_FORMAT).timestamp()
+        return clock.from_local(parse_date(value))
     except ValueError:
         raise bad('at must be a date of format "Y-m-d H:i:s" (e.g. 2026-01-31 18:30:00).') from None
+
+
+def _dated(page: lists.Page, clock: Clock) -> list[dict[str, Any]]:
+    """The page's rows with their times as RaspiSMS shows dates (local ``YYYY-MM-DD HH:MM:SS``)."""
+    return [
+        {k: format_date(clock.local(v)) if k in page.times and v is not None else v for k, v in row.items()}
+        for row in page.rows
+    ]
 
 
 async def post_scheduled(request: web.Request) -> web.Response:
@@ -54,7 +63,7 @@ async def post_scheduled(request: web.Request) -> web.Response:
         raise missing("One require parameter is missing : text")
     if not isinstance(text, str):
         raise bad("text must be a string")
-    at = parse_at(params.get("at"))
+    at = parse_at(params.get("at"), request.app[CLOCK])
     if opt_bool(params, "mms"):
         raise bad("mms is not supported: GSM modems send SMS only")
     for unsupported in ("contacts", "groups", "conditional_groups"):
@@ -65,14 +74,14 @@ async def post_scheduled(request: web.Request) -> web.Response:
         raise missing("One require parameter is missing : You must specify at least one valid number.")
     for number in numbers:
         try:
-            messages.normalize_number(number)
+            scheduled_store.normalize_number(number)
         except StoreError as exc:
             raise bad(str(exc)) from None
     id_phone = opt_int(params, "id_phone")
     flash = opt_bool(params, "flash")
     tag = opt_str(params, "tag", max_len=255)
     try:
-        scheduled_id = await messages.create_scheduled(
+        scheduled_id = await scheduled_store.create(
             control.db,
             text=text,
             numbers=numbers,
@@ -92,7 +101,7 @@ async def post_scheduled(request: web.Request) -> web.Response:
 async def delete_scheduled(request: web.Request) -> web.StreamResponse:
     control = request.app[CONTROL]
     scheduled_id = _path_int(request, "id")
-    if not await messages.delete_scheduled(control.db, scheduled_id):
+    if not await scheduled_store.cancel(control.db, scheduled_id):
         raise ApiError(
             400,
             Code.CANNOT_DELETE,
@@ -122,7 +131,7 @@ async def list_entries(request: web.Request) -> web.Response:
         return str(request.url.with_path(f"/api/list/{entry_type}/{n}/").with_query(None))
 
     return json_response(
-        result.rows,
+        _dated(result, request.app[CLOCK]),
         next=link(page + 1) if result.has_next else None,
         prev=link(page - 1) if result.has_prev else None,
     )

@@ -43,8 +43,10 @@ from aiohttp import web
 
 from ..clock import Clock, SystemClock
 from ..config import Config, validate_listen
+from ..phones.supervisor import PhoneStatus
 from ..store.db import Database
 from .envelope import ApiError, Code, error_response
+from .metrics import Sample
 
 __all__ = ["CLOCK", "CONTROL", "DaemonControl", "create_app", "listen_address", "start_api"]
 
@@ -60,7 +62,7 @@ class DaemonControl(Protocol):
     db: Database
     config: Config
 
-    def phone_status(self) -> list[dict[str, object]]: ...
+    def phone_status(self) -> list[PhoneStatus]: ...
 
     def wake_sender(self) -> None: ...
 
@@ -76,7 +78,7 @@ class DaemonControl(Protocol):
         """Stop sending with the phone until enabled again; False when the phone is unknown."""
         ...
 
-    def metrics(self) -> dict[str, float]: ...
+    def metrics(self) -> list[Sample]: ...
 
 
 CONTROL = web.AppKey("control", DaemonControl)

@@ -8,10 +8,11 @@ import asyncio
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 
+from ..clock import SystemClock
 from ..config import DEFAULT_CONFIG_PATH, EX_CONFIG, format_problem, load_config
+from ..dates import format_date
 from ..errors import ConfigError, RaspismsError
 from ..store.db import Database, open_database
 
@@ -83,7 +84,7 @@ def run_on_database(args: argparse.Namespace, action: Callable[[Database], Await
 
 def when(ts: float | None) -> str:
     """A stored unix time as the local ``YYYY-MM-DD HH:MM:SS`` a shell user reads; ``-`` when unset."""
-    return "-" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    return "-" if ts is None else format_date(SystemClock().local(ts))
 
 
 def print_table(rows: list[list[str]], header: list[str]) -> None:

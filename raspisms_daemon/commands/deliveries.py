@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from ..store import outbox
 from ..store import webhooks as store_webhooks
@@ -125,7 +126,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     async def action(db: Database) -> int:
         async with db.transaction() as conn:
-            d = await outbox.replay_delivery(conn, args.id)
+            d = await outbox.replay_delivery(conn, args.id, now=time.time())
         print(f"delivery {d.id} is pending and due now (random id {d.random_id} kept)")
         return 0
 

@@ -166,7 +166,7 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
             ready.cancel()
             _say("✘ the daemon did not start" + (f": {task.exception()}" if task.done() else ""))
             return 1
-        connected = [p for p in daemon.phone_status() if p["state"] == "connected"]
+        connected = [p for p in daemon.phone_status() if p.state == "connected"]
         _say(f"  daemon ready, local API on {daemon.api_url}, phone(s) connected: {len(connected)}")
         _say()
 

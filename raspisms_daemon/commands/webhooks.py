@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from ..config import WEBHOOK_FORMATS, WEBHOOK_TYPES
 from ..store import webhooks as store
@@ -90,7 +91,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     async def action(db: Database) -> int:
         async with db.transaction() as conn:
-            hook = await store.add_webhook(conn, args.name, args.url, types=args.types, format=args.format)
+            hook = await store.add_webhook(
+                conn, args.name, args.url, types=args.types, format=args.format, now=time.time()
+            )
         print(f"webhook {hook.name!r} added (id {hook.id}, {hook.format}, {len(hook.types)} types)")
         return 0
 
@@ -112,7 +115,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_enable(args: argparse.Namespace) -> int:
     async def action(db: Database) -> int:
         async with db.transaction() as conn:
-            await store.enable_webhook(conn, args.name)
+            await store.enable_webhook(conn, args.name, now=time.time())
         print(f"webhook {args.name!r} enabled")
         return 0
 

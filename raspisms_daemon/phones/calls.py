@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from ..config import PhoneConfig
 from ..errors import LinkError, ModemError
+from ..store import calls as store
 from ..webhooks import events
 from .context import MODEM_TIMEOUT, PhoneContext
 
@@ -36,13 +37,9 @@ class CallTracker:
         if self.call_id is None:
             uid = uuid.uuid4().hex
             async with self.ctx.db.transaction() as conn:
-                cur = await conn.execute(
-                    "INSERT INTO call (id_user, id_phone, uid, start, direction, origin, rings) "
-                    "VALUES (?, ?, ?, ?, 'inbound', ?, 1)",
-                    (self.ctx.user_id, self.phone.id, uid, now, number),
+                call_id = await store.insert(
+                    conn, id_user=self.ctx.user_id, id_phone=self.phone.id, uid=uid, start=now, origin=number
                 )
-                call_id = cur.lastrowid
-                assert call_id is not None
                 body = events.inbound_call(
                     id=call_id,
                     id_user=self.ctx.user_id,
@@ -64,10 +61,7 @@ class CallTracker:
         else:
             self.rings += 1
             async with self.ctx.db.transaction() as conn:
-                await conn.execute(
-                    "UPDATE call SET rings = ?, origin = COALESCE(origin, ?) WHERE id = ?",
-                    (self.rings, number, self.call_id),
-                )
+                await store.ring_again(conn, self.call_id, rings=self.rings, origin=number)
         if self.phone.hangup_calls and self.rings >= self.phone.hangup_calls and not self._hung_up:
             self._hung_up = True
             try:
@@ -83,9 +77,7 @@ class CallTracker:
             return
         call_id, self.call_id = self.call_id, None
         async with self.ctx.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE call SET end = ? WHERE id = ? AND end IS NULL", (self.ctx.now(), call_id)
-            )
+            await store.end(conn, call_id, at=self.ctx.now())
         log.info(
             "call ended after %d rings", self.rings, extra={"phone_id": self.phone.id, "call_id": call_id}
         )
@@ -94,5 +86,4 @@ class CallTracker:
 async def close_dangling_calls(ctx: PhoneContext) -> int:
     """Calls left open by a stop or crash end now: nobody is ringing a daemon that is starting."""
     async with ctx.db.transaction() as conn:
-        cur = await conn.execute("UPDATE call SET end = ? WHERE end IS NULL", (ctx.now(),))
-        return cur.rowcount
+        return await store.close_open(conn, at=ctx.now())

@@ -1,4 +1,5 @@
-"""What the phone parts (supervisor, sender, calls, jobs) share: the store, the clock, the event sink."""
+"""What the phone parts (supervisor, intake, sender, calls, jobs) share: the store, the clock, the
+event sink, and the counters ``/metrics`` shows."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 
 import aiosqlite
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock
 from ..store.db import Database
-from ..store.outbox import enqueue_event
+from ..webhooks.emit import EventSink
 
 __all__ = ["MODEM_TIMEOUT", "PhoneContext"]
 
@@ -25,8 +26,8 @@ def _noop() -> None:
 @dataclass
 class PhoneContext:
     db: Database
-    api_key: str
-    clock: Clock = field(default_factory=SystemClock)
+    sink: EventSink
+    clock: Clock
     user_id: int = 1
     status_success: str = "delivered"
     multipart_timeout: float = 86400.0
@@ -37,15 +38,12 @@ class PhoneContext:
         return self.clock.time()
 
     def local(self, ts: float) -> datetime:
-        """Unix seconds → aware local datetime (webhook dates are the daemon's local time)."""
-        return datetime.fromtimestamp(ts).astimezone()
+        """Unix seconds → the daemon's local time (webhook dates are local, as RaspiSMS's)."""
+        return self.clock.local(ts)
 
     async def emit(self, conn: aiosqlite.Connection, type: str, body: dict[str, Any]) -> list[int]:
         """Queue one webhook event inside the caller's transaction (outbox rows commit with the data)."""
-        now = self.now()
-        return await enqueue_event(
-            conn, type=type, body=body, timestamp=int(now), api_key=self.api_key, now=now
-        )
+        return await self.sink.emit(conn, type, body)
 
     def count(self, name: str, n: float = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n

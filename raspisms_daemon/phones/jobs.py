@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..store import received as received_store
+from ..store import sent as sent_store
 from .context import PhoneContext
+from .intake import deliver_multipart
 from .matching import MATCH_WINDOW
-from .supervisor import deliver_multipart
 
 __all__ = ["TAKEN_IN_RETENTION", "flush_expired_multiparts", "housekeeping_loop", "prune"]
 
@@ -18,32 +20,20 @@ TAKEN_IN_RETENTION = 30 * 86400.0  # a message still on the SIM after this long 
 
 async def flush_expired_multiparts(ctx: PhoneContext) -> int:
     """Deliver, with what arrived, every multipart message whose first part is older than the timeout."""
-    cutoff = ctx.now() - ctx.multipart_timeout
-    keys = await ctx.db.reads.fetchall(
-        "SELECT id_phone, origin, ref, total FROM multipart_part GROUP BY id_phone, origin, ref, total "
-        "HAVING MIN(received_at) <= ?",
-        (cutoff,),
-    )
     delivered = 0
-    for k in keys:
+    for key in await received_store.expired_messages(
+        ctx.db.reads, first_before=ctx.now() - ctx.multipart_timeout
+    ):
         async with ctx.db.transaction() as conn:
-            rid = await deliver_multipart(
-                ctx,
-                conn,
-                id_phone=k["id_phone"],
-                origin=k["origin"],
-                ref=k["ref"],
-                total=k["total"],
-                complete=False,
-            )
+            rid = await deliver_multipart(ctx, conn, key, complete=False)
         if rid is None:
             continue  # its last part came in meanwhile: the supervisor delivered it whole
         delivered += 1
         log.warning(
             "multipart SMS from %s delivered incomplete after %.0f s",
-            k["origin"],
+            key.origin,
             ctx.multipart_timeout,
-            extra={"phone_id": k["id_phone"], "sms_id": rid},
+            extra={"phone_id": key.id_phone, "sms_id": rid},
         )
     if delivered:
         ctx.wake_dispatcher()
@@ -53,8 +43,8 @@ async def flush_expired_multiparts(ctx: PhoneContext) -> int:
 async def prune(ctx: PhoneContext) -> None:
     now = ctx.now()
     async with ctx.db.transaction() as conn:
-        await conn.execute("DELETE FROM taken_in WHERE taken_at < ?", (now - TAKEN_IN_RETENTION,))
-        await conn.execute("DELETE FROM unmatched_report WHERE received_at < ?", (now - MATCH_WINDOW,))
+        await received_store.prune_taken_in(conn, before=now - TAKEN_IN_RETENTION)
+        await sent_store.prune_unmatched_reports(conn, before=now - MATCH_WINDOW)
 
 
 async def housekeeping_loop(ctx: PhoneContext, interval: float = 60.0) -> None:
@@ -64,4 +54,5 @@ async def housekeeping_loop(ctx: PhoneContext, interval: float = 60.0) -> None:
             await prune(ctx)
         except Exception:
             log.exception("housekeeping failed")
+        # How often to look is real time; what has expired is decided on ctx's clock.
         await asyncio.sleep(min(interval, max(1.0, ctx.multipart_timeout / 10)))

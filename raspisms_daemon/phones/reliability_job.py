@@ -13,7 +13,9 @@ from collections.abc import Mapping
 
 from ..config import ReliabilityConfig
 from ..reliability import Alert, SentSample, evaluate
-from ..store import messages
+from ..store import phones as phone_store
+from ..store import reliability as history
+from ..store import sent as sent_store
 from ..webhooks import events
 from .context import PhoneContext
 from .supervisor import PhoneSupervisor
@@ -36,26 +38,17 @@ async def check_reliability(
             continue
         now = ctx.now()
         # One read for both types: the longer period covers both windows, evaluate() cuts each.
-        rows = await ctx.db.reads.fetchall(
-            "SELECT at, status FROM sended WHERE id_phone = ? AND at >= ? AND state != 'sending'",
-            (phone_id, now - max(r.period for _, r in rules) * 60.0),
+        samples = await sent_store.sent_samples(
+            ctx.db.reads, id_phone=phone_id, since=now - max(r.period for _, r in rules) * 60.0
         )
-        sent = [SentSample(r["at"], r["status"]) for r in rows]
+        sent = [SentSample(at, status) for at, status in samples]
         for kind, rule in rules:
-            last = await ctx.db.reads.fetchone(
-                "SELECT MAX(created_at) AS t FROM phone_reliability_history WHERE id_phone = ? AND type = ?",
-                (phone_id, kind),
-            )
-            alert = evaluate(
-                kind, sent, last_alert_at=None if last is None else last["t"], now=now, rule=rule
-            )
+            last = await history.last_alert_at(ctx.db.reads, id_phone=phone_id, type=kind)
+            alert = evaluate(kind, sent, last_alert_at=last, now=now, rule=rule)
             if alert is None:
                 continue
             async with ctx.db.transaction() as conn:
-                await conn.execute(
-                    "INSERT INTO phone_reliability_history (id_phone, type, created_at) VALUES (?, ?, ?)",
-                    (phone_id, kind, now),
-                )
+                await history.record_alert(conn, id_phone=phone_id, type=kind, at=now)
                 await ctx.emit(
                     conn,
                     "phone_reliability",
@@ -72,7 +65,7 @@ async def check_reliability(
                     reason = (
                         f"reliability: {alert.unreliable}/{alert.total} SMS {kind} in {alert.period:g} min"
                     )
-                    await messages.set_phone_disabled(conn, phone_id, at=now, reason=reason)
+                    await phone_store.set_disabled(conn, phone_id, at=now, reason=reason)
             log.warning(
                 "phone %d unreliable: %d of %d SMS %s (%.0f %%)",
                 phone_id,
@@ -93,7 +86,7 @@ async def reliability_loop(
     ctx: PhoneContext, config: ReliabilityConfig, phones: Mapping[int, PhoneSupervisor]
 ) -> None:
     while True:
-        await asyncio.sleep(config.interval)
+        await asyncio.sleep(config.interval)  # the cadence is real time; the windows use ctx's clock
         try:
             await check_reliability(ctx, config, phones)
         except Exception:

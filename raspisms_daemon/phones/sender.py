@@ -23,17 +23,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
+from ..clock import sleep_or_until
 from ..errors import CmeError, CmsError, LinkError, ModemError, PduError
 from ..gsm.pdu import SubmitPart, encode_submit
+from ..store import scheduled as scheduled_store
+from ..store import sent as store
+from ..store.scheduled import Destination, Scheduled
 from ..webhooks import events
 from .context import PhoneContext
-from .matching import MATCH_WINDOW, Candidate, pick_candidate
+from .reports import apply_report
 
 if TYPE_CHECKING:
     from .supervisor import PhoneSupervisor
@@ -43,7 +46,6 @@ __all__ = [
     "TRANSIENT_CME",
     "TRANSIENT_CMS",
     "Sender",
-    "apply_report",
     "is_transient",
     "recover_interrupted_sends",
 ]
@@ -55,6 +57,7 @@ TRANSIENT_CME = frozenset({14, 515})
 RETRY_DELAYS = (2.0, 5.0, 15.0)  # then the SMS is failed
 POLL_INTERVAL = 30.0  # due rows are also picked up without a wake-up (a missed wake loses nothing)
 SEND_TIMEOUT = 60.0  # per part: +CMGS can take a while on a weak network
+BATCH = 200  # due SMS read at a time
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -65,133 +68,35 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-async def apply_report(
-    ctx: PhoneContext, conn: aiosqlite.Connection, *, id_phone: int, mr: int, number: str, outcome: str
-) -> bool:
-    """Apply one status report inside the caller's transaction; False when no sent part matches.
-
-    When every part of the SMS has a final status, the SMS gets its final status (delivered only if
-    every part was) and ``send_sms_status_change`` is queued, once.
-    """
-    now = ctx.now()
-    async with conn.execute(
-        "SELECT p.id, p.status, p.sent_at, p.id_sended, s.destination FROM sended_part p "
-        "JOIN sended s ON s.id = p.id_sended WHERE p.id_phone = ? AND p.mr = ? AND p.sent_at >= ?",
-        (id_phone, mr, now - MATCH_WINDOW),
-    ) as cur:
-        rows = list(await cur.fetchall())
-    cand = pick_candidate(
-        [Candidate(r["id"], r["destination"], r["sent_at"], r["status"]) for r in rows], number, now
-    )
-    if cand is None:
-        return False
-    if outcome not in ("delivered", "failed") or cand.status != "pending":
-        return True  # "still trying" reports and repeats change nothing
-    await conn.execute(
-        "UPDATE sended_part SET status = ?, report_at = ? WHERE id = ?", (outcome, now, cand.part_id)
-    )
-    id_sended = next(r["id_sended"] for r in rows if r["id"] == cand.part_id)
-    async with conn.execute("SELECT status FROM sended_part WHERE id_sended = ?", (id_sended,)) as cur:
-        statuses = [r["status"] for r in await cur.fetchall()]
-    if "pending" in statuses:
-        return True
-    final = "failed" if "failed" in statuses else "delivered"
-    cur2 = await conn.execute(
-        "UPDATE sended SET status = ?, final_at = ? WHERE id = ? AND status = 'unknown'",
-        (final, now, id_sended),
-    )
-    if cur2.rowcount:
-        word = ctx.status_success if final == "delivered" else "failed"
-        await ctx.emit(
-            conn, "send_sms_status_change", events.send_sms_status_change(id=id_sended, status=word)
-        )
-        log.info("SMS %s", final, extra={"phone_id": id_phone, "sms_id": id_sended})
-    return True
-
-
 async def _emit_send_sms(ctx: PhoneContext, conn: aiosqlite.Connection, sended_id: int, status: str) -> None:
-    async with conn.execute("SELECT * FROM sended WHERE id = ?", (sended_id,)) as cur:
-        r = await cur.fetchone()
-    assert r is not None
+    r = await store.get(conn, sended_id)
     body = events.send_sms(
-        id=r["id"],
-        at=ctx.local(r["at"]),
+        id=r.id,
+        at=ctx.local(r.at),
         status=status,
-        origin=r["id_phone"],
-        destination=r["destination"],
-        text=r["text"],
-        originating_scheduled=r["originating_scheduled"],
-        tag=r["tag"],
+        origin=r.id_phone,
+        destination=r.destination,
+        text=r.text,
+        originating_scheduled=r.originating_scheduled,
+        tag=r.tag,
     )
     await ctx.emit(conn, "send_sms", body)
-
-
-async def _finish_scheduled(conn: aiosqlite.Connection, id_scheduled: int | None) -> None:
-    """A scheduled SMS is done once every one of its numbers has its sended row."""
-    if id_scheduled is None:
-        return
-    await conn.execute(
-        "UPDATE scheduled SET state = 'done' WHERE id = ? AND state = 'pending' AND NOT EXISTS ("
-        "SELECT 1 FROM scheduled_number n WHERE n.id_scheduled = scheduled.id AND NOT EXISTS ("
-        "SELECT 1 FROM sended s WHERE s.scheduled_number = n.id))",
-        (id_scheduled,),
-    )
-
-
-async def _insert_sended(
-    conn: aiosqlite.Connection,
-    sch: Any,
-    num: Any,
-    id_phone: int | None,
-    *,
-    at: float,
-    failed: str | None = None,
-) -> int:
-    """The ``sended`` row of one destination of ``sch``: ``sending`` (committed before the PDU goes to
-    the modem), or ``failed`` at once with the reason ``failed`` when it cannot be sent at all."""
-    state, final_at = ("sending", None) if failed is None else ("failed", at)
-    cur = await conn.execute(
-        "INSERT INTO sended (at, text, destination, id_phone, status, state, flash, uid, tag, "
-        "originating_scheduled, scheduled_number, error, final_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            at,
-            sch["text"],
-            num["number"],
-            id_phone,
-            "unknown" if failed is None else "failed",
-            state,
-            sch["flash"],
-            uuid.uuid4().hex,
-            sch["tag"],
-            sch["id"],
-            num["id"],
-            failed,
-            final_at,
-        ),
-    )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
 
 
 async def recover_interrupted_sends(ctx: PhoneContext) -> int:
     """Rows left ``sending`` by a crash end ``sent``/``unknown`` with their ``send_sms``; never re-sent."""
     async with ctx.db.transaction() as conn:
-        async with conn.execute(
-            "SELECT id, originating_scheduled FROM sended WHERE state = 'sending'"
-        ) as cur:
-            rows = list(await cur.fetchall())
-        for r in rows:
-            await conn.execute(
-                "UPDATE sended SET state = 'sent', status = 'unknown', "
-                "error = 'interrupted while sending: the daemon stopped before the modem answered' "
-                "WHERE id = ?",
-                (r["id"],),
+        rows = await store.interrupted(conn)
+        for sended_id, id_scheduled in rows:
+            await store.mark_interrupted(
+                conn,
+                sended_id,
+                error="interrupted while sending: the daemon stopped before the modem answered",
             )
-            await _emit_send_sms(ctx, conn, r["id"], "unknown")
-            await _finish_scheduled(conn, r["originating_scheduled"])
+            await _emit_send_sms(ctx, conn, sended_id, "unknown")
+            await scheduled_store.finish(conn, id_scheduled)
             log.warning(
-                "SMS interrupted while sending: status unknown, not re-sent", extra={"sms_id": r["id"]}
+                "SMS interrupted while sending: status unknown, not re-sent", extra={"sms_id": sended_id}
             )
     if rows:
         ctx.wake_dispatcher()
@@ -237,49 +142,36 @@ class Sender:
             if self._stopping:
                 return
             delay = await self._next_due_in()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await sleep_or_until(self.ctx.clock, delay, self._wake)
 
     async def _next_due_in(self) -> float:
         """Until the next future SMS. Due ones waiting for a phone are not counted: a (re)connection
         wakes the sender, and the poll interval bounds the wait anyway (no busy loop meanwhile)."""
         now = self.ctx.now()
-        row = await self.ctx.db.reads.fetchone(
-            "SELECT MIN(at) AS at FROM scheduled WHERE state = 'pending' AND at > ?", (now,)
-        )
-        if row is None or row["at"] is None:
+        at = await scheduled_store.next_due_at(self.ctx.db.reads, after=now)
+        if at is None:
             return self.poll_interval
-        return max(0.05, min(self.poll_interval, float(row["at"]) - now))
+        return max(0.05, min(self.poll_interval, at - now))
 
     async def process_due(self) -> int:
         """Send every due destination that has a usable phone; returns how many were handled."""
         handled = 0
-        due = await self.ctx.db.reads.fetchall(
-            "SELECT * FROM scheduled WHERE state = 'pending' AND at <= ? ORDER BY at, id LIMIT 200",
-            (self.ctx.now(),),
-        )
-        for sch in due:
-            numbers = await self.ctx.db.reads.fetchall(
-                "SELECT n.id, n.number FROM scheduled_number n WHERE n.id_scheduled = ? AND NOT EXISTS ("
-                "SELECT 1 FROM sended s WHERE s.scheduled_number = n.id) ORDER BY n.id",
-                (sch["id"],),
-            )
+        for sch in await scheduled_store.due(self.ctx.db.reads, now=self.ctx.now(), limit=BATCH):
+            numbers = await scheduled_store.unsent_numbers(self.ctx.db.reads, sch.id)
             if not numbers:
                 async with self.ctx.db.transaction() as conn:
-                    await _finish_scheduled(conn, sch["id"])
+                    await scheduled_store.finish(conn, sch.id)
                 continue
-            for num in numbers:
+            for dest in numbers:
                 if self._stopping:
                     return handled
-                choice = self._choose(sch["id_phone"])
+                choice = self._choose(sch.id_phone)
                 if choice is None:
                     break  # no usable phone now; a (re)connection wakes us
                 if isinstance(choice, str):
-                    await self._record_failed(sch, num, sch["id_phone"], choice)
+                    await self._record_failed(sch, dest, sch.id_phone, choice)
                 else:
-                    await self._send_one(sch, num, choice)
+                    await self._send_one(sch, dest, choice)
                 handled += 1
         return handled
 
@@ -304,39 +196,43 @@ class Sender:
         self._rr += 1
         return usable[self._rr % len(usable)]
 
-    async def _record_failed(self, sch: Any, num: Any, id_phone: int | None, reason: str) -> None:
+    async def _record_failed(
+        self, sch: Scheduled, dest: Destination, id_phone: int | None, reason: str
+    ) -> None:
         now = self.ctx.now()
         async with self.ctx.db.transaction() as conn:
-            sended_id = await _insert_sended(conn, sch, num, id_phone, at=now, failed=reason)
+            sended_id = await store.insert_sending(conn, sch, dest, id_phone, at=now, failed=reason)
             await _emit_send_sms(self.ctx, conn, sended_id, "failed")
-            await _finish_scheduled(conn, sch["id"])
+            await scheduled_store.finish(conn, sch.id)
         self.ctx.wake_dispatcher()
         self.ctx.count("sent_failed_total")
-        log.warning("SMS to %s failed: %s", num["number"], reason, extra={"sms_id": sended_id})
+        log.warning("SMS to %s failed: %s", dest.number, reason, extra={"sms_id": sended_id})
 
-    async def _send_one(self, sch: Any, num: Any, sup: PhoneSupervisor) -> None:
+    async def _send_one(self, sch: Scheduled, dest: Destination, sup: PhoneSupervisor) -> None:
         phone_id = sup.phone.id
         try:
             parts = encode_submit(
-                num["number"],
-                sch["text"],
+                dest.number,
+                sch.text,
                 status_report=sup.phone.delivery_reports,
                 concat_ref=random.randrange(256),
-                flash=bool(sch["flash"]),
+                flash=sch.flash,
             )
         except PduError as exc:
-            await self._record_failed(sch, num, phone_id, f"cannot encode: {exc}")
+            await self._record_failed(sch, dest, phone_id, f"cannot encode: {exc}")
             return
         await sup.rate_wait(len(parts))
         if self._stopping or not sup.can_send:
             return  # nothing committed yet: sent later (next start, or when the phone is back)
-        await self._send_parts(sch, num, sup, parts)
+        await self._send_parts(sch, dest, sup, parts)
 
-    async def _send_parts(self, sch: Any, num: Any, sup: PhoneSupervisor, parts: list[SubmitPart]) -> None:
+    async def _send_parts(
+        self, sch: Scheduled, dest: Destination, sup: PhoneSupervisor, parts: list[SubmitPart]
+    ) -> None:
         phone_id = sup.phone.id
         started = self.ctx.now()
         async with self.ctx.db.transaction() as conn:
-            sended_id = await _insert_sended(conn, sch, num, phone_id, at=started)
+            sended_id = await store.insert_sending(conn, sch, dest, phone_id, at=started)
         extra = {"phone_id": phone_id, "sms_id": sended_id}
         attempts = 1  # tries of this SMS: 1 + the retries after transient errors
         mrs: list[int] = []  # the TP-MR of each part the modem accepted, in order
@@ -352,55 +248,41 @@ class Sender:
                 # The PDU may have reached the network: never retried, the status stays unknown.
                 failure = f"no answer from the modem while sending {which}: {exc or 'timeout'}"
                 may_have_left = True
-                log.warning("SMS to %s: %s; status unknown", num["number"], failure, extra=extra)
+                log.warning("SMS to %s: %s; status unknown", dest.number, failure, extra=extra)
                 break
             except ModemError as exc:
                 if is_transient(exc) and attempts <= len(self.retry_delays):
                     delay = self.retry_delays[attempts - 1]
                     attempts += 1
                     log.info(
-                        "SMS to %s: %s %s, retrying in %.0f s", num["number"], which, exc, delay, extra=extra
+                        "SMS to %s: %s %s, retrying in %.0f s", dest.number, which, exc, delay, extra=extra
                     )
                     await self.ctx.clock.sleep(delay)
                     continue
                 failure = f"{which} refused by the modem: {exc}"
                 if mrs:
                     failure += f" (the {len(mrs)} part(s) before it had already left)"
-                log.warning("SMS to %s: %s", num["number"], failure, extra=extra)
+                log.warning("SMS to %s: %s", dest.number, failure, extra=extra)
                 break
         sent = len(mrs) == len(parts)
         now = self.ctx.now()
         async with self.ctx.db.transaction() as conn:
             if sent:
-                await conn.execute(
-                    "UPDATE sended SET state = 'sent', attempts = ? WHERE id = ?", (attempts, sended_id)
-                )
-                await conn.executemany(
-                    "INSERT INTO sended_part (id_sended, seq, id_phone, mr, status, sent_at) "
-                    "VALUES (?, ?, ?, ?, 'pending', ?)",
-                    [(sended_id, i + 1, phone_id, mr, now) for i, mr in enumerate(mrs)],
-                )
+                await store.mark_sent(conn, sended_id, attempts=attempts, id_phone=phone_id, mrs=mrs, at=now)
                 await _emit_send_sms(self.ctx, conn, sended_id, "unknown")
                 await self._apply_early_reports(conn, phone_id, mrs, started)
             elif may_have_left:
-                await conn.execute(
-                    "UPDATE sended SET state = 'sent', status = 'unknown', attempts = ?, error = ? "
-                    "WHERE id = ?",
-                    (attempts, failure, sended_id),
-                )
+                await store.mark_unknown(conn, sended_id, attempts=attempts, error=failure)
                 await _emit_send_sms(self.ctx, conn, sended_id, "unknown")
             else:
-                await conn.execute(
-                    "UPDATE sended SET state = 'failed', status = 'failed', attempts = ?, error = ?, "
-                    "final_at = ? WHERE id = ?",
-                    (attempts, failure, now, sended_id),
-                )
+                assert failure is not None
+                await store.mark_failed(conn, sended_id, attempts=attempts, error=failure, at=now)
                 await _emit_send_sms(self.ctx, conn, sended_id, "failed")
-            await _finish_scheduled(conn, sch["id"])
+            await scheduled_store.finish(conn, sch.id)
         self.ctx.wake_dispatcher()
         if sent:
             self.ctx.count("sent_total")
-            log.info("SMS sent to %s (%d part(s), mr %s)", num["number"], len(mrs), mrs, extra=extra)
+            log.info("SMS sent to %s (%d part(s), mr %s)", dest.number, len(mrs), mrs, extra=extra)
         else:
             self.ctx.count("sent_failed_total")
 
@@ -409,14 +291,8 @@ class Sender:
     ) -> None:
         """Reports that beat this commit (the modem answers +CMGS, the report follows at once)."""
         for mr in set(mrs):
-            async with conn.execute(
-                "SELECT id, number, outcome FROM unmatched_report WHERE id_phone = ? AND mr = ? "
-                "AND received_at >= ? ORDER BY id",
-                (phone_id, mr, since - 5.0),
-            ) as cur:
-                early = list(await cur.fetchall())
-            for rep in early:
+            for early in await store.early_reports(conn, id_phone=phone_id, mr=mr, since=since - 5.0):
                 if await apply_report(
-                    self.ctx, conn, id_phone=phone_id, mr=mr, number=rep["number"], outcome=rep["outcome"]
+                    self.ctx, conn, id_phone=phone_id, mr=mr, number=early.number, outcome=early.outcome
                 ):
-                    await conn.execute("DELETE FROM unmatched_report WHERE id = ?", (rep["id"],))
+                    await store.delete_unmatched_report(conn, early.id)

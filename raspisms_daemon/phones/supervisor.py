@@ -1,10 +1,7 @@
-"""One phone: keeps its backend started, and turns each modem event into rows — in one transaction.
+"""One phone: keeps its backend started, takes each modem event in (one transaction, :mod:`.intake`),
+and deletes a stored message from the SIM only after that commit.
 
-The ordering that makes "no message is ever lost" true lives here: for a stored SMS, the ``received``
-row, its outbox rows (``enqueue_event``) and the ``taken_in`` bookkeeping commit together, and only
-then is the backend asked to delete the message from the SIM. A message seen again (a crash between the
-commit and ``AT+CMGD``, or the periodic sweep) matches its ``taken_in`` row: it is deleted, not emitted
-twice. The backend reconnects by itself; the supervisor only restarts it when ``start`` itself fails.
+The backend reconnects by itself; the supervisor only restarts it when ``start`` itself fails.
 """
 
 from __future__ import annotations
@@ -14,12 +11,9 @@ import contextlib
 import enum
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, replace
 
-import aiosqlite
-
+from ..clock import sleep_or_until
 from ..config import PhoneConfig
 from ..errors import CmeError, LinkError, ModemError
 from ..gsm.modem import (
@@ -35,15 +29,14 @@ from ..gsm.modem import (
     SmsReceived,
     UndecodableSms,
 )
-from ..gsm.pdu import DeliverPdu, SubmitPart
-from ..store import messages
-from ..webhooks import events
+from ..gsm.pdu import SubmitPart
+from ..store import phones as phone_store
+from . import intake
 from .calls import CallTracker
 from .context import MODEM_TIMEOUT, PhoneContext
-from .multipart import Outcome, add_part, assemble
-from .sender import apply_report
+from .multipart import Outcome
 
-__all__ = ["START_BACKOFF", "PhoneState", "PhoneSupervisor", "deliver_multipart"]
+__all__ = ["START_BACKOFF", "PhoneState", "PhoneStatus", "PhoneSupervisor"]
 
 log = logging.getLogger("raspisms_daemon.phones")
 
@@ -63,74 +56,27 @@ class PhoneState(enum.Enum):
     DISABLED = "disabled"
 
 
+@dataclass(frozen=True)
+class PhoneStatus:
+    """What the API, the CLI, ``/metrics`` and the status line show of a phone."""
+
+    id: int
+    name: str
+    backend: str
+    device: str
+    state: str  # connected | disconnected | disabled
+    disabled_reason: str | None
+    error: str | None  # why the phone gave up starting (a SIM that wants a code)
+    imei: str | None
+    iccid: str | None
+    operator: str | None
+    signal: int | None  # rssi 0..31
+    registration: str | None
+    last_seen: float | None  # unix seconds
+
+
 def _noop() -> None:
     return None
-
-
-def _slot_key(ev: SmsReceived | UndecodableSms | ReportReceived) -> str:
-    """The content half of the taken-in key: the PDU, or a digest of the decoded fields when the
-    backend sees no PDU (gammu), so that a new message in a reused slot is never mistaken for an old one."""
-    if ev.pdu:
-        return ev.pdu.upper()
-    if isinstance(ev, SmsReceived):
-        m = ev.message
-        return f"sms|{m.number}|{m.scts.isoformat()}|{m.concat}|{m.text}"
-    if isinstance(ev, ReportReceived):
-        r = ev.report
-        return f"report|{r.mr}|{r.number}|{r.scts.isoformat()}|{r.discharge.isoformat()}|{r.status}"
-    return f"undecodable|{ev.error}"
-
-
-async def deliver_multipart(
-    ctx: PhoneContext,
-    conn: aiosqlite.Connection,
-    *,
-    id_phone: int,
-    origin: str,
-    ref: int,
-    total: int,
-    complete: bool,
-) -> int | None:
-    """Turn the stored parts of one message into its ``received`` row and ``receive_sms`` (caller's tx).
-
-    None when no part is stored (any more): nothing to deliver, never an empty SMS."""
-    async with conn.execute(
-        "SELECT seq, text, smsc, scts, received_at FROM multipart_part WHERE id_phone = ? AND origin = ? "
-        "AND ref = ? AND total = ? ORDER BY seq",
-        (id_phone, origin, ref, total),
-    ) as cur:
-        rows = list(await cur.fetchall())
-    if not rows:
-        return None
-    text = assemble({r["seq"]: r["text"] for r in rows})
-    now = ctx.now()
-    cur2 = await conn.execute(
-        "INSERT INTO received (at, text, origin, id_phone, smsc, scts, parts, complete) "
-        "VALUES (?,?,?,?,?,?,?,?)",
-        (
-            now,
-            text,
-            origin,
-            id_phone,
-            rows[0]["smsc"],
-            rows[0]["scts"],
-            len(rows),
-            int(complete),
-        ),
-    )
-    rid = cur2.lastrowid
-    assert rid is not None
-    await ctx.emit(
-        conn,
-        "receive_sms",
-        events.receive_sms(id=rid, at=ctx.local(now), origin=origin, destination=id_phone, text=text),
-    )
-    await conn.execute(
-        "DELETE FROM multipart_part WHERE id_phone = ? AND origin = ? AND ref = ? AND total = ?",
-        (id_phone, origin, ref, total),
-    )
-    ctx.count("received_total")
-    return rid
 
 
 class PhoneSupervisor:
@@ -192,28 +138,27 @@ class PhoneSupervisor:
             self.disabled_reason = None
             log.info("phone enabled again", extra=self._extra)
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "id": self.phone.id,
-            "name": self.phone.name,
-            "backend": self.phone.backend,
-            "device": self.phone.device,
-            "state": "connected"
-            if self.state is PhoneState.CONNECTED
-            else "disabled"
+    def status(self) -> PhoneStatus:
+        identity = self.identity
+        return PhoneStatus(
+            id=self.phone.id,
+            name=self.phone.name,
+            backend=self.phone.backend,
+            device=self.phone.device,
+            state="disabled"
             if self.disabled
+            else "connected"
+            if self.link is PhoneState.CONNECTED
             else "disconnected",
-            "disabled_reason": self.disabled_reason,
-            "error": self.error,
-            "imei": self.identity.imei,
-            "iccid": self.identity.iccid,
-            "operator": self.identity.operator,
-            "signal": self.signal if self.signal is not None else self.identity.signal,
-            "registration": self.identity.registration,
-            "last_seen": None
-            if self.last_seen is None
-            else datetime.fromtimestamp(self.last_seen).astimezone().isoformat(timespec="seconds"),
-        }
+            disabled_reason=self.disabled_reason,
+            error=self.error,
+            imei=identity.imei,
+            iccid=identity.iccid,
+            operator=identity.operator,
+            signal=self.signal if self.signal is not None else identity.signal,
+            registration=identity.registration,
+            last_seen=self.last_seen,
+        )
 
     # --- life cycle --------------------------------------------------------------------------------
 
@@ -270,10 +215,7 @@ class PhoneSupervisor:
                 )
                 await self.persist_status()
                 self._attach.clear()
-                try:
-                    await asyncio.wait_for(self._attach.wait(), delay)
-                except TimeoutError:
-                    pass
+                await sleep_or_until(self.ctx.clock, delay, self._attach)
                 if self.rebuild is not None:
                     with contextlib.suppress(ModemError, LinkError, TimeoutError, OSError):
                         await asyncio.wait_for(self.backend.stop(), MODEM_TIMEOUT)
@@ -318,21 +260,21 @@ class PhoneSupervisor:
         self.on_connected()
 
     async def persist_status(self) -> None:
-        s = self.status()
+        st = self.status()
         try:
             async with self.ctx.db.transaction() as conn:
-                await messages.record_phone_status(
+                await phone_store.record_status(
                     conn,
                     self.phone.id,
-                    status=s["state"],
-                    disabled_reason=self.disabled_reason,
-                    imei=self.identity.imei,
+                    status=st.state,
+                    disabled_reason=st.disabled_reason,
+                    imei=st.imei,
                     imsi=self.identity.imsi,
-                    iccid=self.identity.iccid,
-                    operator=self.identity.operator,
-                    signal=s["signal"],
-                    registration=self.identity.registration,
-                    last_seen=self.last_seen,
+                    iccid=st.iccid,
+                    operator=st.operator,
+                    signal=st.signal,
+                    registration=st.registration,
+                    last_seen=st.last_seen,
                 )
         except Exception:
             log.exception("cannot record the phone status", extra=self._extra)
@@ -414,32 +356,6 @@ class PhoneSupervisor:
             return False
         return True
 
-    async def _seen(
-        self, conn: aiosqlite.Connection, ev: SmsReceived | UndecodableSms | ReportReceived
-    ) -> bool:
-        if ev.index is None:
-            return False
-        async with conn.execute(
-            "SELECT 1 FROM taken_in WHERE id_phone = ? AND storage = ? AND sim_index = ? AND pdu = ?",
-            (self.phone.id, ev.storage, ev.index, _slot_key(ev)),
-        ) as cur:
-            return await cur.fetchone() is not None
-
-    async def _mark_taken(
-        self,
-        conn: aiosqlite.Connection,
-        ev: SmsReceived | UndecodableSms | ReportReceived,
-        kind: str,
-        ref_id: int | None,
-    ) -> None:
-        if ev.index is None:
-            return  # handed over directly (+CMT/+CDS): nothing on the SIM to delete or see again
-        await conn.execute(
-            "INSERT INTO taken_in (id_phone, storage, sim_index, pdu, kind, ref_id, taken_at) "
-            "VALUES (?,?,?,?,?,?,?)",
-            (self.phone.id, ev.storage, ev.index, _slot_key(ev), kind, ref_id, self.ctx.now()),
-        )
-
     async def _delete(self, ev: SmsReceived | UndecodableSms | ReportReceived) -> None:
         """Only ever called after the commit that took the message in."""
         if ev.index is None:
@@ -455,33 +371,10 @@ class PhoneSupervisor:
             )
 
     async def _take_sms(self, ev: SmsReceived) -> None:
-        m: DeliverPdu = ev.message
-        new_id: int | None = None
-        async with self.ctx.db.transaction() as conn:
-            if not await self._seen(conn, ev):
-                now = self.ctx.now()
-                cur = await conn.execute(
-                    "INSERT INTO received (at, text, origin, id_phone, smsc, scts) VALUES (?,?,?,?,?,?)",
-                    (now, m.text, m.number, self.phone.id, m.smsc, m.scts.isoformat()),
-                )
-                new_id = cur.lastrowid
-                assert new_id is not None
-                await self.ctx.emit(
-                    conn,
-                    "receive_sms",
-                    events.receive_sms(
-                        id=new_id,
-                        at=self.ctx.local(now),
-                        origin=m.number,
-                        destination=self.phone.id,
-                        text=m.text,
-                    ),
-                )
-                await self._mark_taken(conn, ev, "sms", new_id)
+        new_id = await intake.take_sms(self.ctx, self.phone.id, ev)
         if new_id is not None:
-            self.ctx.count("received_total")
             self.ctx.wake_dispatcher()
-            log.info("SMS received from %s", m.number, extra={**self._extra, "sms_id": new_id})
+            log.info("SMS received from %s", ev.message.number, extra={**self._extra, "sms_id": new_id})
         else:
             log.info("SMS %s/%s already taken in; deleting it", ev.storage, ev.index, extra=self._extra)
         await self._delete(ev)
@@ -489,99 +382,39 @@ class PhoneSupervisor:
     async def _take_part(self, ev: SmsReceived) -> None:
         m = ev.message
         assert m.concat is not None
-        c = m.concat
-        outcome: Outcome | None = None
-        rid: int | None = None
-        clash = False
-        async with self.ctx.db.transaction() as conn:
-            if not await self._seen(conn, ev):
-                async with conn.execute(
-                    "SELECT seq, text FROM multipart_part "
-                    "WHERE id_phone = ? AND origin = ? AND ref = ? AND total = ?",
-                    (self.phone.id, m.number, c.ref, c.total),
-                ) as cur:
-                    existing = {r["seq"]: r["text"] for r in await cur.fetchall()}
-                outcome = add_part(existing, c.seq, c.total, m.text)
-                clash = outcome is Outcome.CLASH
-                if clash:
-                    # This sender reused the reference while an older message still waits for a part:
-                    # the older one is delivered with what arrived, and this part starts the new one.
-                    await deliver_multipart(
-                        self.ctx,
-                        conn,
-                        id_phone=self.phone.id,
-                        origin=m.number,
-                        ref=c.ref,
-                        total=c.total,
-                        complete=False,
-                    )
-                    outcome = add_part({}, c.seq, c.total, m.text)
-                part_id: int | None = None
-                if outcome is not Outcome.DUPLICATE:
-                    cur2 = await conn.execute(
-                        "INSERT INTO multipart_part "
-                        "(id_phone, origin, ref, total, seq, text, smsc, scts, received_at) "
-                        "VALUES (?,?,?,?,?,?,?,?,?)",
-                        (
-                            self.phone.id,
-                            m.number,
-                            c.ref,
-                            c.total,
-                            c.seq,
-                            m.text,
-                            m.smsc,
-                            m.scts.isoformat(),
-                            self.ctx.now(),
-                        ),
-                    )
-                    part_id = cur2.lastrowid
-                if outcome is Outcome.COMPLETE:
-                    rid = await deliver_multipart(
-                        self.ctx,
-                        conn,
-                        id_phone=self.phone.id,
-                        origin=m.number,
-                        ref=c.ref,
-                        total=c.total,
-                        complete=True,
-                    )
-                await self._mark_taken(conn, ev, "part", rid or part_id)
-        if clash:
+        taken = await intake.take_part(self.ctx, self.phone.id, ev)
+        if taken.clash:
             log.warning(
                 "multipart SMS from %s delivered incomplete: a new message reuses its reference %d",
                 m.number,
-                c.ref,
+                m.concat.ref,
                 extra=self._extra,
             )
-        if rid is not None or clash:
+        if taken.received_id is not None or taken.clash:
             self.ctx.wake_dispatcher()
-        if rid is not None:
+        if taken.received_id is not None:
             log.info(
                 "multipart SMS received from %s (%d parts)",
                 m.number,
-                c.total,
-                extra={**self._extra, "sms_id": rid},
+                m.concat.total,
+                extra={**self._extra, "sms_id": taken.received_id},
             )
-        elif outcome is not None:
-            log.debug("part %d/%d from %s (%s)", c.seq, c.total, m.number, outcome.value, extra=self._extra)
+        elif taken.outcome is None:
+            log.info("part %s/%s already taken in; deleting it", ev.storage, ev.index, extra=self._extra)
+        elif taken.outcome is not Outcome.COMPLETE:
+            log.debug(
+                "part %d/%d from %s (%s)",
+                m.concat.seq,
+                m.concat.total,
+                m.number,
+                taken.outcome.value,
+                extra=self._extra,
+            )
         await self._delete(ev)
 
     async def _take_report(self, ev: ReportReceived) -> None:
         r = ev.report
-        matched: bool | None = None  # None: already taken in before
-        async with self.ctx.db.transaction() as conn:
-            if not await self._seen(conn, ev):
-                matched = await apply_report(
-                    self.ctx, conn, id_phone=self.phone.id, mr=r.mr, number=r.number, outcome=r.outcome
-                )
-                if not matched:
-                    # It may have beaten the sender's commit; the sender looks here when it records parts.
-                    await conn.execute(
-                        "INSERT INTO unmatched_report (id_phone, mr, number, outcome, status, received_at) "
-                        "VALUES (?,?,?,?,?,?)",
-                        (self.phone.id, r.mr, r.number, r.outcome, r.status, self.ctx.now()),
-                    )
-                await self._mark_taken(conn, ev, "report", None)
+        matched = await intake.take_report(self.ctx, self.phone.id, ev)
         if matched is None:
             log.info("report %s/%s already taken in; deleting it", ev.storage, ev.index, extra=self._extra)
         else:
@@ -597,17 +430,8 @@ class PhoneSupervisor:
         await self._delete(ev)
 
     async def _take_undecodable(self, ev: UndecodableSms) -> None:
-        kept = False
-        async with self.ctx.db.transaction() as conn:
-            if not await self._seen(conn, ev):
-                cur = await conn.execute(
-                    "INSERT INTO undecodable (id_phone, storage, sim_index, pdu, error, received_at) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (self.phone.id, ev.storage, ev.index, ev.pdu, ev.error, self.ctx.now()),
-                )
-                await self._mark_taken(conn, ev, "undecodable", cur.lastrowid)
-                kept = True
-        if kept:  # said once committed: a rolled-back transaction kept nothing
+        if await intake.take_undecodable(self.ctx, self.phone.id, ev):
+            # Said once committed: a rolled-back transaction kept nothing.
             log.error(
                 "undecodable message kept raw in the 'undecodable' table (%s): %s",
                 ev.error,

@@ -1,37 +1,53 @@
-"""The durable outbox: one row per (event, webhook), kept until delivered (then pruned) or dead.
+"""The durable outbox, and its whole state machine: one row per (event, webhook), kept until delivered
+(then pruned) or dead.
 
-:func:`enqueue_event` runs inside the caller's transaction, so an event's rows commit together with
-whatever produced the event (the received SMS row, say): either both are on disk or neither is.
+    pending ──claim──▶ pending, leased ──2xx──▶ delivered ──(retention)──▶ pruned
+       ▲                    │ failure: retry later (next_attempt_at), or ──▶ dead (no attempt left)
+       └──── release / lease runs out / replay ◀──────────────────────────────────┘
+
+:func:`enqueue` runs inside the caller's transaction, so an event's rows commit together with whatever
+produced the event (the received SMS row, say): either both are on disk or neither is. The rows come
+ready-made (random id and signature included, :mod:`raspisms_daemon.webhooks.emit`): the store holds
+no key.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import aiosqlite
 
-from ..config import WEBHOOK_TYPES
-from ..errors import DeliveryError, StoreError
-from ..webhooks import events, signing
+from ..errors import StoreError
 
 __all__ = [
     "Attempt",
+    "Claimed",
     "Delivery",
     "DeliveryState",
+    "NewDelivery",
+    "Retry",
     "backlog_count",
+    "claim_due",
     "count_by_state",
-    "enqueue_event",
+    "enqueue",
     "get_delivery",
     "list_attempts",
     "list_deliveries",
+    "make_backlog_due",
+    "mark_dead",
+    "mark_delivered",
+    "mark_retry",
+    "next_due",
     "prune_delivered",
+    "record_attempts",
+    "release",
     "release_stale_leases",
     "replay_delivery",
+    "subscribers",
 ]
 
 
@@ -91,38 +107,166 @@ class Attempt:
         return {"at": self.at, "status": self.status, "error": self.error, "duration_ms": self.duration_ms}
 
 
-async def enqueue_event(
-    conn: aiosqlite.Connection,
-    *,
-    type: str,
-    body: dict[str, Any],
-    timestamp: int,
-    api_key: str,
-    now: float | None = None,
-) -> list[int]:
-    """One pending outbox row per enabled webhook subscribed to ``type``; returns their ids.
+@dataclass(frozen=True)
+class NewDelivery:
+    """One outbox row to insert: the event for one webhook, signed once for every attempt."""
 
-    Runs inside the caller's transaction and does not commit. The random id and its signature are made
-    here, once per (event, webhook), so every retry carries the same ones.
-    """
-    if type not in WEBHOOK_TYPES:
-        raise DeliveryError(f"unknown webhook type {type!r}")
-    body_text = events.body_json(body)
-    t = time.time() if now is None else now
+    webhook_id: int
+    type: str
+    body: str  # compact JSON
+    timestamp: int
+    random_id: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A pending row claimed for delivery (leased until its result is recorded)."""
+
+    id: int
+    webhook_id: int
+    type: str
+    body: str
+    timestamp: int
+    random_id: str
+    signature: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A failed attempt that leaves the row pending, due again at ``next_attempt_at``."""
+
+    id: int
+    next_attempt_at: float
+    error: str | None
+    status: int | None
+
+
+async def subscribers(conn: aiosqlite.Connection, type: str) -> list[int]:
+    """Ids of the enabled webhooks subscribed to ``type``."""
     async with conn.execute("SELECT id, types FROM webhook WHERE enabled = 1 ORDER BY id") as cur:
-        hooks = [r["id"] for r in await cur.fetchall() if type in r["types"].split(",")]
+        return [r["id"] for r in await cur.fetchall() if type in r["types"].split(",")]
+
+
+async def enqueue(conn: aiosqlite.Connection, rows: Sequence[NewDelivery], *, now: float) -> list[int]:
+    """Insert pending rows, due at ``now``; returns their ids (caller's transaction, no commit)."""
     ids: list[int] = []
-    for hook_id in hooks:
-        random_id = signing.new_random_id(int(timestamp))
-        signature = signing.raspisms_signature(api_key, random_id)
+    for row in rows:
         async with conn.execute(
             "INSERT INTO outbox (webhook_id, type, body, timestamp, random_id, signature, state, attempts, "
             "next_attempt_at, created_at) VALUES (?,?,?,?,?,?,'pending',0,?,?)",
-            (hook_id, type, body_text, int(timestamp), random_id, signature, t, t),
+            (row.webhook_id, row.type, row.body, row.timestamp, row.random_id, row.signature, now, now),
         ) as cur:
             assert cur.lastrowid is not None
             ids.append(cur.lastrowid)
     return ids
+
+
+def _not_in(ids: Collection[int]) -> tuple[str, list[int]]:
+    """An `` AND id NOT IN (?, …)`` clause (empty when there are none) and its parameters."""
+    if not ids:
+        return "", []
+    return f" AND id NOT IN ({','.join('?' * len(ids))})", list(ids)
+
+
+async def claim_due(
+    conn: aiosqlite.Connection,
+    *,
+    webhook_id: int,
+    now: float,
+    lease_until: float,
+    limit: int,
+    exclude: Collection[int] = (),
+) -> list[Claimed]:
+    """Lease up to ``limit`` rows of one webhook that are due at ``now`` (earliest first).
+
+    A claimed row gets ``next_attempt_at = lease_until``: if its claimer dies, it is simply due again
+    when the lease runs out. ``exclude``: rows the caller still holds (their result not yet recorded).
+    """
+    not_held, held = _not_in(exclude)
+    async with conn.execute(
+        "SELECT id, webhook_id, type, body, timestamp, random_id, signature, attempts "
+        "FROM outbox INDEXED BY outbox_pending_due "
+        f"WHERE state = 'pending' AND webhook_id = ? AND next_attempt_at <= ?{not_held} "
+        "ORDER BY next_attempt_at LIMIT ?",
+        (webhook_id, now, *held, limit),
+    ) as cur:
+        rows = [Claimed(*r) for r in await cur.fetchall()]
+    if rows:
+        await conn.executemany(
+            "UPDATE outbox SET next_attempt_at = ?, lease_until = ? WHERE id = ?",
+            [(lease_until, lease_until, r.id) for r in rows],
+        )
+    return rows
+
+
+async def next_due(
+    conn: aiosqlite.Connection, *, webhook_id: int, exclude: Collection[int] = ()
+) -> float | None:
+    """When the earliest pending row of a webhook (not in ``exclude``) is due; None when there is none."""
+    not_held, held = _not_in(exclude)
+    async with conn.execute(
+        "SELECT MIN(next_attempt_at) FROM outbox INDEXED BY outbox_pending_due "
+        f"WHERE state = 'pending' AND webhook_id = ?{not_held}",
+        (webhook_id, *held),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+async def release(conn: aiosqlite.Connection, ids: Iterable[int], *, now: float) -> None:
+    """Give claimed rows back, due at ``now`` (still pending: another claim sends them)."""
+    await conn.executemany(
+        "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL WHERE id = ? AND state = 'pending'",
+        [(now, i) for i in ids],
+    )
+
+
+async def record_attempts(
+    conn: aiosqlite.Connection, attempts: Iterable[tuple[int, float, int | None, str | None, float]]
+) -> None:
+    """Log attempts: ``(outbox_id, at, HTTP status or None, error or None, duration_ms)``."""
+    await conn.executemany(
+        "INSERT INTO delivery_attempt (outbox_id, at, status, error, duration_ms) VALUES (?,?,?,?,?)",
+        [(i, at, status, error, round(ms, 1)) for i, at, status, error, ms in attempts],
+    )
+
+
+async def mark_delivered(conn: aiosqlite.Connection, rows: Iterable[tuple[int, int]], *, at: float) -> None:
+    """``(id, HTTP status)`` of rows a receiver accepted."""
+    await conn.executemany(
+        "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_status = ?, "
+        "last_error = NULL, lease_until = NULL WHERE id = ? AND state = 'pending'",
+        [(at, status, i) for i, status in rows],
+    )
+
+
+async def mark_retry(conn: aiosqlite.Connection, rows: Iterable[Retry]) -> None:
+    await conn.executemany(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, last_status = ?, "
+        "lease_until = NULL WHERE id = ? AND state = 'pending'",
+        [(r.next_attempt_at, r.error, r.status, r.id) for r in rows],
+    )
+
+
+async def mark_dead(conn: aiosqlite.Connection, rows: Iterable[tuple[int, str | None, int | None]]) -> None:
+    """``(id, error, HTTP status)`` of rows with no attempt left: kept, listed, replayable."""
+    await conn.executemany(
+        "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?, last_status = ?, "
+        "lease_until = NULL WHERE id = ? AND state = 'pending'",
+        [(error, status, i) for i, error, status in rows],
+    )
+
+
+async def make_backlog_due(conn: aiosqlite.Connection, *, webhook_id: int, now: float) -> None:
+    """Every pending row of a webhook that waits out a backoff becomes due at ``now`` (the endpoint
+    answers again, or was enabled again); rows being delivered keep their lease."""
+    await conn.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND webhook_id = ? "
+        "AND next_attempt_at > ? AND (lease_until IS NULL OR lease_until <= ?)",
+        (now, webhook_id, now, now),
+    )
 
 
 _SELECT = (
@@ -192,16 +336,14 @@ async def list_attempts(conn: aiosqlite.Connection, delivery_id: int) -> list[At
         return [Attempt(r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
 
 
-async def replay_delivery(
-    conn: aiosqlite.Connection, delivery_id: int, *, now: float | None = None
-) -> Delivery:
+async def replay_delivery(conn: aiosqlite.Connection, delivery_id: int, *, now: float) -> Delivery:
     """Make a delivered or dead row pending and due now, with the same random id (receivers de-duplicate).
 
     Inside the caller's transaction. A pending row is only made due now (its attempt count is kept, so a
     replay never grants a failing endpoint extra retries by accident).
     """
     d = await get_delivery(conn, delivery_id)
-    t = time.time() if now is None else now
+    t = now
     if d.state is DeliveryState.PENDING:
         if d.lease_until is not None and d.lease_until > t:
             return d  # being delivered right now

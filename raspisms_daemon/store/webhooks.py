@@ -7,7 +7,6 @@ Functions take an ``aiosqlite.Connection``; the ones that write must run inside 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +21,12 @@ from ..config import (
     validate_webhook_url,
 )
 from ..errors import DeliveryError
+from .outbox import make_backlog_due
 
 __all__ = [
     "Webhook",
     "add_webhook",
+    "disable_gone",
     "disable_webhook",
     "enable_webhook",
     "get_webhook",
@@ -137,16 +138,15 @@ async def add_webhook(
     format: str = "form",
     enabled: bool = True,
     source: str = "api",
-    now: float | None = None,
+    now: float,
 ) -> Webhook:
     name, url, types_text = _validate(name, url, types, format)
     async with conn.execute("SELECT 1 FROM webhook WHERE name = ?", (name,)) as cur:
         if await cur.fetchone() is not None:
             raise DeliveryError(f"a webhook named {name!r} already exists")
-    created = time.time() if now is None else now
     async with conn.execute(
         "INSERT INTO webhook (name, url, types, format, enabled, source, created_at) VALUES (?,?,?,?,?,?,?)",
-        (name, url, types_text, format, int(enabled), source, created),
+        (name, url, types_text, format, int(enabled), source, now),
     ) as cur:
         new_id = cur.lastrowid
     assert new_id is not None
@@ -170,16 +170,11 @@ async def remove_webhook(conn: aiosqlite.Connection, name: str) -> int:
     return pending
 
 
-async def enable_webhook(conn: aiosqlite.Connection, name: str, *, now: float | None = None) -> Webhook:
+async def enable_webhook(conn: aiosqlite.Connection, name: str, *, now: float) -> Webhook:
     """Enable it again; its pending rows (kept while it was disabled) become due at once."""
     hook = await get_webhook(conn, name)
     await conn.execute("UPDATE webhook SET enabled = 1, disabled_reason = NULL WHERE id = ?", (hook.id,))
-    t = time.time() if now is None else now
-    await conn.execute(
-        "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND webhook_id = ? "
-        "AND next_attempt_at > ? AND (lease_until IS NULL OR lease_until <= ?)",
-        (t, hook.id, t, t),
-    )
+    await make_backlog_due(conn, webhook_id=hook.id, now=now)
     return await get_webhook(conn, hook.id)
 
 
@@ -190,13 +185,23 @@ async def disable_webhook(conn: aiosqlite.Connection, name_or_id: str | int, rea
     return await get_webhook(conn, hook.id)
 
 
+async def disable_gone(conn: aiosqlite.Connection, webhook_id: int, reason: str) -> bool:
+    """Disable a webhook whose receiver answered 410 Gone; False when it was disabled already (the
+    first reason stays)."""
+    cur = await conn.execute(
+        "UPDATE webhook SET enabled = 0, disabled_reason = ? WHERE id = ? AND enabled = 1",
+        (reason, webhook_id),
+    )
+    return cur.rowcount > 0
+
+
 def _digest(cfg: WebhookConfig) -> str:
     text = "|".join([cfg.url, ",".join(sorted(cfg.types)), cfg.format, str(int(cfg.enabled))])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 async def sync_config_webhooks(
-    conn: aiosqlite.Connection, configs: Iterable[WebhookConfig], *, now: float | None = None
+    conn: aiosqlite.Connection, configs: Iterable[WebhookConfig], *, now: float
 ) -> None:
     """Upsert the config's ``[webhook:NAME]`` entries (source ``config``), inside the caller's transaction.
 
@@ -204,7 +209,6 @@ async def sync_config_webhooks(
     (the owner fixed the URL, say) or someone enables it. An entry removed from the config keeps its row
     but is disabled, so its pending deliveries are not lost.
     """
-    t = time.time() if now is None else now
     seen: set[str] = set()
     for cfg in configs:
         name, url, types_text = _validate(cfg.name, cfg.url, cfg.types, cfg.format)
@@ -220,7 +224,7 @@ async def sync_config_webhooks(
             await conn.execute(
                 "INSERT INTO webhook (url, types, format, enabled, disabled_reason, name, source, "
                 "config_digest, created_at) VALUES (?,?,?,?,?,?,'config',?,?)",
-                (*fields, name, digest, t),
+                (*fields, name, digest, now),
             )
         elif row["config_digest"] != digest or row["source"] != "config":
             await conn.execute(

@@ -23,7 +23,6 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -34,11 +33,12 @@ from .. import __version__
 from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import DeliveryConfig
 from ..store import outbox as outbox_store
+from ..store import webhooks as webhook_store
 from ..store.db import Database
 from . import events, signing
-from .schedule import retry_delay
+from .results import AttemptResult, decide, is_success
 
-__all__ = ["USER_AGENT", "AttemptResult", "Dispatcher", "DispatcherState"]
+__all__ = ["USER_AGENT", "Dispatcher", "DispatcherState"]
 
 log = logging.getLogger("raspisms_daemon.dispatcher")
 
@@ -46,23 +46,10 @@ USER_AGENT = f"raspisms-daemon/{__version__}"
 _FAR = float("inf")
 
 
-def _is_success(status: int | None) -> bool:
-    return status is not None and 200 <= status < 300
-
-
 class DispatcherState(Enum):
     NEW = "new"
     RUNNING = "running"
     STOPPED = "stopped"
-
-
-class AttemptResult(Enum):
-    """What a recorded delivery attempt led to (the ``result`` label of ``deliveries_total``)."""
-
-    DELIVERED = "delivered"  # 2xx
-    RETRY = "retry"  # failed, another attempt is scheduled
-    DEAD = "dead"  # failed, no attempt left
-    GONE = "gone"  # 410: the webhook was disabled, the row kept pending
 
 
 @dataclass(frozen=True)
@@ -74,16 +61,7 @@ class _Hook:
     enabled: bool
 
 
-@dataclass(frozen=True)
-class _Row:
-    id: int
-    webhook_id: int
-    type: str
-    body: str
-    timestamp: int
-    random_id: str
-    signature: str
-    attempts: int
+_Row = outbox_store.Claimed
 
 
 @dataclass(frozen=True)
@@ -97,7 +75,7 @@ class _Result:
 
     @property
     def ok(self) -> bool:
-        return _is_success(self.status)
+        return is_success(self.status)
 
 
 @dataclass
@@ -226,12 +204,9 @@ class Dispatcher:
     async def _load_hooks(self) -> None:
         # On the read-only connection: a webhook being created (or removed) in a transaction that may
         # still roll back is not seen before its commit.
-        rows = await self._db.reads.fetchall("SELECT id, name, url, format, enabled FROM webhook")
         hooks = {
-            r["id"]: _Hook(
-                r["id"], r["name"], r["url"], r["format"], bool(r["enabled"]) and r["id"] not in self._gone
-            )
-            for r in rows
+            h.id: _Hook(h.id, h.name, h.url, h.format, h.enabled and h.id not in self._gone)
+            for h in await webhook_store.list_webhooks(self._db.reads.conn)
         }
         if self._maybe_failing is None:
             self._maybe_failing = set(hooks)
@@ -250,16 +225,8 @@ class Dispatcher:
         ids = [r.id for r in st.queue]
         st.queue.clear()
         if ids:
-            await self._release(conn, ids)
+            await outbox_store.release(conn, ids, now=self._clock.time())
             st.held.difference_update(ids)
-
-    async def _release(self, conn: aiosqlite.Connection, ids: Iterable[int]) -> None:
-        """Give claimed rows back, due now (still pending: another claim round sends them)."""
-        now = self._clock.time()
-        await conn.executemany(
-            "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL WHERE id = ? AND state = 'pending'",
-            [(now, i) for i in ids],
-        )
 
     def _active_total(self) -> int:
         return self._running_total + sum(len(st.queue) for st in self._state.values())
@@ -288,32 +255,15 @@ class Dispatcher:
         async with self._db.transaction(durable=False) as conn:
             for h, n in want.items():
                 st = self._state[h]
-                not_held, held = _not_in(st.held)
-                async with conn.execute(
-                    "SELECT id, webhook_id, type, body, timestamp, random_id, signature, attempts "
-                    "FROM outbox INDEXED BY outbox_pending_due "
-                    f"WHERE state = 'pending' AND webhook_id = ? AND next_attempt_at <= ?{not_held} "
-                    "ORDER BY next_attempt_at LIMIT ?",
-                    (h, now, *held, n),
-                ) as cur:
-                    rows = [_Row(*r) for r in await cur.fetchall()]
-                if rows:
-                    await conn.executemany(
-                        "UPDATE outbox SET next_attempt_at = ?, lease_until = ? WHERE id = ?",
-                        [(lease_until, lease_until, r.id) for r in rows],
-                    )
-                    st.queue.extend(rows)
-                    st.held.update(r.id for r in rows)
+                rows = await outbox_store.claim_due(
+                    conn, webhook_id=h, now=now, lease_until=lease_until, limit=n, exclude=st.held
+                )
+                st.queue.extend(rows)
+                st.held.update(r.id for r in rows)
                 if len(rows) < n:
                     # Fewer due than wanted: remember when the next one is, to sleep until then.
-                    not_held, held = _not_in(st.held)
-                    async with conn.execute(
-                        "SELECT MIN(next_attempt_at) FROM outbox INDEXED BY outbox_pending_due "
-                        f"WHERE state = 'pending' AND webhook_id = ?{not_held}",
-                        (h, *held),
-                    ) as cur:
-                        row = await cur.fetchone()
-                    st.next_due = _FAR if row is None or row[0] is None else float(row[0])
+                    due = await outbox_store.next_due(conn, webhook_id=h, exclude=st.held)
+                    st.next_due = _FAR if due is None else due
                 else:
                     st.next_due = 0.0
 
@@ -375,7 +325,7 @@ class Dispatcher:
 
     async def _deliver(self, hook: _Hook, row: _Row) -> None:
         st = self._state[hook.id]
-        started = time.monotonic()
+        started = time.monotonic()  # the request's real duration, whatever the clock does
         at = self._clock.time()
         status: int | None = None
         error: str | None = None
@@ -420,7 +370,7 @@ class Dispatcher:
             # then ``_gone`` keeps a reload of the webhooks from enabling it again).
             self._gone.add(hook.id)
             self._hooks[hook.id] = dataclasses.replace(hook, enabled=False)
-        if _is_success(status):
+        if is_success(status):
             log.info(
                 "webhook=%s delivery=%d delivered: HTTP %d in %.0f ms", hook.name, row.id, status, duration_ms
             )
@@ -480,81 +430,58 @@ class Dispatcher:
 
     async def _commit(self, batch: list[_Result]) -> None:
         now = self._clock.time()
-        delivered: list[tuple[float, int, int]] = []
-        retry: list[tuple[float, str | None, int | None, int]] = []
-        dead: list[tuple[str | None, int | None, int]] = []
+        delivered: list[tuple[int, int]] = []
+        retry: list[outbox_store.Retry] = []
+        dead: list[tuple[int, str | None, int | None]] = []
         gone: dict[int, _Result] = {}
-        gone_rows = 0  # 410 answers: in ``retry`` (kept pending) but counted as "gone"
         recovered: set[int] = set()
+        counts = dict.fromkeys(AttemptResult, 0)
         for r in batch:
             hook_id = r.row.webhook_id
-            if r.ok:
-                delivered.append((now, r.status or 0, r.row.id))
+            decision = decide(
+                status=r.status,
+                error=r.error,
+                attempts_done=r.row.attempts,
+                now=now,
+                schedule=self._cfg.schedule,
+                jitter=self._cfg.jitter,
+                rng=self._rng,
+                retry_after=r.retry_after,
+            )
+            counts[decision.result] += 1
+            if decision.result is AttemptResult.DELIVERED:
+                delivered.append((r.row.id, r.status or 0))
                 if self._maybe_failing is None or hook_id in self._maybe_failing:
                     recovered.add(hook_id)
                 continue
             if self._maybe_failing is not None:
                 self._maybe_failing.add(hook_id)
-            error = r.error if r.status is None else f"HTTP {r.status}"
-            if r.status == 410:
-                gone[hook_id] = r
-                gone_rows += 1
-                # Kept pending and due: it goes out as soon as someone enables the webhook again.
-                retry.append((now, error, r.status, r.row.id))
-                continue
-            delay = retry_delay(
-                self._cfg.schedule,
-                r.row.attempts + 1,
-                jitter=self._cfg.jitter,
-                rng=self._rng,
-                status=r.status,
-                retry_after=r.retry_after,
-                now=now,
-            )
-            if delay is None:
-                dead.append((error, r.status, r.row.id))
+            if decision.result is AttemptResult.DEAD:
+                dead.append((r.row.id, decision.error, r.status))
                 log.error(
                     "webhook=%s delivery=%d is dead after %d attempts (last: %s); replay it with "
                     "`raspisms-daemon deliveries replay %d`",
                     self._name(hook_id),
                     r.row.id,
                     r.row.attempts + 1,
-                    error,
+                    decision.error,
                     r.row.id,
                 )
-            else:
-                retry.append((now + delay, error, r.status, r.row.id))
+                continue
+            if decision.result is AttemptResult.GONE:
+                gone[hook_id] = r
+            assert decision.next_attempt_at is not None
+            retry.append(outbox_store.Retry(r.row.id, decision.next_attempt_at, decision.error, r.status))
         async with self._db.transaction(durable=False) as conn:
-            await conn.executemany(
-                "INSERT INTO delivery_attempt (outbox_id, at, status, error, duration_ms) VALUES (?,?,?,?,?)",
-                [(r.row.id, r.at, r.status, r.error, round(r.duration_ms, 1)) for r in batch],
+            await outbox_store.record_attempts(
+                conn, [(r.row.id, r.at, r.status, r.error, r.duration_ms) for r in batch]
             )
-            if delivered:
-                await conn.executemany(
-                    "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, "
-                    "last_status = ?, last_error = NULL, lease_until = NULL "
-                    "WHERE id = ? AND state = 'pending'",
-                    delivered,
-                )
-            if retry:
-                await conn.executemany(
-                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
-                    "last_status = ?, lease_until = NULL WHERE id = ? AND state = 'pending'",
-                    retry,
-                )
-            if dead:
-                await conn.executemany(
-                    "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?, "
-                    "last_status = ?, "
-                    "lease_until = NULL WHERE id = ? AND state = 'pending'",
-                    dead,
-                )
+            await outbox_store.mark_delivered(conn, delivered, at=now)
+            await outbox_store.mark_retry(conn, retry)
+            await outbox_store.mark_dead(conn, dead)
             for hook_id, r in gone.items():
                 reason = f"410 Gone from {self._hooks[hook_id].url if hook_id in self._hooks else 'its URL'}"
-                await conn.execute(
-                    "UPDATE webhook SET enabled = 0, disabled_reason = ? WHERE id = ? AND enabled = 1",
-                    (reason, hook_id),
-                )
+                await webhook_store.disable_gone(conn, hook_id, reason)
                 log.error(
                     "webhook=%s delivery=%d answered 410 Gone: webhook disabled, its deliveries are kept "
                     "pending; re-enable with `raspisms-daemon webhooks enable %s`",
@@ -567,19 +494,13 @@ class Dispatcher:
                 self._gone.discard(hook_id)
             for hook_id in recovered - set(gone):
                 # It answers again: its backlog should not sit out hours of backoff.
-                await conn.execute(
-                    "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND webhook_id = ? "
-                    "AND next_attempt_at > ? AND (lease_until IS NULL OR lease_until <= ?)",
-                    (now, hook_id, now, now),
-                )
+                await outbox_store.make_backlog_due(conn, webhook_id=hook_id, now=now)
                 if self._maybe_failing is not None:
                     self._maybe_failing.discard(hook_id)
                 if hook_id in self._state:
                     self._state[hook_id].next_due = 0.0
-        self._attempts_total[AttemptResult.DELIVERED] += len(delivered)
-        self._attempts_total[AttemptResult.RETRY] += len(retry) - gone_rows
-        self._attempts_total[AttemptResult.DEAD] += len(dead)
-        self._attempts_total[AttemptResult.GONE] += gone_rows
+        for result, n in counts.items():
+            self._attempts_total[result] += n
         for r in batch:
             if not r.ok and r.row.webhook_id in self._state:
                 # Its retry time is in the table now; let the next claim round see it.
@@ -593,7 +514,7 @@ class Dispatcher:
     # -- housekeeping -------------------------------------------------------------------------------
 
     async def _refresh_backlog(self, *, force: bool = False) -> None:
-        mono = time.monotonic()
+        mono = time.monotonic()  # a cache of a count, refreshed on real time
         if force or mono - self._backlog_at >= 1.0:
             self._backlog_at = mono
             self._backlog_stale = False
@@ -605,7 +526,7 @@ class Dispatcher:
                 await self.prune_once()
             except Exception:
                 log.exception("pruning delivered rows failed; trying again later")
-            await asyncio.sleep(self._prune_interval)
+            await asyncio.sleep(self._prune_interval)  # a cadence; what is old enough is on the clock
 
     async def _shutdown(self) -> None:
         for t in list(self._tasks):
@@ -621,16 +542,9 @@ class Dispatcher:
                 ids = [i for st in self._state.values() for i in st.held]
                 if ids:
                     async with self._db.transaction(durable=False) as conn:
-                        await self._release(conn, ids)
+                        await outbox_store.release(conn, ids, now=self._clock.time())
         except Exception:
             log.exception("could not release claimed deliveries at shutdown; they return after their lease")
         for st in self._state.values():
             st.queue.clear()
             st.held.clear()
-
-
-def _not_in(ids: Collection[int]) -> tuple[str, list[int]]:
-    """An `` AND id NOT IN (?, …)`` clause (empty when there are none) and its parameters."""
-    if not ids:
-        return "", []
-    return f" AND id NOT IN ({','.join('?' * len(ids))})", list(ids)

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from ..dates import format_date
+
 __all__ = [
-    "DATE_FORMAT",
     "body_json",
-    "format_date",
     "inbound_call",
     "phone_reliability",
     "receive_sms",
@@ -24,33 +24,24 @@ __all__ = [
     "send_sms_status_change",
 ]
 
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # PHP 'Y-m-d H:i:s'
-
+# An aware datetime in the daemon's zone (the caller's clock decides which), or a date already
+# formatted (read back from the store).
 Date = datetime | str
 
 
-def format_date(dt: Date) -> str:
-    """``YYYY-MM-DD HH:MM:SS`` in the daemon's local time (an aware datetime is converted to it).
-
-    A string is passed through unchanged, so a date read back from the store (already formatted) can
-    be used as is.
-    """
-    if isinstance(dt, str):
-        return dt
-    if dt.tzinfo is not None:
-        dt = dt.astimezone()  # local time, as RaspiSMS's PHP date() would give
-    return dt.strftime(DATE_FORMAT)
+def _date(dt: Date) -> str:
+    return dt if isinstance(dt, str) else format_date(dt)
 
 
 def _date_or_none(dt: Date | None) -> str | None:
-    return None if dt is None else format_date(dt)
+    return None if dt is None else _date(dt)
 
 
 def receive_sms(*, id: int, at: Date, origin: str, destination: int, text: str) -> dict[str, Any]:
     """``receive_sms``: ``destination`` is the phone id, ``origin`` the sender's number; no MMS on GSM."""
     return {
         "id": int(id),
-        "at": format_date(at),
+        "at": _date(at),
         "text": text,
         "destination": int(destination),
         "origin": origin,
@@ -63,20 +54,21 @@ def send_sms(
     id: int,
     at: Date,
     status: str,
-    origin: int,
+    origin: int | None,
     destination: str,
     text: str,
     originating_scheduled: int | None,
     tag: str | None = "",
 ) -> dict[str, Any]:
-    """``send_sms``: ``origin`` is the phone id, ``status`` ``unknown`` (accepted) or ``failed``."""
+    """``send_sms``: ``origin`` is the phone id (null when no phone could send it: none configured, all
+    disabled), ``status`` ``unknown`` (accepted) or ``failed``."""
     return {
         "id": int(id),
-        "at": format_date(at),
+        "at": _date(at),
         "status": status,
         "text": text,
         "destination": destination,
-        "origin": int(origin),
+        "origin": None if origin is None else int(origin),
         "mms": 0,
         "originating_scheduled": None if originating_scheduled is None else int(originating_scheduled),
         "tag": tag or "",
@@ -106,7 +98,7 @@ def inbound_call(
         "id_phone": int(id_phone),
         "uid": str(uid),
         "direction": "inbound",
-        "start": format_date(start),
+        "start": _date(start),
         "end": _date_or_none(end),
         "origin": origin,
         "destination": None,

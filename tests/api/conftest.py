@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +13,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from raspisms_daemon.api.metrics import Sample
 from raspisms_daemon.api.server import start_api
+from raspisms_daemon.clock import ManualClock
 from raspisms_daemon.config import Config, parse_config
-from raspisms_daemon.store import messages
+from raspisms_daemon.dates import format_date
+from raspisms_daemon.phones.supervisor import PhoneStatus
+from raspisms_daemon.store import phones as phone_store
+from raspisms_daemon.store import scheduled as scheduled_store
 from raspisms_daemon.store.db import Database, open_database
 
 API_KEY = "test-api-key-0123456789abcdef"
@@ -25,47 +32,51 @@ class FakeDaemon:
     def __init__(self, db: Database, config: Config) -> None:
         self.db = db
         self.config = config
-        self.phones: list[dict[str, object]] = [
-            {
-                "id": 1,
-                "name": "huawei",
-                "backend": "at",
-                "device": "/dev/ttyUSB0",
-                "state": "connected",
-                "imei": "356938035643809",
-                "iccid": None,
-                "operator": "Orange F",
-                "signal": 17,
-                "registration": "home",
-                "last_seen": "2026-01-02T03:04:05+00:00",
-            },
-            {
-                "id": 2,
-                "name": "sim800",
-                "backend": "at",
-                "device": "/dev/ttyUSB1",
-                "state": "disconnected",
-                "imei": None,
-                "iccid": None,
-                "operator": None,
-                "signal": None,
-                "registration": None,
-                "last_seen": None,
-            },
+        self.phones: list[PhoneStatus] = [
+            PhoneStatus(
+                id=1,
+                name="huawei",
+                backend="at",
+                device="/dev/ttyUSB0",
+                state="connected",
+                disabled_reason=None,
+                error=None,
+                imei="356938035643809",
+                iccid=None,
+                operator="Orange F",
+                signal=17,
+                registration="home",
+                last_seen=1_767_323_045.0,  # 2026-01-02 03:04:05 UTC
+            ),
+            PhoneStatus(
+                id=2,
+                name="sim800",
+                backend="at",
+                device="/dev/ttyUSB1",
+                state="disconnected",
+                disabled_reason=None,
+                error=None,
+                imei=None,
+                iccid=None,
+                operator=None,
+                signal=None,
+                registration=None,
+                last_seen=None,
+            ),
         ]
         self.sender_wakes = 0
         self.dispatcher_wakes = 0
         self.attached: list[str | None] = []
         self.attach_delay = 0.0
-        self.extra_metrics: dict[str, float] = {
-            "received_total": 3.0,
-            "sent_total": 2.0,
-            "outbox_backlog": 1.0,
-            'deliveries_total{result="dead"}': 1.0,
-        }
+        self.extra_metrics = [
+            Sample("received_total", 3),
+            Sample("sent_total", 2),
+            Sample("outbox_backlog", 1),
+            Sample("deliveries_total", 1, (("result", "dead"),)),
+        ]
         self.fail_phone_status = False
 
-    def phone_status(self) -> list[dict[str, object]]:
+    def phone_status(self) -> list[PhoneStatus]:
         if self.fail_phone_status:
             raise RuntimeError("secret internal detail: /var/lib/raspisms SELECT * FROM phone")
         return self.phones
@@ -81,22 +92,34 @@ class FakeDaemon:
         await asyncio.sleep(self.attach_delay)
         return [1] if device in (None, "/dev/ttyUSB0") else []
 
+    def _set(self, phone_id: int, **changes: Any) -> bool:
+        for i, phone in enumerate(self.phones):
+            if phone.id == phone_id:
+                self.phones[i] = dataclasses.replace(phone, **changes)
+                return True
+        return False
+
     async def enable_phone(self, phone_id: int) -> bool:
-        phone = next((p for p in self.phones if p["id"] == phone_id), None)
-        if phone is None or phone.get("disabled_reason") == "disabled in the config":
+        phone = next((p for p in self.phones if p.id == phone_id), None)
+        if phone is None or phone.disabled_reason == "disabled in the config":
             return False
-        phone["state"], phone["disabled_reason"] = "connected", None
-        return True
+        return self._set(phone_id, state="connected", disabled_reason=None)
 
     async def disable_phone(self, phone_id: int, reason: str | None = None) -> bool:
-        phone = next((p for p in self.phones if p["id"] == phone_id), None)
-        if phone is None:
-            return False
-        phone["state"], phone["disabled_reason"] = "disabled", reason
-        return True
+        return self._set(phone_id, state="disabled", disabled_reason=reason)
 
-    def metrics(self) -> dict[str, float]:
-        return dict(self.extra_metrics)
+    def metrics(self) -> list[Sample]:
+        return list(self.extra_metrics)
+
+
+async def scheduled_row(db: Database, scheduled_id: int) -> dict[str, Any] | None:
+    """A scheduled SMS as a dict, its ``at`` as the API shows it (the fixture's clock is UTC)."""
+    sch = await scheduled_store.get(db, scheduled_id)
+    if sch is None:
+        return None
+    numbers = (await scheduled_store.numbers_of(db, [scheduled_id]))[scheduled_id]
+    at = format_date(ManualClock().local(sch.at))
+    return {**dataclasses.asdict(sch), "at": at, "numbers": numbers}
 
 
 @dataclass
@@ -130,11 +153,11 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     db = await open_database(config.daemon.database)
     async with db.transaction() as conn:
         for p in config.phones:
-            await messages.upsert_phone(
+            await phone_store.upsert(
                 conn, id=p.id, name=p.name, backend=p.backend, device=p.device, enabled=p.enabled
             )
     daemon = FakeDaemon(db, config)
-    runner = await start_api(daemon, "127.0.0.1:0")
+    runner = await start_api(daemon, "127.0.0.1:0", clock=ManualClock(time.time()))  # dates in UTC
     host, port = runner.addresses[0][:2]
     session = aiohttp.ClientSession()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from raspisms_daemon.api.metrics import Sample, render, samples_from_mapping
+from raspisms_daemon.api.metrics import Sample, render
 
 
 def test_one_help_and_type_per_name_samples_grouped() -> None:
@@ -18,14 +18,11 @@ def test_one_help_and_type_per_name_samples_grouped() -> None:
     )
 
 
-def test_mapping_keys_may_carry_labels_and_bad_characters_are_replaced() -> None:
-    samples = samples_from_mapping({'deliveries_total{result="ok",webhook="a\\"b"}': 4, "weird-name": 1})
-    assert samples == [
-        Sample("deliveries_total", 4.0, (("result", "ok"), ("webhook", 'a"b'))),
-        Sample("weird_name", 1.0),
-    ]
-    families = list(text_string_to_metric_families(render(samples)))
-    assert {f.name for f in families} == {"raspisms_deliveries", "raspisms_weird_name"}
+def test_labels_are_rendered_escaped_and_read_back_by_the_reference_parser() -> None:
+    samples = [Sample("deliveries_total", 4, (("result", "ok"), ("webhook", 'a"b\\c\nd')))]
+    (family,) = text_string_to_metric_families(render(samples))
+    assert family.name == "raspisms_deliveries"
+    assert family.samples[0].labels == {"result": "ok", "webhook": 'a"b\\c\nd'}
 
 
 def test_special_values_render_as_prometheus_spells_them() -> None:

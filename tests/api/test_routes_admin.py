@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from raspisms_daemon.config import WEBHOOK_TYPES
-from raspisms_daemon.store.outbox import enqueue_event
 from raspisms_daemon.webhooks import events
+from tests.helpers.dispatch_process import emit_event
 
 from .conftest import API_KEY, Api
 
@@ -26,13 +27,8 @@ async def enqueue(api: Api, n: int = 1) -> list[int]:
     ids: list[int] = []
     async with api.daemon.db.transaction() as conn:
         for i in range(n):
-            ids += await enqueue_event(
-                conn,
-                type="send_sms_status_change",
-                body=events.send_sms_status_change(id=i + 1, status="delivered"),
-                timestamp=1_700_000_000 + i,
-                api_key=API_KEY,
-            )
+            body = events.send_sms_status_change(id=i + 1, status="delivered")
+            ids += await emit_event(conn, API_KEY, "send_sms_status_change", body, at=1_700_000_000 + i)
     return ids
 
 
@@ -199,7 +195,10 @@ async def test_replay_keeps_the_random_id_and_wakes_the_dispatcher(api: Api) -> 
 
 async def test_phones_is_the_live_status(api: Api) -> None:
     status, body, _ = await api.call("GET", "/api/phones/")
-    assert status == 200 and body["response"] == api.daemon.phones
+    assert status == 200 and [p["id"] for p in body["response"]] == [1, 2]
+    huawei = body["response"][0]
+    assert huawei == {**dataclasses.asdict(api.daemon.phones[0]), "last_seen": "2026-01-02T03:04:05+00:00"}
+    assert body["response"][1]["last_seen"] is None and body["response"][1]["state"] == "disconnected"
 
 
 async def test_phone_disable_then_enable_answer_the_phones_new_status(api: Api) -> None:
@@ -214,11 +213,11 @@ async def test_phone_disable_then_enable_answer_the_phones_new_status(api: Api) 
 
 
 async def test_enabling_a_phone_disabled_in_the_config_is_refused_with_409(api: Api) -> None:
-    api.daemon.phones[1].update(state="disabled", disabled_reason="disabled in the config")
+    api.daemon._set(2, state="disabled", disabled_reason="disabled in the config")
     status, body, _ = await api.call("POST", "/api/phones/2/enable/")
     assert status == 409 and body["error"] == 2
     assert "[phone:2] enabled = no" in body["message"]
-    assert api.daemon.phones[1]["state"] == "disabled"
+    assert api.daemon.phones[1].state == "disabled"
 
 
 @pytest.mark.parametrize(
@@ -230,7 +229,7 @@ async def test_phone_actions_on_unknown_or_malformed_ids(
 ) -> None:
     got, body, _ = await api.call("POST", path)
     assert got == status and fragment in body["message"]
-    assert [p["state"] for p in api.daemon.phones] == ["connected", "disconnected"]  # nothing changed
+    assert [p.state for p in api.daemon.phones] == ["connected", "disconnected"]  # nothing changed
 
 
 async def test_attach(api: Api) -> None:
@@ -293,7 +292,7 @@ async def test_metrics_parse_as_prometheus_text_without_a_key(api: Api) -> None:
 
 
 async def test_metrics_label_values_are_escaped(api: Api) -> None:
-    api.daemon.phones[0]["name"] = 'evil "name"\\\nnext'
+    api.daemon.phones[0] = dataclasses.replace(api.daemon.phones[0], name='evil "name"\\\nnext')
     status, _, text = await api.call("GET", "/metrics")
     assert status == 200
     families = {f.name: f for f in text_string_to_metric_families(text)}
@@ -310,13 +309,8 @@ async def test_lists_and_metrics_do_not_see_rows_of_a_transaction_still_open(api
     await add_hook(api)
     db = api.daemon.db
     async with db.transaction() as conn:
-        await enqueue_event(
-            conn,
-            type="send_sms_status_change",
-            body=events.send_sms_status_change(id=1, status="delivered"),
-            timestamp=1_700_000_000,
-            api_key=API_KEY,
-        )
+        body = events.send_sms_status_change(id=1, status="delivered")
+        await emit_event(conn, API_KEY, "send_sms_status_change", body, at=1_700_000_000)
         await conn.execute(
             "INSERT INTO webhook (name, url, types, format, enabled, source, created_at) "
             "SELECT 'uncommitted', url, types, format, 1, source, created_at FROM webhook"

@@ -7,9 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from raspisms_daemon.store import messages
-
-from .conftest import Api
+from .conftest import Api, scheduled_row
 
 ENVELOPE_KEYS = {"error", "message", "response", "next", "prev"}
 
@@ -39,7 +37,7 @@ async def test_post_scheduled_json_answers_the_id_and_wakes_the_sender(api: Api)
     sid = body["response"]
     assert isinstance(sid, int)
     assert api.daemon.sender_wakes == 1
-    row = await messages.get_scheduled(api.daemon.db, sid)
+    row = await scheduled_row(api.daemon.db, sid)
     assert row is not None
     assert row["text"] == "Hello" and row["numbers"] == ["+33612345678", "+33611111111"]
     assert row["at"] == "2030-01-02 03:04:05" and row["id_phone"] == 1 and row["flash"] == 1
@@ -55,13 +53,13 @@ async def test_post_scheduled_form_like_raspisms_clients(api: Api) -> None:
         data=[("text", "Hi"), ("numbers[]", "+33600000001"), ("numbers[]", "+33600000002"), ("id_phone", "")],
     )
     assert status == 201
-    row = await messages.get_scheduled(api.daemon.db, body["response"])
+    row = await scheduled_row(api.daemon.db, body["response"])
     assert row is not None and row["numbers"] == ["+33600000001", "+33600000002"] and row["id_phone"] is None
     at = datetime.strptime(row["at"], "%Y-%m-%d %H:%M:%S").timestamp()
     assert before - 1 <= at <= time.time() + 1
     status, body, _ = await post(api, {"text": "Hi", "numbers": "+33600000001,+33600000003"}, form=True)
     assert status == 201
-    row = await messages.get_scheduled(api.daemon.db, body["response"])
+    row = await scheduled_row(api.daemon.db, body["response"])
     assert row is not None and row["numbers"] == ["+33600000001", "+33600000003"]
 
 

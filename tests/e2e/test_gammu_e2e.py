@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from raspisms_daemon.store import messages
+from raspisms_daemon.store import scheduled as scheduled_store
 from tests.helpers.daemon_process import poll_until, running_daemon
 
 pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
@@ -17,12 +17,12 @@ async def test_receive_send_and_report_through_libgammus_at_driver(tmp_path: Pat
     async with running_daemon(
         tmp_path, phone_overrides={"backend": "gammu", "gammu_connection": "at", "poll_interval": 0.3}
     ) as env:
-        assert env.daemon.supervisors[1].status()["state"] == "connected"
+        assert env.daemon.supervisors[1].status().state == "connected"
         await env.sims[0].inject_sms("+33612345678", "via libgammu ✅")
         (d,) = await env.wait_type("receive_sms", within=30)
         assert d.body["text"] == "via libgammu ✅" and d.body["origin"] == "+33612345678"
         await poll_until(lambda: not env.sims[0].state()["stored"], within=30)
-        await messages.create_scheduled(
+        await scheduled_store.create(
             env.daemon.db, text="sent by libgammu", numbers=["+33698765432"], now=env.daemon.clock.time()
         )
         env.daemon.wake_sender()

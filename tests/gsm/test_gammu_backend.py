@@ -27,7 +27,7 @@ from raspisms_daemon.gsm.modem import (
     SmsReceived,
 )
 from raspisms_daemon.gsm.pdu import Concat, encode_submit
-from raspisms_daemon.phones.multipart import assemble
+from raspisms_daemon.phones.multipart import Part, assemble
 from tests.helpers.gammu_dummy import DUMMY_CALLER, DUMMY_SEND_REFERENCE, DummyPhone
 from tests.helpers.modem_events import ModemEvents
 
@@ -86,7 +86,7 @@ async def test_multipart_parts_are_emitted_one_by_one_with_one_concat_ref(
     concats = [p.message.concat for p in parts]
     assert all(c is not None and c.ref == 0xA7 and c.total == 2 for c in concats)
     assert sorted(c.seq for c in concats if c) == [1, 2]
-    text = assemble({p.message.concat.seq: p.message.text for p in parts if p.message.concat})
+    text = assemble({p.message.concat.seq: Part(p.message.text) for p in parts if p.message.concat})
     assert text == first + second
     assert {p.message.udh for p in parts} == {bytes([5, 0, 3, 0xA7, 2, 1]), bytes([5, 0, 3, 0xA7, 2, 2])}
 

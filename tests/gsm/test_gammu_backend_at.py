@@ -20,7 +20,7 @@ from raspisms_daemon.gsm.gammu_backend import GammuBackend
 from raspisms_daemon.gsm.modem import CallEnded, CallRinging, ReportReceived, SmsReceived
 from raspisms_daemon.gsm.pdu import SubmitPdu, decode, encode_submit
 from raspisms_daemon.gsm.simulator import Simulator
-from raspisms_daemon.phones.multipart import assemble
+from raspisms_daemon.phones.multipart import Part, assemble
 from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 
@@ -72,7 +72,7 @@ async def test_receives_single_and_multipart_messages_and_deletes_only_when_aske
     assert by_index[single].message.text == "hello through libgammu"
     parts = [by_index[i].message for i in multi]
     assert {p.concat.ref for p in parts if p.concat} == {parts[0].concat.ref if parts[0].concat else -1}
-    assert assemble({p.concat.seq: p.text for p in parts if p.concat}) == long_text
+    assert assemble({p.concat.seq: Part(p.text) for p in parts if p.concat}) == long_text
     assert _stored(sim) == sorted([single, *multi])  # nothing deleted on the backend's own initiative
 
     for event in received:

@@ -86,9 +86,11 @@ async def running_daemon(
     before_start: Callable[[list[Simulator], Config], Awaitable[None]] | None = None,
     webhook_format: str = "form",
     sim_overrides: dict[str, Any] | None = None,
+    per_phone: dict[int, dict[str, Any]] | None = None,
 ) -> AsyncIterator[DaemonEnv]:
     """``before_start(sims, config)`` runs once the simulators are up, before the daemon starts;
-    ``sim_overrides`` are Simulator arguments (``pin=…``) for every simulated modem."""
+    ``sim_overrides`` are Simulator arguments (``pin=…``) for every simulated modem; ``per_phone``
+    overrides some phones' config by id (after ``phone_overrides``)."""
     rx = FaultyReceiver(API_KEY)
     await rx.start()
     async with contextlib.AsyncExitStack() as stack:
@@ -113,7 +115,7 @@ async def running_daemon(
                     sweep_interval=2.0,
                     liveness_interval=2.0,
                 ),
-                **(phone_overrides or {}),
+                **{**(phone_overrides or {}), **(per_phone or {}).get(i + 1, {})},
             )
             for i, sim in enumerate(sims)
         )

@@ -14,20 +14,29 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiosqlite
 
-from raspisms_daemon.clock import Clock
+from raspisms_daemon.clock import Clock, ManualClock
 from raspisms_daemon.config import DeliveryConfig
 from raspisms_daemon.store.db import Database
-from raspisms_daemon.store.outbox import enqueue_event
 from raspisms_daemon.webhooks import events
 from raspisms_daemon.webhooks.dispatcher import Dispatcher
+from raspisms_daemon.webhooks.emit import EventSink
 
-__all__ = ["fast_delivery", "running_dispatcher", "seed_events", "wait_until"]
+__all__ = ["emit_event", "fast_delivery", "running_dispatcher", "seed_events", "wait_until"]
+
+
+async def emit_event(
+    conn: aiosqlite.Connection, api_key: str, type: str, body: dict[str, Any], *, at: float
+) -> list[int]:
+    """Queue one event as the daemon does, as if it happened at ``at`` (its webhook_timestamp)."""
+    return await EventSink(api_key, ManualClock(at)).emit(conn, type, body)
 
 
 def fast_delivery(**overrides: Any) -> DeliveryConfig:
@@ -47,16 +56,16 @@ def fast_delivery(**overrides: Any) -> DeliveryConfig:
 async def seed_events(
     db: Database, api_key: str, n: int, *, start_id: int = 1, now: float | None = None
 ) -> list[int]:
-    """Enqueue ``n`` receive_sms events (ids start_id…); returns the outbox ids."""
+    """Enqueue ``n`` receive_sms events (ids start_id…) that happened at ``now`` (default: the real
+    now), due at once; returns the outbox ids."""
+    at = time.time() if now is None else now
     ids: list[int] = []
     async with db.transaction() as conn:
         for i in range(start_id, start_id + n):
             body = events.receive_sms(
                 id=i, at="2026-01-02 03:04:05", origin="+33612345678", destination=1, text=f"message {i}"
             )
-            ids += await enqueue_event(
-                conn, type="receive_sms", body=body, timestamp=1_767_000_000 + i, api_key=api_key, now=now
-            )
+            ids += await emit_event(conn, api_key, "receive_sms", body, at=at)
     return ids
 
 

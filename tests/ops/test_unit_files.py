@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -306,18 +307,25 @@ def _debian_python_matches() -> bool:
 
 
 def trace(code: str, tmp_path: Path) -> list[str]:
-    """strace lines of ``code`` run by Debian's Python as user nobody, with this checkout and the venv's
-    packages on its path (``strace -u`` drops the privileges itself, untraced)."""
+    """strace lines of ``code`` run by Debian's Python as user nobody, with this checkout's package and
+    the venv's packages on its path (``strace -u`` drops the privileges itself, untraced).
+
+    Both are copied where nobody can read them: the checkout may sit where it cannot (/root/project)."""
     out = tmp_path / "trace.txt"
     site_packages = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
-    subprocess.run(
-        ["strace", "-f", "-qq", "-u", "nobody", "-o", str(out), str(DEBIAN_PYTHON), "-c", code],
-        check=True,
-        capture_output=True,
-        timeout=120,
-        cwd="/",
-        env={**os.environ, "PYTHONPATH": f"{REPO}:{site_packages}", "TMPDIR": "/tmp"},
-    )
+    with tempfile.TemporaryDirectory(prefix="raspisms-trace-") as stage:
+        os.chmod(stage, 0o755)
+        shutil.copytree(REPO / "raspisms_daemon", Path(stage, "src", "raspisms_daemon"))
+        shutil.copytree(site_packages, Path(stage, "site"), symlinks=True)
+        result = subprocess.run(
+            ["strace", "-f", "-qq", "-u", "nobody", "-o", str(out), str(DEBIAN_PYTHON), "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": f"{stage}/src:{stage}/site", "TMPDIR": "/tmp"},
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
     lines = out.read_text().splitlines()
     assert any(" mmap" in line for line in lines), "strace recorded nothing"
     return lines

@@ -1,26 +1,57 @@
-"""The sender and report matching, on a real simulator, a real AT backend and a real SQLite file."""
+"""The sender's rules on a scripted backend, a real SQLite file and the ManualClock: what is committed
+before a PDU goes out, what a refusal, a silence or a crash leaves, and never a double send."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from datetime import UTC, datetime
-from pathlib import Path
+import json
 
 import pytest
 
 from raspisms_daemon.clock import ManualClock
-from raspisms_daemon.config import Config, PhoneConfig
-from raspisms_daemon.errors import CmeError, CmsError, ModemTimeout
-from raspisms_daemon.gsm.modem import ReportReceived
-from raspisms_daemon.gsm.pdu import StatusReportPdu, SubmitPdu, decode, encode_status_report
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.config import PhoneConfig
+from raspisms_daemon.errors import CmeError, CmsError, ModemGone, ModemTimeout
+from raspisms_daemon.gsm.pdu import SubmitPart
 from raspisms_daemon.phones.context import PhoneContext
-from raspisms_daemon.phones.sender import is_transient
-from raspisms_daemon.phones.supervisor import PhoneSupervisor
-from raspisms_daemon.store import messages
-from raspisms_daemon.store.db import open_database
-from tests.helpers.daemon_process import running_daemon
+from raspisms_daemon.phones.sender import Sender, is_transient, recover_interrupted_sends
+from raspisms_daemon.phones.supervisor import PhoneState, PhoneSupervisor
+from raspisms_daemon.store import scheduled
+from raspisms_daemon.store import sent as sent_store
+from raspisms_daemon.store.db import Database
+from tests.helpers.fake_backend import FakeBackend, phone_context
+
+TO = "+33698765432"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_767_323_045.0)
+
+
+@pytest.fixture
+async def ctx(db: Database, clock: ManualClock) -> PhoneContext:
+    return await phone_context(db, clock, phone_ids=(1, 2))
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend()
+
+
+def connected(ctx: PhoneContext, backend: FakeBackend, phone_id: int = 1, **phone: object) -> PhoneSupervisor:
+    sup = PhoneSupervisor(PhoneConfig(id=phone_id, device="/dev/x", send_rate=6000.0, **phone), backend, ctx)  # type: ignore[arg-type]
+    sup.link = PhoneState.CONNECTED
+    return sup
+
+
+async def schedule(
+    ctx: PhoneContext, text: str = "hello", numbers: tuple[str, ...] = (TO,), **kw: object
+) -> int:
+    return await scheduled.create(ctx.db, text=text, numbers=list(numbers), now=ctx.now(), **kw)  # type: ignore[arg-type]
+
+
+async def send_sms_bodies(db: Database) -> list[dict[str, object]]:
+    rows = await db.fetchall("SELECT body FROM outbox WHERE type = 'send_sms' ORDER BY id")
+    return [json.loads(r["body"]) for r in rows]
 
 
 @pytest.mark.parametrize(
@@ -40,108 +71,163 @@ def test_transient_errors_are_the_documented_set(exc: Exception, transient: bool
     assert is_transient(exc) is transient
 
 
-def _report(mr: int, number: str, status: int = 0) -> ReportReceived:
-    when = datetime.now(UTC).replace(microsecond=0)
-    hex_pdu = encode_status_report(mr, number, status=status, scts=when, discharge=when)
-    rep = decode(hex_pdu)
-    assert isinstance(rep, StatusReportPdu)
-    return ReportReceived(index=None, storage="", pdu=hex_pdu, report=rep)
-
-
-async def test_a_report_that_beats_the_senders_commit_is_applied_when_the_parts_are_recorded(
-    tmp_path: Path,
+async def test_the_sending_row_is_committed_before_the_pdu_goes_to_the_modem(
+    ctx: PhoneContext, backend: FakeBackend, db: Database
 ) -> None:
-    async with running_daemon(tmp_path) as env:
-        d = env.daemon
-        env.sims[0].set_reports("none")
-        # the simulator's first TP-MR is 1; the network writes the number in national form
-        await d.supervisors[1].handle(_report(1, "0698765432"))
-        assert len(await d.db.fetchall("SELECT * FROM unmatched_report")) == 1
-        await messages.create_scheduled(d.db, text="x", numbers=["+33698765432"], now=time.time())
-        d.wake_sender()
-        (change,) = await env.wait_type("send_sms_status_change")
-        (sent,) = env.of_type("send_sms")
-        assert change.body == {"id": sent.body["id"], "status": "delivered"}
-        assert await d.db.fetchall("SELECT * FROM unmatched_report") == []
+    states: list[str] = []
+
+    async def look(part: SubmitPart) -> None:
+        row = await db.reads.fetchone("SELECT state FROM sended")
+        assert row is not None
+        states.append(row[0])
+
+    backend.on_send = look
+    sid = await schedule(ctx, tag="t1")
+    assert await Sender(ctx, {1: connected(ctx, backend)}).process_due() == 1
+    assert states == ["sending"]
+    row = await db.fetchone("SELECT state, status, attempts FROM sended")
+    assert row is not None and tuple(row) == ("sent", "unknown", 1)
+    part = await db.fetchone("SELECT seq, mr, status FROM sended_part")
+    assert part is not None and tuple(part) == (1, 1, "pending")
+    (body,) = await send_sms_bodies(db)
+    assert (body["status"], body["destination"], body["origin"], body["tag"]) == ("unknown", TO, 1, "t1")
+    assert body["originating_scheduled"] == sid
+    assert (await scheduled.get(db, sid)).state == "done"  # type: ignore[union-attr]
 
 
-async def test_a_report_for_another_number_with_the_same_mr_changes_nothing(tmp_path: Path) -> None:
-    async with running_daemon(tmp_path) as env:
-        d = env.daemon
-        env.sims[0].set_reports("none")
-        await messages.create_scheduled(d.db, text="x", numbers=["+33698765432"], now=time.time())
-        d.wake_sender()
-        await env.wait_type("send_sms")
-        await d.supervisors[1].handle(_report(1, "+33611111111", status=0x41))
-        row = await d.db.fetchone("SELECT status FROM sended")
-        assert row is not None and row["status"] == "unknown"
-        await d.supervisors[1].handle(_report(1, "+33698765432", status=0x41))
-        (change,) = await env.wait_type("send_sms_status_change")
-        assert change.body["status"] == "failed"
+async def test_a_transient_refusal_retries_only_the_failing_part_after_the_delays_on_the_clock(
+    ctx: PhoneContext, backend: FakeBackend, clock: ManualClock, db: Database
+) -> None:
+    backend.send_results = [11, CmsError(38), CmsError(500), 12]  # part 2 refused twice, then accepted
+    await schedule(ctx, text="p" * 200)  # two GSM-7 parts
+    started = clock.monotonic()
+    await Sender(ctx, {1: connected(ctx, backend)}, retry_delays=(2.0, 5.0, 15.0)).process_due()
+    assert [p.concat.seq for p in backend.sent if p.concat] == [1, 2]  # part 1 left once
+    assert clock.monotonic() - started == 7.0
+    row = await db.fetchone("SELECT state, attempts FROM sended")
+    assert row is not None and tuple(row) == ("sent", 3)
+    assert [tuple(r) for r in await db.fetchall("SELECT seq, mr FROM sended_part ORDER BY seq")] == [
+        (1, 11),
+        (2, 12),
+    ]
 
 
-async def test_a_row_left_sending_by_a_crash_ends_unknown_and_is_never_resent(tmp_path: Path) -> None:
-    async def crashed_mid_send(sims: list[Simulator], config: Config) -> None:
-        db = await open_database(config.daemon.database)
-        sid = await messages.create_scheduled(
-            db, text="maybe sent", numbers=["+33698765432"], now=time.time()
-        )
+async def test_a_final_refusal_fails_the_sms_and_says_which_part(
+    ctx: PhoneContext, backend: FakeBackend, db: Database
+) -> None:
+    backend.send_results = [CmsError(304)]
+    await schedule(ctx)
+    await Sender(ctx, {1: connected(ctx, backend)}).process_due()
+    row = await db.fetchone("SELECT state, status, error FROM sended")
+    assert row is not None and row[:2] == ("failed", "failed") and "refused by the modem" in row[2]
+    assert [b["status"] for b in await send_sms_bodies(db)] == ["failed"]
+
+
+@pytest.mark.parametrize("silence", [ModemTimeout("no answer"), ModemGone("unplugged")])
+async def test_no_answer_while_sending_is_unknown_and_never_retried(
+    ctx: PhoneContext, backend: FakeBackend, db: Database, silence: Exception
+) -> None:
+    backend.send_results = [silence, 99]
+    await schedule(ctx)
+    await Sender(ctx, {1: connected(ctx, backend)}).process_due()
+    assert backend.sent == []  # the second result was never asked for: no second try
+    row = await db.fetchone("SELECT state, status FROM sended")
+    assert row is not None and tuple(row) == ("sent", "unknown")
+    assert [b["status"] for b in await send_sms_bodies(db)] == ["unknown"]
+
+
+async def test_a_row_left_sending_by_a_crash_ends_unknown_and_is_never_resent(
+    ctx: PhoneContext, backend: FakeBackend, db: Database
+) -> None:
+    sid = await schedule(ctx)
+    sch = await scheduled.get(db, sid)
+    assert sch is not None
+    (dest,) = await scheduled.unsent_numbers(db, sid)
+    async with db.transaction() as conn:  # what a crash after the first commit leaves
+        await sent_store.insert_sending(conn, sch, dest, 1, at=ctx.now())
+    assert await recover_interrupted_sends(ctx) == 1
+    assert await Sender(ctx, {1: connected(ctx, backend)}).process_due() == 0
+    assert backend.sent == []
+    row = await db.fetchone("SELECT state, status, error FROM sended")
+    assert row is not None and row[:2] == ("sent", "unknown") and "interrupted" in row[2]
+    assert [b["status"] for b in await send_sms_bodies(db)] == ["unknown"]
+
+
+async def test_without_a_usable_phone_nothing_is_committed_until_one_connects(
+    ctx: PhoneContext, backend: FakeBackend, db: Database
+) -> None:
+    sup = connected(ctx, backend)
+    sup.link = PhoneState.DISCONNECTED
+    await schedule(ctx)
+    sender = Sender(ctx, {1: sup})
+    assert await sender.process_due() == 0
+    assert await db.fetchall("SELECT * FROM sended") == []
+    sup.link = PhoneState.CONNECTED
+    assert await sender.process_due() == 1 and len(backend.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("phones", "id_phone", "reason"),
+    [
+        ({}, None, "no phone is configured"),
+        ({1: "disabled"}, None, "every phone is disabled"),
+        ({1: "connected"}, 7, "phone 7 is not configured"),
+        ({1: "disabled"}, 1, "phone 1 is disabled (maintenance)"),
+    ],
+)
+async def test_an_sms_no_phone_can_ever_send_fails_at_once_with_the_reason(
+    ctx: PhoneContext,
+    backend: FakeBackend,
+    db: Database,
+    phones: dict[int, str],
+    id_phone: int | None,
+    reason: str,
+) -> None:
+    sups = {}
+    for pid, state in phones.items():
+        sups[pid] = connected(ctx, backend, pid)
+        if state == "disabled":
+            sups[pid].disable("maintenance")
+    await schedule(ctx, id_phone=id_phone if id_phone in (None, 1, 2) else None)
+    if id_phone == 7:
         async with db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO sended (at, text, destination, id_phone, state, originating_scheduled, "
-                "scheduled_number) "
-                "SELECT ?, 'maybe sent', number, 1, 'sending', id_scheduled, id FROM scheduled_number",
-                (time.time(),),
-            )
-        await db.close()
-        assert sid == 1
-
-    async with running_daemon(tmp_path, before_start=crashed_mid_send) as env:
-        (sent,) = await env.wait_type("send_sms")
-        assert sent.body["status"] == "unknown" and sent.body["text"] == "maybe sent"
-        row = await env.daemon.db.fetchone("SELECT state, status, error FROM sended")
-        assert row is not None and (row["state"], row["status"]) == ("sent", "unknown")
-        assert "interrupted" in row["error"]
-        sch = await env.daemon.db.fetchone("SELECT state FROM scheduled")
-        assert sch is not None and sch["state"] == "done"
-        env.daemon.wake_sender()
-        assert env.sims[0].state()["sent"] == []
+            await conn.execute("UPDATE scheduled SET id_phone = 7")
+    await Sender(ctx, sups).process_due()
+    row = await db.fetchone("SELECT state, error FROM sended")
+    assert row is not None and tuple(row) == ("failed", reason)
+    (body,) = await send_sms_bodies(db)
+    assert body["status"] == "failed" and backend.sent == []
 
 
-async def test_an_sms_for_an_unknown_phone_fails_with_a_reason(tmp_path: Path) -> None:
-    async with running_daemon(tmp_path) as env:
-        d = env.daemon
-        async with d.db.transaction() as conn:  # a phone removed from the config keeps its row
-            await messages.upsert_phone(conn, id=7, name="gone", backend="at", device="/dev/x", enabled=True)
-        await messages.create_scheduled(d.db, text="x", numbers=["+33698765432"], now=time.time(), id_phone=7)
-        d.wake_sender()
-        (sent,) = await env.wait_type("send_sms")
-        assert sent.body["status"] == "failed" and sent.body["origin"] == 7
-        row = await d.db.fetchone("SELECT error FROM sended")
-        assert row is not None and "not configured" in row["error"]
-
-
-async def test_an_sms_scheduled_for_later_leaves_at_its_time_not_before(tmp_path: Path) -> None:
-    async with running_daemon(tmp_path) as env:
-        d = env.daemon
-        at = time.time() + 1.5
-        await messages.create_scheduled(
-            d.db, text="later", numbers=["+33698765432"], now=time.time(), at=at, flash=True
+async def test_a_report_that_beat_the_senders_commit_is_applied_when_the_parts_are_recorded(
+    ctx: PhoneContext, backend: FakeBackend, db: Database
+) -> None:
+    async with db.transaction() as conn:  # it arrived between +CMGS and the sender's commit
+        await sent_store.add_unmatched_report(
+            conn, id_phone=1, mr=1, number="0698765432", outcome="delivered", status=0, at=ctx.now()
         )
-        d.wake_sender()
-        await asyncio.sleep(0.8)
-        assert env.sims[0].state()["sent"] == []
-        (sent,) = await env.wait_type("send_sms", within=10)
-        assert time.time() >= at and sent.body["text"] == "later"
-        pdu = decode(env.sims[0].state()["sent"][0]["pdu"])
-        assert isinstance(pdu, SubmitPdu) and pdu.flash and pdu.status_report_request
+    await schedule(ctx)
+    await Sender(ctx, {1: connected(ctx, backend)}).process_due()
+    row = await db.fetchone("SELECT status FROM sended")
+    assert row is not None and row[0] == "delivered"
+    change = await db.fetchone("SELECT body FROM outbox WHERE type = 'send_sms_status_change'")
+    assert change is not None and json.loads(change[0])["status"] == "delivered"
+    assert await db.fetchall("SELECT * FROM unmatched_report") == []
 
 
-async def test_send_rate_spaces_the_parts_of_one_phone() -> None:
-    clock = ManualClock()
-    phone = PhoneConfig(id=1, device="/dev/null", send_rate=6.0)  # one part per 10 s
-    ctx = PhoneContext(db=None, api_key="k" * 16, clock=clock)  # type: ignore[arg-type]  # not used here
-    sup = PhoneSupervisor(phone, None, ctx)  # type: ignore[arg-type]  # rate_wait never touches the modem
+async def test_sms_without_a_phone_named_go_round_robin_over_the_connected_phones(
+    ctx: PhoneContext, db: Database
+) -> None:
+    a, b = FakeBackend(), FakeBackend()
+    await schedule(ctx, numbers=("+33600000001", "+33600000002", "+33600000003", "+33600000004"))
+    await Sender(ctx, {1: connected(ctx, a, 1), 2: connected(ctx, b, 2)}).process_due()
+    assert len(a.sent) == len(b.sent) == 2
+
+
+async def test_send_rate_spaces_the_parts_of_one_phone(ctx: PhoneContext, backend: FakeBackend) -> None:
+    clock = ctx.clock
+    assert isinstance(clock, ManualClock)
+    sup = PhoneSupervisor(PhoneConfig(id=1, device="/dev/null", send_rate=6.0), backend, ctx)  # 1 part / 10 s
     start = clock.monotonic()
     await sup.rate_wait(1)
     assert clock.monotonic() == start  # the first one goes at once
@@ -153,49 +239,3 @@ async def test_send_rate_spaces_the_parts_of_one_phone() -> None:
     before = clock.monotonic()
     await sup.rate_wait(1)
     assert clock.monotonic() == before  # idle long enough: no wait
-
-
-def _hook_after_first_accepted_part(sim: Simulator, fault: str) -> None:
-    """Inject ``fault`` into the simulator right after it accepted the first part, and only then.
-
-    The hook sits on the simulator's submit handler because nothing public fires between two parts of
-    one send: injecting the fault from outside would race the second ``AT+CMGS``."""
-    accept = sim._accept_submit
-    fired = False
-
-    async def accept_then_fault(pdu_hex: str, expected: int) -> str:
-        nonlocal fired
-        reply = await accept(pdu_hex, expected)
-        if not fired and "+CMGS:" in reply:
-            fired = True
-            await sim.fault(fault)
-        return reply
-
-    sim._accept_submit = accept_then_fault  # type: ignore[method-assign]
-
-
-async def test_a_transient_error_on_a_later_part_retries_that_part_only_never_resending_the_first(
-    tmp_path: Path,
-) -> None:
-    async with running_daemon(tmp_path) as env:
-        assert env.daemon.sender is not None
-        env.daemon.sender.retry_delays = (0.05, 0.05, 0.05)
-        sim = env.sims[0]
-        _hook_after_first_accepted_part(sim, "sms_error")  # part 2's first AT+CMGS: +CMS ERROR: 38
-        await messages.create_scheduled(
-            env.daemon.db, text="p" * 200, numbers=["+33698765432"], now=time.time()
-        )
-        env.daemon.wake_sender()
-        (sent,) = await env.wait_type("send_sms")
-        assert sent.body["status"] == "unknown" and sent.body["text"] == "p" * 200
-        seqs = []
-        for submit in sim.state()["sent"]:
-            pdu = decode(submit["pdu"])
-            assert isinstance(pdu, SubmitPdu) and pdu.concat is not None
-            seqs.append(pdu.concat.seq)
-        assert seqs == [1, 2]  # part 1 left once, part 2 was retried
-        row = await env.daemon.db.fetchone("SELECT state, attempts FROM sended")
-        assert row is not None and (row["state"], row["attempts"]) == ("sent", 2)
-        parts = await env.daemon.db.fetchall("SELECT seq, mr FROM sended_part ORDER BY seq")
-        mrs = [submit["mr"] for submit in sim.state()["sent"]]
-        assert [(r["seq"], r["mr"]) for r in parts] == [(1, mrs[0]), (2, mrs[1])]

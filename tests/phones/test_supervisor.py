@@ -1,246 +1,320 @@
-"""The phone supervisor's take-in rules, on a real simulator, a real AT backend and a real SQLite file."""
+"""The phone supervisor's rules on a scripted backend, a real SQLite file and the ManualClock.
+
+The rule that matters most: a stored message is deleted from the SIM only after the transaction that
+took it in committed — every delete here looks at the database at that very moment.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import UTC, datetime
-from pathlib import Path
+
+import pytest
 
 from raspisms_daemon.clock import ManualClock
-from raspisms_daemon.config import Config, PhoneConfig
-from raspisms_daemon.gsm.modem import SmsReceived, UndecodableSms
-from raspisms_daemon.gsm.pdu import DeliverPdu, decode, encode_deliver
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.config import PhoneConfig
+from raspisms_daemon.errors import CmeError, ModemError, ModemGone
+from raspisms_daemon.gsm.modem import (
+    CallEnded,
+    CallRinging,
+    Disconnected,
+    Reconnected,
+    ReportReceived,
+    SignalChanged,
+    SmsReceived,
+    UndecodableSms,
+)
+from raspisms_daemon.gsm.pdu import DeliverPdu, StatusReportPdu, decode, encode_deliver, encode_status_report
 from raspisms_daemon.phones.context import PhoneContext
+from raspisms_daemon.phones.intake import deliver_multipart
 from raspisms_daemon.phones.jobs import flush_expired_multiparts
-from raspisms_daemon.phones.supervisor import PhoneSupervisor, deliver_multipart
-from raspisms_daemon.store import messages
-from raspisms_daemon.store.db import open_database
-from raspisms_daemon.store.webhooks import add_webhook
-from tests.helpers.daemon_process import API_KEY, poll_until, running_daemon
-from tests.helpers.simulator import simulated_modem
+from raspisms_daemon.phones.supervisor import PhoneSupervisor
+from raspisms_daemon.store.db import Database
+from raspisms_daemon.store.received import PartKey
+from tests.helpers.fake_backend import FakeBackend, phone_context
 
-_wait = poll_until
+SCTS = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-class NoBackend:
-    """A backend for events handed over directly (+CMT): nothing to delete, never started."""
-
-    async def delete(self, index: int, storage: str) -> None:
-        raise AssertionError(f"nothing to delete for a message handed over directly ({storage}/{index})")
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_767_323_045.0)
 
 
-async def test_a_message_already_taken_in_is_deleted_but_not_emitted_again(tmp_path: Path) -> None:
-    async def pretend_taken_in_before_a_crash(sims: list[Simulator], config: Config) -> None:
-        (index,) = await sims[0].inject_sms("+33612345678", "committed before the crash")
-        stored = sims[0].state()["stored"][0]
-        db = await open_database(config.daemon.database)
-        async with db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO taken_in (id_phone, storage, sim_index, pdu, kind, taken_at) "
-                "VALUES (1, ?, ?, ?, 'sms', ?)",
-                (stored["storage"], index, stored["pdu"].upper(), time.time()),
-            )
-        await db.close()
-
-    async with running_daemon(tmp_path, before_start=pretend_taken_in_before_a_crash) as env:
-        await _wait(lambda: not env.sims[0].state()["stored"])
-        await env.sims[0].inject_sms("+33612345678", "a new one")
-        (d,) = await env.wait_type("receive_sms")
-        assert d.body["text"] == "a new one"
-        await asyncio.sleep(0.3)
-        assert len(env.of_type("receive_sms")) == 1
+@pytest.fixture
+async def ctx(db: Database, clock: ManualClock) -> PhoneContext:
+    return await phone_context(db, clock)
 
 
-async def test_an_undecodable_pdu_is_kept_raw_and_deleted_without_a_webhook(tmp_path: Path) -> None:
-    async with running_daemon(tmp_path) as env:
-        sup = env.daemon.supervisors[1]
-        await sup.handle(UndecodableSms(index=None, storage="SM", pdu="07FFFF", error="truncated"))
-        row = await env.daemon.db.fetchone("SELECT pdu, error, id_phone FROM undecodable")
-        assert row is not None and tuple(row) == ("07FFFF", "truncated", 1)
-        assert await env.daemon.db.fetchone("SELECT 1 FROM received") is None
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend()
 
 
-def _parts(number: str, text: str) -> list[tuple[str, DeliverPdu]]:
+@pytest.fixture
+def sup(ctx: PhoneContext, backend: FakeBackend) -> PhoneSupervisor:
+    return PhoneSupervisor(
+        PhoneConfig(id=1, name="phone1", device="/dev/x"), backend, ctx, take_in_retries=(1.0, 2.0)
+    )
+
+
+def sms(text: str, *, index: int | None = 3, number: str = "+33612345678") -> SmsReceived:
+    (hex_pdu,) = encode_deliver(number, text, scts=SCTS)
+    msg = decode(hex_pdu)
+    assert isinstance(msg, DeliverPdu)
+    return SmsReceived(index=index, storage="SM", pdu=hex_pdu, message=msg)
+
+
+def parts(text: str, *, first_index: int = 10, ref: int = 7) -> list[SmsReceived]:
     out = []
-    for hex_pdu in encode_deliver(number, text, scts=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), concat_ref=7):
+    for i, hex_pdu in enumerate(encode_deliver("+33612345678", text, scts=SCTS, concat_ref=ref)):
         msg = decode(hex_pdu)
         assert isinstance(msg, DeliverPdu)
-        out.append((hex_pdu, msg))
+        out.append(SmsReceived(index=first_index + i, storage="SM", pdu=hex_pdu, message=msg))
     return out
 
 
+async def bodies(db: Database, type: str) -> list[dict[str, object]]:
+    rows = await db.fetchall("SELECT body FROM outbox WHERE type = ? ORDER BY id", (type,))
+    return [json.loads(r["body"]) for r in rows]
+
+
+async def test_a_stored_sms_is_committed_with_its_webhook_before_the_sim_slot_is_freed(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    seen_at_delete: list[tuple[int, int]] = []
+
+    async def look(index: int, storage: str) -> None:
+        # A fresh read on the read-only connection: only committed rows are visible there.
+        received = await db.reads.fetchone("SELECT COUNT(*) FROM received")
+        outbox = await db.reads.fetchone("SELECT COUNT(*) FROM outbox WHERE type = 'receive_sms'")
+        assert received is not None and outbox is not None
+        seen_at_delete.append((received[0], outbox[0]))
+
+    backend.on_delete = look
+    await sup.handle(sms("Gate opened"))
+
+    assert seen_at_delete == [(1, 1)]
+    assert backend.deleted == [("SM", 3)]
+    (body,) = await bodies(db, "receive_sms")
+    assert (body["text"], body["origin"], body["destination"]) == ("Gate opened", "+33612345678", 1)
+    assert body["at"] == "2026-01-02 03:04:05"  # the clock's time, in the clock's zone (UTC)
+
+
+async def test_a_message_seen_again_is_deleted_but_not_emitted_twice(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    message = sms("only once")
+    backend.delete_errors = [ModemError("+CMS ERROR: 321")]  # the first delete fails: seen again later
+    await sup.handle(message)
+    await sup.handle(message)
+    assert len(await bodies(db, "receive_sms")) == 1
+    assert backend.deleted == [("SM", 3)]
+
+
+async def test_a_new_message_in_a_reused_slot_is_new(sup: PhoneSupervisor, db: Database) -> None:
+    await sup.handle(sms("first"))
+    await sup.handle(sms("second"))  # same slot 3, another PDU
+    assert [b["text"] for b in await bodies(db, "receive_sms")] == ["first", "second"]
+
+
+async def test_a_message_handed_over_directly_is_never_deleted(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    await sup.handle(sms("+CMT", index=None))
+    assert backend.deleted == [] and len(await bodies(db, "receive_sms")) == 1
+
+
+async def test_an_undecodable_pdu_is_kept_raw_and_freed_without_a_webhook(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    await sup.handle(UndecodableSms(index=5, storage="SM", pdu="07FFFF", error="truncated"))
+    row = await db.fetchone("SELECT pdu, error, id_phone, sim_index FROM undecodable")
+    assert row is not None and tuple(row) == ("07FFFF", "truncated", 1, 5)
+    assert await db.fetchall("SELECT * FROM outbox") == []
+    assert backend.deleted == [("SM", 5)]
+
+
+async def test_parts_in_any_order_make_one_sms_and_each_part_is_freed_after_its_commit(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    pieces = parts("é" * 170 + "ж" * 80)  # UCS-2: 4 parts
+    for part in reversed(pieces):
+        await sup.handle(part)
+    (body,) = await bodies(db, "receive_sms")
+    assert body["text"] == "é" * 170 + "ж" * 80
+    assert sorted(backend.deleted) == [("SM", p.index) for p in pieces if p.index is not None]
+    assert await db.fetchall("SELECT * FROM multipart_part") == []
+    row = await db.fetchone("SELECT parts, complete FROM received")
+    assert row is not None and tuple(row) == (4, 1)
+
+
+async def test_an_emoji_split_between_two_parts_arrives_whole(sup: PhoneSupervisor, db: Database) -> None:
+    # A sender that cut between the two UTF-16 units of 😀 (a real phone's carelessness, built by hand).
+    text = "a" * 66 + "😀" + "b"
+    units = text.encode("utf-16-be")
+    halves = [units[: 67 * 2], units[67 * 2 :]]
+    for seq, data in enumerate(halves, 1):
+        udh = bytes([5, 0, 3, 42, 2, seq])
+        ud = udh + data
+        tpdu = bytes([0x40, 11, 0x91]) + bytes.fromhex("3316325476F8") + bytes([0, 0x08])
+        tpdu += bytes.fromhex("62102030400000") + bytes([len(ud)]) + ud
+        hex_pdu = ("00" + tpdu.hex()).upper()
+        msg = decode(hex_pdu)
+        assert isinstance(msg, DeliverPdu) and msg.concat is not None
+        await sup.handle(SmsReceived(index=20 + seq, storage="SM", pdu=hex_pdu, message=msg))
+    (body,) = await bodies(db, "receive_sms")
+    assert body["text"] == text
+
+
+async def test_a_new_multipart_reusing_a_waiting_reference_is_not_mixed_into_it(
+    sup: PhoneSupervisor, db: Database
+) -> None:
+    old = parts("A" * 153 + "B" * 153 + "C" * 10)  # part 2 never arrives
+    new = parts("X" * 153 + "Y" * 153 + "Z" * 10, first_index=20)  # same sender, same reference 7
+    for part in (old[0], old[2], *new):
+        await sup.handle(part)
+    assert [b["text"] for b in await bodies(db, "receive_sms")] == [
+        "A" * 153 + "C" * 10,
+        "X" * 153 + "Y" * 153 + "Z" * 10,
+    ]
+    rows = await db.fetchall("SELECT complete, parts FROM received ORDER BY id")
+    assert [tuple(r) for r in rows] == [(0, 2), (1, 3)]
+
+
 async def test_an_incomplete_multipart_is_delivered_with_what_arrived_after_the_timeout(
-    tmp_path: Path,
+    ctx: PhoneContext, sup: PhoneSupervisor, clock: ManualClock, db: Database
 ) -> None:
-    text = "A" * 153 + "B" * 153 + "C" * 10
-    parts = _parts("+33612345678", text)
-    assert len(parts) == 3
-    clock = ManualClock()
-    db = await open_database(tmp_path / "db.sqlite3")
-    try:
-        async with db.transaction() as conn:
-            await add_webhook(conn, "inbox", "http://127.0.0.1:9/hook", types=["receive_sms"])
-            await messages.upsert_phone(conn, id=1, name="p", backend="at", device="/dev/x", enabled=True)
-        ctx = PhoneContext(db=db, api_key=API_KEY, clock=clock, multipart_timeout=600.0)
-        sup = PhoneSupervisor(PhoneConfig(id=1, device="/dev/x"), NoBackend(), ctx)
-        for hex_pdu, msg in (parts[0], parts[2], parts[0]):  # the last one is a repeat
-            await sup.handle(SmsReceived(index=None, storage="", pdu=hex_pdu, message=msg))
-        clock.advance(599.0)
-        assert await flush_expired_multiparts(ctx) == 0  # not old enough yet
-        assert await db.fetchall("SELECT * FROM received") == []
-        clock.advance(1.0)
-        assert await flush_expired_multiparts(ctx) == 1
-        row = await db.fetchone("SELECT text, complete, parts FROM received")
-        assert row is not None and tuple(row) == ("A" * 153 + "C" * 10, 0, 2)
-        (body,) = [json.loads(r["body"]) for r in await db.fetchall("SELECT body FROM outbox")]
-        assert body["text"] == "A" * 153 + "C" * 10
-        assert await flush_expired_multiparts(ctx) == 0  # delivered once
-    finally:
-        await db.close()
+    ctx.multipart_timeout = 600.0
+    first, _, third = parts("A" * 153 + "B" * 153 + "C" * 10)
+    for part in (first, third, first):  # the last one is a repeat
+        await sup.handle(part)
+    clock.advance(599.0)
+    assert await flush_expired_multiparts(ctx) == 0  # not old enough yet
+    assert await db.fetchall("SELECT * FROM received") == []
+    clock.advance(1.0)
+    assert await flush_expired_multiparts(ctx) == 1
+    row = await db.fetchone("SELECT text, complete, parts FROM received")
+    assert row is not None and tuple(row) == ("A" * 153 + "C" * 10, 0, 2)
+    assert [b["text"] for b in await bodies(db, "receive_sms")] == ["A" * 153 + "C" * 10]
+    assert await flush_expired_multiparts(ctx) == 0  # delivered once
 
 
-async def test_parts_arriving_in_any_order_complete_one_message(tmp_path: Path) -> None:
-    parts = _parts("+33612345678", "é" * 200)
-    async with running_daemon(tmp_path) as env:
-        sup = env.daemon.supervisors[1]
-        for hex_pdu, msg in reversed(parts):
-            await sup.handle(SmsReceived(index=None, storage="", pdu=hex_pdu, message=msg))
-        (d,) = await env.wait_type("receive_sms")
-        assert d.body["text"] == "é" * 200
-
-
-async def test_two_phones_one_unplugged_and_replugged_while_the_other_keeps_receiving(tmp_path: Path) -> None:
-    async with running_daemon(tmp_path, phones=2) as env:
-        a, b = env.sims
-        await a.fault("unplug")
-        await _wait(lambda: env.daemon.supervisors[1].status()["state"] == "disconnected")
-        for i in range(5):
-            await b.inject_sms("+33600000002", f"on b {i}")
-        await a.inject_sms("+33600000001", "while unplugged")  # stays on the SIM until the modem is back
-        await env.wait_type("receive_sms", 5)
-        assert {d.body["destination"] for d in env.of_type("receive_sms")} == {2}
-        await a.fault("replug")
-        await env.daemon.attach(str(a.link))
-        ds = await env.wait_type("receive_sms", 6, within=20)
-        assert [d.body["text"] for d in ds if d.body["destination"] == 1] == ["while unplugged"]
-        await _wait(lambda: env.daemon.supervisors[1].status()["state"] == "connected")
-        await _wait(lambda: not a.state()["stored"] and not b.state()["stored"])
-
-
-async def test_a_modem_plugged_in_after_start_is_picked_up_on_attach(tmp_path: Path) -> None:
-    late = tmp_path / "late-modem"
-    async with running_daemon(tmp_path, phone_overrides={"device": str(late)}) as env:
-        sup = env.daemon.supervisors[1]
-        assert sup.status()["state"] == "disconnected"
-        async with simulated_modem(tmp_path, name="late-modem") as sim:
-            assert await env.daemon.attach(str(late)) == [1]
-            await poll_until(lambda: sup.status()["state"] == "connected", within=10)
-            assert sup.status()["imei"] == sim.imei
-            await sim.inject_sms("+33612345678", "hello, late modem")
-            (d,) = await env.wait_type("receive_sms")
-            assert d.body["text"] == "hello, late modem"
-
-
-async def test_a_phone_configured_by_imei_is_found_on_the_device_udev_reports(tmp_path: Path) -> None:
-    async with running_daemon(tmp_path, phone_overrides={"device": "", "imei": "867000000000001"}) as env:
-        sup = env.daemon.supervisors[1]
-        assert sup.status()["state"] == "disconnected"
-        async with simulated_modem(tmp_path, name="other", imei="867000000000999") as other:
-            assert await env.daemon.attach(str(other.link)) == []  # a modem, but not ours
-        assert await env.daemon.attach(str(env.sims[0].link)) == [1]
-        await poll_until(lambda: sup.status()["state"] == "connected", within=15)
-        assert sup.status()["device"] == str(env.sims[0].link)
-        await env.sims[0].inject_sms("+33612345678", "found by IMEI")
-        (d,) = await env.wait_type("receive_sms")
-        assert d.body["text"] == "found by IMEI"
-
-
-async def test_a_take_in_that_the_store_refuses_is_retried_and_nothing_is_deleted_meanwhile(
-    tmp_path: Path,
+async def test_delivering_a_multipart_whose_parts_are_gone_emits_no_empty_sms(
+    ctx: PhoneContext, db: Database
 ) -> None:
-    async with running_daemon(tmp_path) as env:
-        sup = env.daemon.supervisors[1]
-        sup.take_in_retries = (0.2,) * 20
-        db = env.daemon.db
-        async with db.transaction() as conn:  # the store breaks: every take-in fails
-            await conn.execute("ALTER TABLE received RENAME TO received_away")
-        await env.sims[0].inject_sms("+33612345678", "survives a broken store")
-        await asyncio.sleep(0.8)
-        assert len(env.sims[0].state()["stored"]) == 1  # not deleted: it was not committed
-        async with db.transaction() as conn:
-            await conn.execute("ALTER TABLE received_away RENAME TO received")
-        (d,) = await env.wait_type("receive_sms")
-        assert d.body["text"] == "survives a broken store"
-        await poll_until(lambda: not env.sims[0].state()["stored"])
+    # The housekeeping job picked an expired message, then the supervisor completed it before the
+    # job's transaction ran: the job finds no part and must not deliver an empty text.
+    async with db.transaction() as conn:
+        rid = await deliver_multipart(ctx, conn, PartKey(1, "+33612345678", 7, 3), complete=False)
+    assert rid is None
+    assert (
+        await db.fetchall("SELECT * FROM received") == [] and await db.fetchall("SELECT * FROM outbox") == []
+    )
 
 
-async def test_a_message_handed_over_directly_is_retried_too_when_the_store_refuses_it(
-    tmp_path: Path,
+@pytest.mark.parametrize("index", [3, None], ids=["stored", "handed-over-directly"])
+async def test_a_take_in_the_store_refuses_is_retried_on_the_clock_and_nothing_is_deleted_meanwhile(
+    ctx: PhoneContext, backend: FakeBackend, db: Database, index: int | None
 ) -> None:
-    (hex_pdu,) = encode_deliver("+33612345678", "only copy", scts=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
-    msg = decode(hex_pdu)
-    assert isinstance(msg, DeliverPdu)
-    async with running_daemon(tmp_path) as env:
-        sup = env.daemon.supervisors[1]
-        sup.take_in_retries = (0.2,) * 20
-        db = env.daemon.db
-        async with db.transaction() as conn:  # the store breaks: every take-in fails
-            await conn.execute("ALTER TABLE received RENAME TO received_away")
-        # +CMT: no SIM slot, so the event is the only copy of the message
-        handling = asyncio.create_task(
-            sup.handle(SmsReceived(index=None, storage="", pdu=hex_pdu, message=msg))
-        )
-        await asyncio.sleep(0.5)
-        assert not handling.done()  # still retrying
-        async with db.transaction() as conn:
-            await conn.execute("ALTER TABLE received_away RENAME TO received")
-        await asyncio.wait_for(handling, 5)
-        (d,) = await env.wait_type("receive_sms")
-        assert d.body["text"] == "only copy"
+    class RepairedDuringTheFirstWait(ManualClock):
+        async def sleep(self, seconds: float) -> None:
+            assert backend.deleted == []  # nothing freed while it is not committed
+            async with db.transaction() as conn:
+                await conn.execute("ALTER TABLE received_away RENAME TO received")
+            await super().sleep(seconds)
+
+    ctx.clock = clock = RepairedDuringTheFirstWait()
+    async with db.transaction() as conn:  # the store breaks: every take-in fails
+        await conn.execute("ALTER TABLE received RENAME TO received_away")
+    sup = PhoneSupervisor(PhoneConfig(id=1, device="/dev/x"), backend, ctx, take_in_retries=(1.0, 2.0))
+    await sup.handle(sms("survives a broken store", index=index))  # +CMT: the only copy is this event
+    assert clock.monotonic() == 1.0  # one wait, then it went in
+    assert [b["text"] for b in await bodies(db, "receive_sms")] == ["survives a broken store"]
+    assert backend.deleted == ([("SM", 3)] if index is not None else [])
 
 
-async def test_a_new_multipart_reusing_the_reference_of_one_still_waiting_is_not_mixed_into_it(
-    tmp_path: Path,
+async def test_a_stored_message_given_up_on_stays_on_the_sim(
+    sup: PhoneSupervisor, backend: FakeBackend, clock: ManualClock, db: Database
 ) -> None:
-    old = _parts("+33612345678", "A" * 153 + "B" * 153 + "C" * 10)  # part 2 never arrives
-    new = _parts("+33612345678", "X" * 153 + "Y" * 153 + "Z" * 10)  # same sender, same reference 7
-    async with running_daemon(tmp_path) as env:
-        sup = env.daemon.supervisors[1]
-        for hex_pdu, msg in (old[0], old[2], *new):
-            await sup.handle(SmsReceived(index=None, storage="", pdu=hex_pdu, message=msg))
-        ds = await env.wait_type("receive_sms", 2)
-        assert [d.body["text"] for d in ds] == ["A" * 153 + "C" * 10, "X" * 153 + "Y" * 153 + "Z" * 10]
-        rows = await env.daemon.db.fetchall("SELECT complete, parts FROM received ORDER BY id")
-        assert [tuple(r) for r in rows] == [(0, 2), (1, 3)]
-        assert await env.daemon.db.fetchall("SELECT * FROM multipart_part") == []
+    async with db.transaction() as conn:
+        await conn.execute("ALTER TABLE received RENAME TO received_away")
+    await sup.handle(sms("kept on the SIM"))
+    assert backend.deleted == []  # it comes again after a reconnect or restart
+    assert clock.monotonic() >= 3.0  # both retries were slept on the clock
 
 
-async def test_delivering_a_multipart_whose_parts_are_gone_emits_no_empty_sms(tmp_path: Path) -> None:
-    # The housekeeping job picks an expired message, then the supervisor completes it before the job's
-    # transaction runs: the job then finds no part and must not deliver an empty text.
-    async with running_daemon(tmp_path) as env:
-        assert env.daemon.ctx is not None
-        async with env.daemon.db.transaction() as conn:
-            rid = await deliver_multipart(
-                env.daemon.ctx, conn, id_phone=1, origin="+33612345678", ref=7, total=3, complete=False
-            )
-        assert rid is None
-        assert await env.daemon.db.fetchall("SELECT * FROM received") == []
-        assert await env.daemon.db.fetchall("SELECT * FROM outbox") == []
+async def test_a_report_that_matches_nothing_yet_is_kept_for_the_sender(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    hex_pdu = encode_status_report(42, "+33698765432", status=0, scts=SCTS, discharge=SCTS)
+    report = decode(hex_pdu)
+    assert isinstance(report, StatusReportPdu)
+    await sup.handle(ReportReceived(index=2, storage="SR", pdu=hex_pdu, report=report))
+    row = await db.fetchone("SELECT mr, number, outcome FROM unmatched_report")
+    assert row is not None and tuple(row) == (42, "+33698765432", "delivered")
+    assert backend.deleted == [("SR", 2)]
 
 
-async def test_a_sim_refusing_the_pin_stops_the_phone_after_one_try_and_says_why(tmp_path: Path) -> None:
-    async with running_daemon(
-        tmp_path, sim_overrides={"pin": "1234"}, phone_overrides={"pin": "0000"}
-    ) as env:
-        sup = env.daemon.supervisors[1]
-        await _wait(lambda: sup.error is not None)
-        await asyncio.sleep(0.5)  # a retry, if any, would spend another try now
-        status = sup.status()
-        assert status["state"] == "disconnected"
-        assert "+CME ERROR: 16" in str(status["error"])
-        # One wrong PIN spent, two tries left: the SIM is not on its way to PUK.
-        assert env.sims[0].state()["settings"]["pin_attempts"] == 2
+async def test_a_sim_wanting_a_code_stops_the_phone_after_one_try_and_says_why(
+    sup: PhoneSupervisor, backend: FakeBackend
+) -> None:
+    backend.start_errors = [CmeError(16, "the SIM refused the configured PIN")]
+    await asyncio.wait_for(sup.run(), 5)  # returns: no retry
+    assert backend.starts == 1
+    status = sup.status()
+    assert status.state == "disconnected" and "+CME ERROR: 16" in (status.error or "")
+
+
+async def test_a_failed_start_is_retried_after_the_backoff_on_the_clock(
+    ctx: PhoneContext, backend: FakeBackend, clock: ManualClock
+) -> None:
+    backend.start_errors = [ModemGone("unplugged"), ModemGone("unplugged")]
+    up = asyncio.Event()
+    sup = PhoneSupervisor(
+        PhoneConfig(id=1, device="/dev/x"), backend, ctx, start_backoff=(5.0, 7.0), on_connected=up.set
+    )
+    running = asyncio.create_task(sup.run())
+    await asyncio.wait_for(up.wait(), 5)
+    assert backend.starts == 3 and clock.monotonic() >= 12.0
+    assert sup.status().state == "connected" and sup.status().imei == "356938035643809"
+    await backend.stop()
+    await asyncio.wait_for(running, 5)
+
+
+async def test_link_events_and_signal_update_the_status_and_the_phone_table(
+    sup: PhoneSupervisor, db: Database
+) -> None:
+    await sup.handle(Reconnected())
+    await sup.handle(SignalChanged(rssi=9))
+    assert (sup.status().state, sup.status().signal) == ("connected", 9)
+    await sup.handle(Disconnected("unplugged"))
+    assert sup.status().state == "disconnected"
+    row = await db.fetchone("SELECT status, imei FROM phone WHERE id = 1")
+    assert row is not None and tuple(row) == ("disconnected", "356938035643809")
+
+
+async def test_a_call_is_one_webhook_at_its_first_ring_and_ends_its_row(
+    sup: PhoneSupervisor, clock: ManualClock, db: Database
+) -> None:
+    await sup.handle(CallRinging("+33644556677"))
+    await sup.handle(CallRinging("+33644556677"))
+    clock.advance(8.0)
+    await sup.handle(CallEnded())
+    (body,) = await bodies(db, "inbound_call")
+    assert (body["origin"], body["end"], body["direction"]) == ("+33644556677", None, "inbound")
+    row = await db.fetchone("SELECT rings, end - start FROM call")
+    assert row is not None and tuple(row) == (2, 8.0)
+
+
+async def test_a_phone_set_to_hang_up_does_so_at_the_nth_ring(
+    ctx: PhoneContext, backend: FakeBackend
+) -> None:
+    sup = PhoneSupervisor(PhoneConfig(id=1, device="/dev/x", hangup_calls=2), backend, ctx)
+    await sup.handle(CallRinging(None))
+    assert backend.hangups == 0
+    await sup.handle(CallRinging(None))
+    assert backend.hangups == 1
+    row = await ctx.db.fetchone("SELECT origin, rings, end IS NOT NULL FROM call")
+    assert row is not None and tuple(row) == (None, 2, 1)

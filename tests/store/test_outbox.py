@@ -2,82 +2,73 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from raspisms_daemon.errors import DeliveryError, StoreError
+from raspisms_daemon.errors import StoreError
 from raspisms_daemon.store import outbox
 from raspisms_daemon.store import webhooks as wh
-from raspisms_daemon.store.db import Database, open_database
-from raspisms_daemon.webhooks import events, signing
+from raspisms_daemon.store.db import Database
+from raspisms_daemon.webhooks import events
 
 API_KEY = "secret-key"
 BODY = events.send_sms_status_change(id=7, status="delivered")
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "db.sqlite3")
-    async with database.transaction() as conn:
-        await wh.add_webhook(conn, "all", "http://127.0.0.1:1/all")
-        await wh.add_webhook(conn, "sms-only", "http://127.0.0.1:1/sms", types=["receive_sms"])
-        await wh.add_webhook(conn, "off", "http://127.0.0.1:1/off")
+async def db(db: Database) -> Database:
+    async with db.transaction() as conn:
+        await wh.add_webhook(conn, "all", "http://127.0.0.1:1/all", now=0.0)
+        await wh.add_webhook(conn, "sms-only", "http://127.0.0.1:1/sms", types=["receive_sms"], now=0.0)
+        await wh.add_webhook(conn, "off", "http://127.0.0.1:1/off", now=0.0)
         await wh.disable_webhook(conn, "off", "test")
-    yield database
-    await database.close()
+    return db
+
+def new_row(webhook_id: int, random_id: str = "1700000123-" + "a" * 32) -> outbox.NewDelivery:
+    return outbox.NewDelivery(
+        webhook_id=webhook_id,
+        type="send_sms_status_change",
+        body=events.body_json(BODY),
+        timestamp=1_700_000_123,
+        random_id=random_id,
+        signature="sig-" + random_id,
+    )
 
 
 async def enqueue(db: Database, type: str = "send_sms_status_change", now: float = 1000.0) -> list[int]:
+    """One row per subscriber of ``type``, as the event sink would make them."""
     async with db.transaction() as conn:
-        return await outbox.enqueue_event(
-            conn, type=type, body=BODY, timestamp=1_700_000_123, api_key=API_KEY, now=now
-        )
+        hooks = await outbox.subscribers(conn, type)
+        return await outbox.enqueue(conn, [new_row(h, f"{h}-{now}") for h in hooks], now=now)
 
 
-async def test_one_row_per_enabled_webhook_subscribed_to_the_type(db: Database) -> None:
-    assert len(await enqueue(db, "send_sms_status_change")) == 1  # "all" only
-    assert len(await enqueue(db, "receive_sms")) == 2  # "all" and "sms-only"; never "off"
-    hooks = [
-        r[0]
-        for r in await db.fetchall(
-            "SELECT w.name FROM outbox o JOIN webhook w ON w.id = o.webhook_id ORDER BY o.id"
-        )
-    ]
-    assert hooks == ["all", "all", "sms-only"]
+async def test_subscribers_are_the_enabled_webhooks_taking_the_type(db: Database) -> None:
+    async with db.transaction() as conn:
+        names = {h.id: h.name for h in await wh.list_webhooks(conn)}
+        assert [names[i] for i in await outbox.subscribers(conn, "send_sms_status_change")] == ["all"]
+        assert [names[i] for i in await outbox.subscribers(conn, "receive_sms")] == ["all", "sms-only"]
 
 
-async def test_rows_carry_a_signed_random_id_per_webhook_and_the_compact_body(db: Database) -> None:
-    await enqueue(db, "receive_sms")
-    rows = await db.fetchall("SELECT * FROM outbox")
-    ids = [r["random_id"] for r in rows]
-    assert len(set(ids)) == 2
-    for r in rows:
-        assert r["random_id"].startswith("1700000123-") and len(r["random_id"].split("-")[1]) == 32
-        assert signing.verify_raspisms(API_KEY, r["random_id"], r["signature"])
-        assert r["body"] == events.body_json(BODY) and json.loads(r["body"]) == BODY
-        assert (r["state"], r["attempts"], r["next_attempt_at"], r["timestamp"]) == (
-            "pending",
-            0,
-            1000.0,
-            1_700_000_123,
-        )
+async def test_enqueued_rows_are_pending_due_now_with_what_they_were_given(db: Database) -> None:
+    async with db.transaction() as conn:
+        (hook,) = await outbox.subscribers(conn, "send_sms_status_change")
+        [oid] = await outbox.enqueue(conn, [new_row(hook)], now=1000.0)
+    d = await outbox.get_delivery(db.conn, oid)
+    assert (d.webhook, d.type, d.body, d.timestamp) == (
+        "all",
+        "send_sms_status_change",
+        events.body_json(BODY),
+        1_700_000_123,
+    )
+    assert (d.random_id, d.signature) == ("1700000123-" + "a" * 32, "sig-1700000123-" + "a" * 32)
+    assert (d.state, d.attempts, d.next_attempt_at) == (outbox.DeliveryState.PENDING, 0, 1000.0)
 
 
 async def test_enqueue_is_part_of_the_callers_transaction(db: Database) -> None:
     with pytest.raises(RuntimeError):
         async with db.transaction() as conn:
-            await outbox.enqueue_event(conn, type="receive_sms", body=BODY, timestamp=1, api_key=API_KEY)
+            await outbox.enqueue(conn, [new_row(1)], now=1.0)
             raise RuntimeError("the received SMS row failed")
     assert await db.fetchall("SELECT * FROM outbox") == []
-
-
-async def test_unknown_type_is_refused(db: Database) -> None:
-    async with db.transaction() as conn:
-        with pytest.raises(DeliveryError):
-            await outbox.enqueue_event(conn, type="mms", body=BODY, timestamp=1, api_key=API_KEY)
 
 
 async def test_replay_of_a_dead_row_makes_it_pending_and_due_now_with_the_same_random_id(
@@ -107,7 +98,7 @@ async def test_replay_of_a_delivered_row_sends_it_again(db: Database) -> None:
 async def test_replay_of_an_unknown_id_raises_store_error(db: Database) -> None:
     async with db.transaction() as conn:
         with pytest.raises(StoreError, match="no delivery with id 999"):
-            await outbox.replay_delivery(conn, 999)
+            await outbox.replay_delivery(conn, 999, now=1.0)
 
 
 async def test_list_filters_by_state_and_webhook_newest_first(db: Database) -> None:

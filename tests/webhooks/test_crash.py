@@ -52,7 +52,7 @@ async def test_sigkilled_dispatcher_restarted_delivers_every_event_with_stable_r
     db = await open_database(db_path)
     try:
         async with db.transaction() as conn:
-            await wh.add_webhook(conn, "rx", rx.url)
+            await wh.add_webhook(conn, "rx", rx.url, now=0.0)
         await seed_events(db, API_KEY, EVENTS)
         delivered_at_kill = []
         for _ in range(KILLS):

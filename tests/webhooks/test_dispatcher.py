@@ -7,7 +7,6 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,20 +14,13 @@ from raspisms_daemon.clock import ManualClock
 from raspisms_daemon.config import DEFAULT_SCHEDULE
 from raspisms_daemon.store import outbox
 from raspisms_daemon.store import webhooks as wh
-from raspisms_daemon.store.db import Database, open_database
-from raspisms_daemon.webhooks.dispatcher import AttemptResult
+from raspisms_daemon.store.db import Database
+from raspisms_daemon.webhooks.results import AttemptResult
 from tests.helpers.dispatch_process import fast_delivery, running_dispatcher, seed_events, wait_until
 from tests.helpers.receiver import FaultyReceiver, Reply, Stall
 
 API_KEY = "dispatcher-test-key"
 DELIVERED = "SELECT COUNT(*) FROM outbox WHERE state = 'delivered'"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "db.sqlite3")
-    yield database
-    await database.close()
 
 
 @pytest.fixture
@@ -41,7 +33,7 @@ async def rx() -> AsyncIterator[FaultyReceiver]:
 
 async def add_hook(db: Database, name: str, url: str, **kwargs: object) -> None:
     async with db.transaction() as conn:
-        await wh.add_webhook(conn, name, url, **kwargs)  # type: ignore[arg-type]
+        await wh.add_webhook(conn, name, url, **kwargs, now=0.0)  # type: ignore[arg-type]
 
 
 async def test_a_row_claimed_by_a_dead_process_comes_back_after_its_lease(
@@ -191,7 +183,7 @@ async def test_backlog_counts_pending_rows(db: Database, rx: FaultyReceiver) -> 
         await wh.disable_webhook(conn, "off", "test")
     await seed_events(db, API_KEY, 3)
     async with db.transaction() as conn:
-        await wh.enable_webhook(conn, "off")
+        await wh.enable_webhook(conn, "off", now=time.time())
     await seed_events(db, API_KEY, 2, start_id=10)
     async with db.transaction() as conn:
         await wh.disable_webhook(conn, "off", "test")

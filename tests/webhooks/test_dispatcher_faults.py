@@ -6,13 +6,13 @@ attempt at one event carries the same ``webhook_random_id``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from raspisms_daemon.store import webhooks as wh
-from raspisms_daemon.store.db import Database, open_database
+from raspisms_daemon.store.db import Database
 from tests.helpers.dispatch_process import fast_delivery, running_dispatcher, seed_events, wait_until
 from tests.helpers.receiver import FaultyReceiver, Reply, Reset, Stall
 
@@ -29,13 +29,10 @@ async def rx() -> AsyncIterator[FaultyReceiver]:
 
 
 @pytest.fixture
-async def db(tmp_path: Path, rx: FaultyReceiver) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "db.sqlite3")
-    async with database.transaction() as conn:
-        await wh.add_webhook(conn, "rx", rx.url)
-    yield database
-    await database.close()
-
+async def db(db: Database, rx: FaultyReceiver) -> Database:
+    async with db.transaction() as conn:
+        await wh.add_webhook(conn, "rx", rx.url, now=0.0)
+    return db
 
 async def attempts(db: Database, outbox_id: int) -> list[tuple[int | None, str | None]]:
     rows = await db.fetchall(
@@ -153,7 +150,7 @@ async def test_a_410_disables_the_webhook_and_keeps_its_deliveries_pending(
 
         rx.default = Reply(200)
         async with db.transaction() as conn:
-            await wh.enable_webhook(conn, "rx")
+            await wh.enable_webhook(conn, "rx", now=time.time())
         dispatcher.wake()
         await wait_until(db, DELIVERED, 5)
     assert len(rx.acknowledged_ids()) == 5

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
 import pytest
@@ -21,11 +21,12 @@ def roundtrip(body: dict[str, object]) -> dict[str, object]:
     return decoded
 
 
-def test_format_date_is_24h_local_time() -> None:
-    assert events.format_date(datetime(2026, 12, 31, 23, 5, 9)) == "2026-12-31 23:05:09"
-    aware = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert events.format_date(aware) == aware.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    assert events.format_date("2026-01-02 03:04:05") == "2026-01-02 03:04:05"
+def test_dates_are_written_in_the_zone_the_caller_gives_never_converted() -> None:
+    plus5 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=5)))
+    body = events.receive_sms(id=1, at=plus5, origin="+33612345678", destination=1, text="x")
+    assert body["at"] == "2026-06-01 12:00:00"
+    stored = events.receive_sms(id=1, at="2026-01-02 03:04:05", origin="+1", destination=1, text="x")
+    assert stored["at"] == "2026-01-02 03:04:05"
 
 
 def test_receive_sms_fields_types_and_values() -> None:
@@ -187,9 +188,3 @@ def test_render_refuses_unknown_format() -> None:
         events.render(
             fmt="xml", timestamp=1, random_id="r", signature="s", type="receive_sms", body_json="{}"
         )
-
-
-def test_format_date_converts_other_zones_to_local() -> None:
-    tz = timezone(timedelta(hours=5))
-    dt = datetime(2026, 6, 1, 12, 0, 0, tzinfo=tz)
-    assert events.format_date(dt) == dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")

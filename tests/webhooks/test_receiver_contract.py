@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from raspisms_daemon import __version__
 from raspisms_daemon.store import webhooks as wh
-from raspisms_daemon.store.db import Database, open_database
-from raspisms_daemon.store.outbox import enqueue_event
+from raspisms_daemon.store.db import Database
 from raspisms_daemon.webhooks import events, signing
 from raspisms_daemon.webhooks.receiver import VerifyingReceiver
-from tests.helpers.dispatch_process import fast_delivery, running_dispatcher
+from tests.helpers.dispatch_process import emit_event, fast_delivery, running_dispatcher
 from tests.helpers.receiver import FaultyReceiver, raspisms_documented_check
 
 API_KEY = "my-raspisms-api-key"
@@ -66,22 +63,15 @@ EVENTS = [
 ]
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "db.sqlite3")
-    yield database
-    await database.close()
-
-
 @pytest.mark.parametrize("fmt", ["form", "json"])
 async def test_every_event_type_passes_both_checks_in_both_formats(db: Database, fmt: str) -> None:
     rx = FaultyReceiver(API_KEY)
     await rx.start()
     try:
         async with db.transaction() as conn:
-            await wh.add_webhook(conn, "rx", rx.url, format=fmt)
+            await wh.add_webhook(conn, "rx", rx.url, format=fmt, now=0.0)
             for type_, body in EVENTS:
-                await enqueue_event(conn, type=type_, body=body, timestamp=1_767_000_000, api_key=API_KEY)
+                await emit_event(conn, API_KEY, type_, body, at=1_767_000_000)
         async with running_dispatcher(db, fast_delivery(), API_KEY):
             await rx.wait_for_acknowledged(len(EVENTS))
         assert len(rx.requests) == len(EVENTS)
@@ -108,10 +98,8 @@ async def test_standardwebhooks_rejects_a_tampered_body(db: Database, fmt: str) 
     await rx.start()
     try:
         async with db.transaction() as conn:
-            await wh.add_webhook(conn, "rx", rx.url, format=fmt)
-            await enqueue_event(
-                conn, type=EVENTS[0][0], body=EVENTS[0][1], timestamp=1_767_000_000, api_key=API_KEY
-            )
+            await wh.add_webhook(conn, "rx", rx.url, format=fmt, now=0.0)
+            await emit_event(conn, API_KEY, EVENTS[0][0], EVENTS[0][1], at=1_767_000_000)
         async with running_dispatcher(db, fast_delivery(), API_KEY):
             await rx.wait_for_acknowledged(1)
         req = rx.requests[0]
@@ -142,11 +130,9 @@ async def test_verifying_receiver_refuses_a_wrong_key_with_401_and_hands_good_on
     await wrong.start()
     try:
         async with db.transaction() as conn:
-            await wh.add_webhook(conn, "good", good.url)
-            await wh.add_webhook(conn, "wrong", wrong.url)
-            await enqueue_event(
-                conn, type=EVENTS[2][0], body=EVENTS[2][1], timestamp=1_767_000_000, api_key=API_KEY
-            )
+            await wh.add_webhook(conn, "good", good.url, now=0.0)
+            await wh.add_webhook(conn, "wrong", wrong.url, now=0.0)
+            await emit_event(conn, API_KEY, EVENTS[2][0], EVENTS[2][1], at=1_767_000_000)
         async with running_dispatcher(db, fast_delivery(schedule=(0.0,)), API_KEY):
             for _ in range(200):
                 row = await db.fetchone("SELECT COUNT(*) FROM outbox WHERE state != 'pending'")

@@ -1,0 +1,66 @@
+"""The ``phone`` table: one row per ``[phone:ID]``, what the supervisor last knew of it, and a disable
+(by the owner or the reliability check) that outlives restarts."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from .db import Database
+
+__all__ = ["disabled_phones", "record_status", "set_disabled", "set_enabled", "upsert"]
+
+
+async def upsert(
+    conn: aiosqlite.Connection, *, id: int, name: str, backend: str, device: str, enabled: bool
+) -> None:
+    """Insert or refresh a configured phone; keeps its identity and a disable across restarts."""
+    await conn.execute(
+        "INSERT INTO phone (id, name, backend, device, status) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, backend = excluded.backend, "
+        "device = excluded.device",
+        (id, name, backend, device, "disconnected" if enabled else "disabled"),
+    )
+    if not enabled:
+        await conn.execute("UPDATE phone SET status = 'disabled' WHERE id = ?", (id,))
+
+
+async def set_disabled(conn: aiosqlite.Connection, id: int, *, at: float, reason: str) -> None:
+    """Stop sending with a phone (owner or reliability auto-disable); kept across restarts."""
+    await conn.execute(
+        "UPDATE phone SET status = 'disabled', disabled_at = ?, disabled_reason = ? WHERE id = ?",
+        (at, reason, id),
+    )
+
+
+async def set_enabled(conn: aiosqlite.Connection, id: int) -> None:
+    """Undo :func:`set_disabled` (the status column follows with the next status record)."""
+    await conn.execute("UPDATE phone SET disabled_at = NULL, disabled_reason = NULL WHERE id = ?", (id,))
+
+
+async def disabled_phones(db: Database) -> dict[int, str | None]:
+    """``{phone id: reason}`` of the phones a disable (not the config) keeps from sending."""
+    rows = await db.fetchall("SELECT id, disabled_reason FROM phone WHERE disabled_at IS NOT NULL")
+    return {r["id"]: r["disabled_reason"] for r in rows}
+
+
+async def record_status(
+    conn: aiosqlite.Connection,
+    id: int,
+    *,
+    status: str,
+    disabled_reason: str | None,
+    imei: str | None,
+    imsi: str | None,
+    iccid: str | None,
+    operator: str | None,
+    signal: int | None,
+    registration: str | None,
+    last_seen: float | None,
+) -> None:
+    """What the supervisor knows of its phone; an identity field it could not read keeps its old value."""
+    await conn.execute(
+        "UPDATE phone SET status = ?, disabled_reason = ?, imei = COALESCE(?, imei), "
+        "imsi = COALESCE(?, imsi), iccid = COALESCE(?, iccid), operator = COALESCE(?, operator), "
+        "signal = ?, registration = ?, last_seen = ? WHERE id = ?",
+        (status, disabled_reason, imei, imsi, iccid, operator, signal, registration, last_seen, id),
+    )

@@ -1,0 +1,49 @@
+"""Turning an event into outbox rows: one per subscribed webhook, each with its own random id and
+RaspiSMS signature, made here once so that every retry of a delivery carries the same ones.
+
+The one place (with the dispatcher's Standard Webhooks headers) that holds the API key; the store
+only keeps what this hands it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+
+from ..clock import Clock
+from ..config import WEBHOOK_TYPES
+from ..errors import DeliveryError
+from ..store import outbox
+from . import events, signing
+
+__all__ = ["EventSink"]
+
+
+class EventSink:
+    def __init__(self, api_key: str, clock: Clock) -> None:
+        self._api_key = api_key
+        self._clock = clock
+
+    async def emit(self, conn: aiosqlite.Connection, type: str, body: dict[str, Any]) -> list[int]:
+        """Queue one event inside the caller's transaction (the rows commit with the data); returns the
+        ids of its outbox rows (none when no enabled webhook takes this type)."""
+        if type not in WEBHOOK_TYPES:
+            raise DeliveryError(f"unknown webhook type {type!r}")
+        now = self._clock.time()
+        timestamp = int(now)
+        body_text = events.body_json(body)
+        rows = []
+        for webhook_id in await outbox.subscribers(conn, type):
+            random_id = signing.new_random_id(timestamp)
+            rows.append(
+                outbox.NewDelivery(
+                    webhook_id=webhook_id,
+                    type=type,
+                    body=body_text,
+                    timestamp=timestamp,
+                    random_id=random_id,
+                    signature=signing.raspisms_signature(self._api_key, random_id),
+                )
+            )
+        return await outbox.enqueue(conn, rows, now=now)

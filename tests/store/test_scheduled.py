@@ -1,0 +1,89 @@
+"""Scheduled SMS in the store: creation rules, cancelling, what falls due."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from raspisms_daemon.errors import StoreError
+from raspisms_daemon.store import phones, scheduled
+from raspisms_daemon.store.db import Database
+
+NOW = 1_700_000_000.0
+
+
+@pytest.fixture
+async def db(db: Database) -> Database:
+    async with db.transaction() as conn:
+        await phones.upsert(conn, id=1, name="one", backend="at", device="/dev/x", enabled=True)
+    return db
+
+
+async def test_create_normalises_and_deduplicates_numbers(db: Database) -> None:
+    sid = await scheduled.create(
+        db, text="hi", numbers=["+33 6 12 34 56 78", "0033612345678", "0612345678"], now=NOW, tag="t"
+    )
+    sch = await scheduled.get(db, sid)
+    assert sch is not None
+    assert (await scheduled.numbers_of(db, [sid]))[sid] == ["+33612345678", "0612345678"]
+    assert (sch.tag, sch.text, sch.id_phone, sch.at, sch.state) == ("t", "hi", None, NOW, "pending")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"text": "", "numbers": ["+331"]}, "text"),
+        ({"text": "x", "numbers": []}, "number"),
+        ({"text": "x", "numbers": ["abc"]}, "invalid phone number"),
+        ({"text": "x", "numbers": ["+33612345678"], "id_phone": 9}, "unknown phone"),
+    ],
+)
+async def test_create_refuses_bad_input_with_a_clear_message(
+    db: Database, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(StoreError, match=message):
+        await scheduled.create(db, now=NOW, **kwargs)
+
+
+async def test_cancel_only_takes_a_pending_sms(db: Database) -> None:
+    sid = await scheduled.create(db, text="m", numbers=["+33612345678"], now=NOW)
+    assert await scheduled.cancel(db, sid) is True
+    assert await scheduled.cancel(db, sid) is False  # already cancelled
+    assert await scheduled.cancel(db, 999) is False
+    sch = await scheduled.get(db, sid)
+    assert sch is not None and sch.state == "cancelled"
+
+
+async def test_due_is_the_pending_sms_whose_time_has_come_earliest_first(db: Database) -> None:
+    later = await scheduled.create(db, text="later", numbers=["+33612345678"], now=NOW, at=NOW + 60)
+    first = await scheduled.create(db, text="first", numbers=["+33612345678"], now=NOW, at=NOW - 5)
+    second = await scheduled.create(db, text="second", numbers=["+33612345678"], now=NOW)
+    assert [s.id for s in await scheduled.due(db, now=NOW, limit=10)] == [first, second]
+    assert [s.id for s in await scheduled.due(db, now=NOW, limit=1)] == [first]
+    assert await scheduled.next_due_at(db, after=NOW) == NOW + 60
+    assert [s.id for s in await scheduled.due(db, now=NOW + 60, limit=10)] == [first, second, later]
+
+
+async def test_a_scheduled_sms_is_done_once_every_number_has_its_sended_row(db: Database) -> None:
+    sid = await scheduled.create(db, text="x", numbers=["+33611111111", "+33622222222"], now=NOW)
+    sch = await scheduled.get(db, sid)
+    assert sch is not None
+    first, second = await scheduled.unsent_numbers(db, sid)
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO sended (at, text, destination, scheduled_number, originating_scheduled) "
+            "VALUES (?, 'x', ?, ?, ?)",
+            (NOW, first.number, first.id, sid),
+        )
+        await scheduled.finish(conn, sid)
+    assert await scheduled.unsent_numbers(db, sid) == [second]
+    assert (await scheduled.get(db, sid)).state == "pending"  # type: ignore[union-attr]
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO sended (at, text, destination, scheduled_number, originating_scheduled) "
+            "VALUES (?, 'x', ?, ?, ?)",
+            (NOW, second.number, second.id, sid),
+        )
+        await scheduled.finish(conn, sid)
+    assert (await scheduled.get(db, sid)).state == "done"  # type: ignore[union-attr]

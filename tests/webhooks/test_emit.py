@@ -1,0 +1,70 @@
+"""The event sink: one outbox row per enabled webhook subscribed to the type, signed once per row."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from raspisms_daemon.clock import ManualClock
+from raspisms_daemon.errors import DeliveryError
+from raspisms_daemon.store import webhooks as wh
+from raspisms_daemon.store.db import Database
+from raspisms_daemon.webhooks import events, signing
+from raspisms_daemon.webhooks.emit import EventSink
+
+API_KEY = "secret-key-0123456789"
+BODY = events.send_sms_status_change(id=7, status="delivered")
+
+
+@pytest.fixture
+async def sink(db: Database) -> EventSink:
+    async with db.transaction() as conn:
+        await wh.add_webhook(conn, "all", "http://127.0.0.1:1/all", now=0.0)
+        await wh.add_webhook(conn, "sms-only", "http://127.0.0.1:1/sms", types=["receive_sms"], now=0.0)
+        await wh.add_webhook(conn, "off", "http://127.0.0.1:1/off", now=0.0)
+        await wh.disable_webhook(conn, "off", "test")
+    return EventSink(API_KEY, ManualClock(1_700_000_123.5))
+
+
+async def test_one_row_per_enabled_webhook_subscribed_to_the_type(db: Database, sink: EventSink) -> None:
+    async with db.transaction() as conn:
+        assert len(await sink.emit(conn, "send_sms_status_change", BODY)) == 1  # "all" only
+        assert len(await sink.emit(conn, "receive_sms", BODY)) == 2  # "all" and "sms-only"; never "off"
+    rows = await db.fetchall(
+        "SELECT w.name FROM outbox o JOIN webhook w ON w.id = o.webhook_id ORDER BY o.id"
+    )
+    assert [r[0] for r in rows] == ["all", "all", "sms-only"]
+
+
+async def test_each_row_has_its_own_signed_random_id_the_event_time_and_the_compact_body(
+    db: Database, sink: EventSink
+) -> None:
+    async with db.transaction() as conn:
+        await sink.emit(conn, "receive_sms", BODY)
+    rows = await db.fetchall("SELECT * FROM outbox")
+    assert len({r["random_id"] for r in rows}) == 2
+    for r in rows:
+        assert r["random_id"].startswith("1700000123-") and len(r["random_id"].split("-")[1]) == 32
+        assert signing.verify_raspisms(API_KEY, r["random_id"], r["signature"])
+        assert r["body"] == events.body_json(BODY) and json.loads(r["body"]) == BODY
+        assert (r["state"], r["attempts"], r["next_attempt_at"], r["timestamp"]) == (
+            "pending",
+            0,
+            1_700_000_123.5,
+            1_700_000_123,
+        )
+
+
+async def test_emitting_is_part_of_the_callers_transaction(db: Database, sink: EventSink) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await sink.emit(conn, "receive_sms", BODY)
+            raise RuntimeError("the received SMS row failed")
+    assert await db.fetchall("SELECT * FROM outbox") == []
+
+
+async def test_an_unknown_type_is_refused(db: Database, sink: EventSink) -> None:
+    async with db.transaction() as conn:
+        with pytest.raises(DeliveryError):
+            await sink.emit(conn, "mms", BODY)
