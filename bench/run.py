@@ -1,4 +1,4 @@
-"""Every benchmark of issue 7 in one run: a table with ratios to gammu-smsd, and ``bench/results.json``.
+"""Every benchmark in one run: a table with ratios to gammu-smsd, and ``bench/results.json``.
 
     python -m bench.run [--smoke] [--only NAME …] [--output bench/results.json]
 

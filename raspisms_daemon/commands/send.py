@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from ..config import Config, load_config_or_exit
+from ..dates import format_date
 from ._common import add_config_argument
 
 __all__ = [
@@ -129,7 +130,7 @@ def send_command(args: argparse.Namespace) -> int:
             return 2
         if when.tzinfo is not None:
             when = when.astimezone().replace(tzinfo=None)
-        payload["at"] = when.strftime("%Y-%m-%d %H:%M:%S")
+        payload["at"] = format_date(when)
     if args.phone is not None:
         payload["id_phone"] = args.phone
     if args.tag:

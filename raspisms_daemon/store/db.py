@@ -195,6 +195,23 @@ async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
         log.info("database %s migrated to version %d (%s)", path, version, name)
 
 
+async def _connect(path: Path) -> aiosqlite.Connection:
+    """A connection in autocommit mode (transactions are exactly the ones we BEGIN), rows by name."""
+    try:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    except BaseException as exc:
+        await conn.close()
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"database {path}: {exc}") from exc
+        raise
+    return conn
+
+
 async def open_database(path: Path | str) -> Database:
     """Open (creating if needed) the database file, configure it and bring its schema up to date."""
     path = Path(path)
@@ -202,14 +219,8 @@ async def open_database(path: Path | str) -> Database:
         _create_private(path)
     except OSError as exc:
         raise StoreError(f"cannot create database {path}: {exc}") from exc
+    conn = await _connect(path)
     try:
-        # isolation_level=None: autocommit, so transactions are exactly the ones we BEGIN.
-        conn = await aiosqlite.connect(path, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from exc
-    try:
-        conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         async with conn.execute("PRAGMA journal_mode = WAL") as cur:
             row = await cur.fetchone()
         if row is None or str(row[0]).lower() != "wal":
@@ -226,29 +237,11 @@ async def open_database(path: Path | str) -> Database:
         raise
     _create_private(path)  # the -wal/-shm files now exist; make sure they are private too
     try:
-        reader = await _open_reader(path)
+        reader = await _connect(path)
+        # query_only rather than a mode=ro URI: a read-only open of a WAL file has conditions on its
+        # -wal/-shm files; query_only gives the same guarantee (SQLite refuses any write on it).
+        await reader.execute("PRAGMA query_only = ON")
     except BaseException:
         await conn.close()
         raise
     return Database(conn, path, reader=reader)
-
-
-async def _open_reader(path: Path) -> aiosqlite.Connection:
-    """The read-only connection behind :attr:`Database.reads` (opened after the migrations ran)."""
-    try:
-        reader = await aiosqlite.connect(path, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from exc
-    try:
-        reader.row_factory = sqlite3.Row
-        await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        # query_only rather than a mode=ro URI: a read-only open of a WAL file has conditions on its
-        # -wal/-shm files; query_only gives the same guarantee (SQLite refuses any write on it).
-        await reader.execute("PRAGMA query_only = ON")
-    except sqlite3.Error as exc:
-        await reader.close()
-        raise StoreError(f"database {path}: {exc}") from exc
-    except BaseException:
-        await reader.close()
-        raise
-    return reader

@@ -359,7 +359,7 @@ class Dispatcher:
         except (OSError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # e.g. the session was closed under us: still a recorded failure
-            log.exception("webhook=%s delivery=%d: unexpected error", hook.name, row.id)
+            log.exception("unexpected error", extra=_context(hook.name, row.id))
             error = f"{type(exc).__name__}: {exc}"
         finally:
             st.running -= 1
@@ -371,17 +371,14 @@ class Dispatcher:
             self._gone.add(hook.id)
             self._hooks[hook.id] = dataclasses.replace(hook, enabled=False)
         if is_success(status):
-            log.info(
-                "webhook=%s delivery=%d delivered: HTTP %d in %.0f ms", hook.name, row.id, status, duration_ms
-            )
+            log.info("delivered: HTTP %d in %.0f ms", status, duration_ms, extra=_context(hook.name, row.id))
         else:
             log.warning(
-                "webhook=%s delivery=%d attempt %d failed: %s in %.0f ms",
-                hook.name,
-                row.id,
+                "attempt %d failed: %s in %.0f ms",
                 row.attempts + 1,
                 f"HTTP {status}" if status is not None else error,
                 duration_ms,
+                extra=_context(hook.name, row.id),
             )
         self._results.append(_Result(row, at, status, error, duration_ms, retry_after))
         self._results_ready.set()
@@ -459,13 +456,12 @@ class Dispatcher:
             if decision.result is AttemptResult.DEAD:
                 dead.append((r.row.id, decision.error, r.status))
                 log.error(
-                    "webhook=%s delivery=%d is dead after %d attempts (last: %s); replay it with "
+                    "dead after %d attempts (last: %s); replay it with "
                     "`raspisms-daemon deliveries replay %d`",
-                    self._name(hook_id),
-                    r.row.id,
                     r.row.attempts + 1,
                     decision.error,
                     r.row.id,
+                    extra=_context(self._name(hook_id), r.row.id),
                 )
                 continue
             if decision.result is AttemptResult.GONE:
@@ -483,11 +479,10 @@ class Dispatcher:
                 reason = f"410 Gone from {self._hooks[hook_id].url if hook_id in self._hooks else 'its URL'}"
                 await webhook_store.disable_gone(conn, hook_id, reason)
                 log.error(
-                    "webhook=%s delivery=%d answered 410 Gone: webhook disabled, its deliveries are kept "
-                    "pending; re-enable with `raspisms-daemon webhooks enable %s`",
+                    "answered 410 Gone: webhook disabled, its deliveries are kept pending; re-enable with "
+                    "`raspisms-daemon webhooks enable %s`",
                     self._name(hook_id),
-                    r.row.id,
-                    self._name(hook_id),
+                    extra=_context(self._name(hook_id), r.row.id),
                 )
                 if hook_id in self._state:
                     await self._release_queue(conn, hook_id)
@@ -548,3 +543,8 @@ class Dispatcher:
         for st in self._state.values():
             st.queue.clear()
             st.held.clear()
+
+
+def _context(webhook: str, delivery_id: int) -> dict[str, object]:
+    """Log context: ``webhook=inbox delivery=12``, the WEBHOOK and DELIVERY_ID journal fields."""
+    return {"webhook": webhook, "delivery_id": delivery_id}

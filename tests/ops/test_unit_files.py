@@ -1,4 +1,5 @@
-"""The systemd units: `systemd-analyze verify` and `security` on them, and what the issue requires."""
+"""The systemd units: `systemd-analyze verify` and `security` on them, and what the service promises
+(notify, watchdog, restart policy, sandbox)."""
 
 from __future__ import annotations
 
@@ -145,7 +146,7 @@ def test_security_threshold_fails_a_unit_without_the_sandbox(tmp_path: Path) -> 
     assert returncode != 0
 
 
-# --- what the issue asks of the units ---------------------------------------------------------------
+# --- what the units promise -----------------------------------------------------------------------
 
 
 def test_main_unit_is_a_notify_service_with_a_watchdog_and_no_restart_loop_on_bad_config() -> None:
