@@ -423,7 +423,8 @@ def validate_listen(listen: str) -> str | None:
             return "an IPv6 address needs brackets: [::1]:8642"
         if not _HOSTNAME_RE.fullmatch(host):
             return f"{host!r} is not a host name or IPv4 address"
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
+    # isdecimal, not isdigit: int() refuses digits such as "²".
+    if not port.isdecimal() or not 0 <= int(port) <= 65535:
         return f"port {port!r} is not a number between 0 and 65535"
     return None
 
@@ -796,7 +797,8 @@ def _webhook(parser: configparser.RawConfigParser, section: str, col: _Collector
 def _phone(parser: configparser.RawConfigParser, section: str, col: _Collector) -> PhoneConfig | None:
     raw_id = section[len("phone:") :]
     values = col.section(parser, section, _PHONE_KEYS)
-    if not raw_id.isdigit() or int(raw_id) < 1 or str(int(raw_id)) != raw_id:
+    # isdecimal, not isdigit: int() refuses digits such as "²".
+    if not raw_id.isdecimal() or int(raw_id) < 1 or str(int(raw_id)) != raw_id:
         col.add(section, None, f"the phone id must be a positive integer ([phone:1]), not {raw_id!r}")
         return None
     phone = PhoneConfig(id=int(raw_id), **values)

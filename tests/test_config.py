@@ -616,7 +616,7 @@ def test_webhook_names() -> None:
 # --- phones -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pid", ["0", "-1", "abc", "01", "1.5", ""])
+@pytest.mark.parametrize("pid", ["0", "-1", "abc", "01", "1.5", "", "²"])
 def test_phone_id_must_be_a_positive_integer(pid: str) -> None:
     problem = one(BASE + f"[phone:{pid}]\ndevice = /dev/x\n")
     assert problem.section == f"phone:{pid}" and "positive integer" in problem.message
@@ -693,6 +693,7 @@ def test_good_listen_addresses(listen: str) -> None:
         ("[nope]:1", "not an IPv6 address"),
         ("h:65536", "between 0 and 65535"),
         ("h:http", "between 0 and 65535"),
+        ("h:²", "between 0 and 65535"),
         ("unix:relative.sock", "absolute path"),
         ("bad host:1", "host name"),
     ],
