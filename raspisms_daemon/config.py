@@ -23,13 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, Problem
+from .webhooks.events import WEBHOOK_FORMATS, WEBHOOK_TYPES
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "EX_CONFIG",
     "KNOWN_KEYS",
-    "WEBHOOK_FORMATS",
-    "WEBHOOK_TYPES",
     "ApiConfig",
     "Config",
     "DaemonConfig",
@@ -48,8 +47,6 @@ __all__ = [
     "validate_webhook_name",
     "validate_webhook_url",
 ]
-
-WEBHOOK_TYPES = ("receive_sms", "send_sms", "send_sms_status_change", "inbound_call", "phone_reliability")
 
 DEFAULT_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 50400.0, 72000.0, 86400.0)
 
@@ -172,7 +169,6 @@ _WEBHOOK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _LABEL = r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}"
 _HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-WEBHOOK_FORMATS = ("form", "json")
 BACKENDS = ("at", "gammu")
 
 

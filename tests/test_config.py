@@ -14,7 +14,6 @@ import pytest
 from raspisms_daemon.config import (
     DEFAULT_SCHEDULE,
     KNOWN_KEYS,
-    WEBHOOK_TYPES,
     ApiConfig,
     Config,
     DaemonConfig,
@@ -31,6 +30,7 @@ from raspisms_daemon.config import (
     validate_webhook_url,
 )
 from raspisms_daemon.errors import ConfigError, Problem
+from raspisms_daemon.webhooks.events import WEBHOOK_TYPES
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.ini"
 KEY = "k3y-0123456789abcdef-secret"

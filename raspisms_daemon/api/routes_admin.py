@@ -9,10 +9,11 @@ import asyncio
 
 from aiohttp import web
 
-from ..config import WEBHOOK_TYPES, validate_webhook_url
+from ..config import validate_webhook_url
 from ..errors import DeliveryError, StoreError
 from ..store import outbox as store_outbox
 from ..store import webhooks as store_webhooks
+from ..webhooks.events import WEBHOOK_TYPES
 from . import metrics as prom
 from .envelope import ApiError, Code, json_response
 from .params import bad, missing, opt_bool, opt_int, opt_str, read_params, str_list

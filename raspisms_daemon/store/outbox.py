@@ -15,9 +15,9 @@ from typing import Any
 
 import aiosqlite
 
-from ..config import WEBHOOK_TYPES
 from ..errors import DeliveryError, StoreError
 from ..webhooks import events, signing
+from ..webhooks.events import WEBHOOK_TYPES
 
 __all__ = [
     "Attempt",

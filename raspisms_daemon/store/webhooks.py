@@ -14,14 +14,9 @@ from typing import Any
 
 import aiosqlite
 
-from ..config import (
-    WEBHOOK_FORMATS,
-    WEBHOOK_TYPES,
-    WebhookConfig,
-    validate_webhook_name,
-    validate_webhook_url,
-)
+from ..config import WebhookConfig, validate_webhook_name, validate_webhook_url
 from ..errors import DeliveryError
+from ..webhooks.events import WEBHOOK_FORMATS, WEBHOOK_TYPES
 
 __all__ = [
     "Webhook",

@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 
 __all__ = [
     "DATE_FORMAT",
+    "WEBHOOK_FORMATS",
+    "WEBHOOK_TYPES",
     "body_json",
     "format_date",
     "inbound_call",
@@ -24,6 +26,10 @@ __all__ = [
     "send_sms_status_change",
 ]
 
+# The event vocabulary, shared by the config, the store, the API and the CLI: one builder per type
+# below, and the two bodies render() makes (RaspiSMS's form, or the same fields as one JSON object).
+WEBHOOK_TYPES = ("receive_sms", "send_sms", "send_sms_status_change", "inbound_call", "phone_reliability")
+WEBHOOK_FORMATS = ("form", "json")
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # PHP 'Y-m-d H:i:s'
 
 Date = datetime | str

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from raspisms_daemon.config import WEBHOOK_TYPES, WebhookConfig
+from raspisms_daemon.config import WebhookConfig
 from raspisms_daemon.errors import DeliveryError
 from raspisms_daemon.store import webhooks as wh
 from raspisms_daemon.store.db import Database, open_database
+from raspisms_daemon.webhooks.events import WEBHOOK_TYPES
 
 
 @pytest.fixture
