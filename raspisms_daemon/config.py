@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, Problem
+from .reliability import ReliabilityRule
 from .webhooks.events import WEBHOOK_FORMATS, WEBHOOK_TYPES
 
 __all__ = [
@@ -106,15 +107,6 @@ class PhoneConfig:
     gammu_connection: str = "at"
     gammu_model: str = ""
     poll_interval: float = 5.0  # gammu backend: GetNextSMS period
-
-
-@dataclass(frozen=True)
-class ReliabilityRule:
-    enabled: bool
-    rate_limit: float  # percent
-    volume: int
-    period: float  # minutes
-    grace: float  # minutes
 
 
 @dataclass(frozen=True)
