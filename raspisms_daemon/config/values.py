@@ -13,6 +13,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,9 @@ __all__ = [
     "MIN_API_KEY_LENGTH",
     "BadValue",
     "Converter",
+    "Listen",
+    "TcpListen",
+    "UnixListen",
     "boolean",
     "digits",
     "duration",
@@ -33,6 +37,7 @@ __all__ = [
     "number",
     "one_of",
     "parse_duration",
+    "parse_listen",
     "pin",
     "schedule",
     "stripped",
@@ -310,33 +315,59 @@ def webhook_url(raw: str) -> str:
 # --- the API ----------------------------------------------------------------------------------------
 
 
-def validate_listen(listen: str) -> str | None:
-    """``None`` when ``listen`` is ``HOST:PORT``, ``[V6]:PORT`` or ``unix:/abs/path``, else why not."""
-    text = listen.strip()
+@dataclass(frozen=True)
+class TcpListen:
+    host: str  # a host name or IP address; an IPv6 address without its brackets
+    port: int  # 0 = any free port
+
+
+@dataclass(frozen=True)
+class UnixListen:
+    path: str  # absolute
+
+
+Listen = TcpListen | UnixListen
+
+
+def parse_listen(text: str) -> Listen:
+    """``HOST:PORT``, ``[IPV6]:PORT`` or ``unix:/abs/path`` → where to listen. Raises ``ValueError``.
+
+    The one reading of ``[api] listen``: the config check, the API server and the CLI client use it.
+    """
+    text = text.strip()
     if text.startswith("unix:"):
         sock = text[len("unix:") :]
         if not sock.startswith("/"):
-            return "a unix socket needs an absolute path: unix:/run/raspisms-daemon/api.sock"
-        return None
+            raise ValueError("a unix socket needs an absolute path: unix:/run/raspisms-daemon/api.sock")
+        return UnixListen(sock)
     if text.startswith("["):
         host, sep, port = text[1:].partition("]:")
         if not sep:
-            return f"{text!r} is not [IPV6]:PORT"
+            raise ValueError(f"{text!r} is not [IPV6]:PORT")
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            return f"{host!r} is not an IPv6 address"
+            raise ValueError(f"{host!r} is not an IPv6 address") from None
     else:
         host, sep, port = text.rpartition(":")
         if not sep or not host:
-            return f"{text!r} is not HOST:PORT, [IPV6]:PORT or unix:/path"
+            raise ValueError(f"{text!r} is not HOST:PORT, [IPV6]:PORT or unix:/path")
         if ":" in host:
-            return "an IPv6 address needs brackets: [::1]:8642"
+            raise ValueError("an IPv6 address needs brackets: [::1]:8642")
         if not _HOSTNAME_RE.fullmatch(host):
-            return f"{host!r} is not a host name or IPv4 address"
+            raise ValueError(f"{host!r} is not a host name or IPv4 address")
     # isdecimal, not isdigit: int() refuses digits such as "²".
     if not port.isdecimal() or not 0 <= int(port) <= 65535:
-        return f"port {port!r} is not a number between 0 and 65535"
+        raise ValueError(f"port {port!r} is not a number between 0 and 65535")
+    return TcpListen(host, int(port))
+
+
+def validate_listen(listen: str) -> str | None:
+    """``None`` when ``listen`` is ``HOST:PORT``, ``[V6]:PORT`` or ``unix:/abs/path``, else why not."""
+    try:
+        parse_listen(listen)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
