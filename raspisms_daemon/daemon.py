@@ -26,7 +26,7 @@ import aiohttp
 
 from .api.metrics import Sample
 from .clock import Clock, SystemClock
-from .config import Config, PhoneConfig
+from .config import Config, PhoneConfig, UnixListen, parse_listen
 from .errors import LinkError, ModemError
 from .gsm.modem import ModemBackend
 from .logs import register_secret
@@ -364,7 +364,7 @@ class Daemon:
 
 def _api_url(listen: str, runner: Any) -> str:
     """The API's base URL (the actual port when ``listen`` asked for port 0)."""
-    if listen.startswith("unix:"):
+    if isinstance(parse_listen(listen), UnixListen):
         return listen
     for address in getattr(runner, "addresses", ()):
         if isinstance(address, tuple):

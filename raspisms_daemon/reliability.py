@@ -11,11 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .config import ReliabilityRule
-
-__all__ = ["RELIABILITY_TYPES", "Alert", "SentSample", "evaluate"]
+__all__ = ["RELIABILITY_TYPES", "Alert", "ReliabilityRule", "SentSample", "evaluate"]
 
 RELIABILITY_TYPES = ("failed", "unknown")
+
+
+@dataclass(frozen=True)
+class ReliabilityRule:
+    """When to alert for one type (RaspiSMS's settings; ``[reliability]`` in the config)."""
+
+    enabled: bool
+    rate_limit: float  # percent
+    volume: int
+    period: float  # minutes
+    grace: float  # minutes
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from raspisms_daemon.config import ReliabilityConfig, ReliabilityRule
+from raspisms_daemon.config import ReliabilityConfig
 from raspisms_daemon.phones.reliability_job import check_reliability
-from raspisms_daemon.reliability import SentSample, evaluate
+from raspisms_daemon.reliability import ReliabilityRule, SentSample, evaluate
 from raspisms_daemon.store import scheduled as scheduled_store
 from raspisms_daemon.store.db import Database
 from tests.helpers.daemon_process import running_daemon

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from aiohttp import web
 
 from ..clock import Clock
-from ..config import WEBHOOK_TYPES, validate_webhook_url
+from ..config import validate_webhook_url
 from ..errors import DeliveryError, StoreError
 from ..phones.supervisor import PhoneStatus
 from ..store import outbox as store_outbox
 from ..store import webhooks as store_webhooks
+from ..webhooks.events import WEBHOOK_TYPES
 from . import metrics as prom
 from .envelope import ApiError, Code, json_response
 from .params import bad, missing, opt_bool, opt_int, opt_str, read_params, str_list

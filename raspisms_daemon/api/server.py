@@ -42,13 +42,13 @@ from typing import Protocol
 from aiohttp import web
 
 from ..clock import Clock, SystemClock
-from ..config import Config, validate_listen
+from ..config import Config, UnixListen, parse_listen
 from ..phones.supervisor import PhoneStatus
 from ..store.db import Database
 from .envelope import ApiError, Code, error_response
 from .metrics import Sample
 
-__all__ = ["CLOCK", "CONTROL", "DaemonControl", "create_app", "listen_address", "start_api"]
+__all__ = ["CLOCK", "CONTROL", "DaemonControl", "create_app", "start_api"]
 
 log = logging.getLogger("raspisms_daemon.api")
 
@@ -144,31 +144,23 @@ def create_app(control: DaemonControl, *, clock: Clock | None = None) -> web.App
     return app
 
 
-def listen_address(listen: str) -> tuple[str, int] | str:
-    """``(host, port)`` for TCP, or the socket path for ``unix:/path``."""
-    if listen.startswith("unix:"):
-        return listen[len("unix:") :]
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
 async def start_api(control: DaemonControl, listen: str, *, clock: Clock | None = None) -> web.AppRunner:
     """Serve the API on ``listen`` ("HOST:PORT", "[::1]:PORT" or "unix:/path"); cleanup() stops it."""
-    reason = validate_listen(listen)
-    if reason:
-        raise ValueError(f"[api] listen: {reason}")
+    try:
+        where = parse_listen(listen)
+    except ValueError as exc:
+        raise ValueError(f"[api] listen: {exc}") from None
     runner = web.AppRunner(create_app(control, clock=clock), access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        where = listen_address(listen)
         site: web.BaseSite
-        if isinstance(where, str):
-            site = web.UnixSite(runner, where)
+        if isinstance(where, UnixListen):
+            site = web.UnixSite(runner, where.path)
             await site.start()
             # Group access, so an admin in the daemon's group can use the CLI; nobody else.
-            os.chmod(where, 0o660)
+            os.chmod(where.path, 0o660)
         else:
-            site = web.TCPSite(runner, where[0], where[1], reuse_address=True)
+            site = web.TCPSite(runner, where.host, where.port, reuse_address=True)
             await site.start()
     except BaseException:
         await runner.cleanup()

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from ..config import Config, load_config_or_exit
+from ..config import Config, UnixListen, load_config_or_exit, parse_listen
 from ..dates import format_date
 from ._common import add_config_argument
 
@@ -45,13 +45,13 @@ def add_client_config_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _base(config: Config) -> tuple[str, aiohttp.BaseConnector | None]:
-    listen = config.api.listen
-    if listen.startswith("unix:"):
-        return "http://raspisms-daemon", aiohttp.UnixConnector(path=listen[len("unix:") :])
-    host, _, port = listen.rpartition(":")
+    where = parse_listen(config.api.listen)
+    if isinstance(where, UnixListen):
+        return "http://raspisms-daemon", aiohttp.UnixConnector(path=where.path)
     # A daemon listening on every address is reached on loopback.
-    host = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}.get(host, host)
-    return f"http://{host}:{port}", None
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(where.host, where.host)
+    netloc = f"[{host}]:{where.port}" if ":" in host else f"{host}:{where.port}"
+    return f"http://{netloc}", None
 
 
 async def api_request(

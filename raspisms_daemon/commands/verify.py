@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..config import WEBHOOK_TYPES
+from ..webhooks.events import WEBHOOK_TYPES
 from ..webhooks.signing import verify_raspisms, verify_standard
 
 __all__ = ["Verdict", "register", "verify_capture"]

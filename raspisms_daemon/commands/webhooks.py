@@ -10,9 +10,9 @@ import argparse
 import json
 import time
 
-from ..config import WEBHOOK_FORMATS, WEBHOOK_TYPES
 from ..store import webhooks as store
 from ..store.db import Database
+from ..webhooks.events import WEBHOOK_FORMATS, WEBHOOK_TYPES
 from ._common import add_database_options, print_table, run_on_database
 
 __all__ = ["register"]

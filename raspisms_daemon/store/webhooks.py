@@ -13,14 +13,9 @@ from typing import Any
 
 import aiosqlite
 
-from ..config import (
-    WEBHOOK_FORMATS,
-    WEBHOOK_TYPES,
-    WebhookConfig,
-    validate_webhook_name,
-    validate_webhook_url,
-)
+from ..config import WebhookConfig, validate_webhook_name, validate_webhook_url
 from ..errors import DeliveryError
+from ..webhooks.events import WEBHOOK_FORMATS, WEBHOOK_TYPES
 from .outbox import make_backlog_due
 
 __all__ = [

@@ -12,10 +12,10 @@ from typing import Any
 import aiosqlite
 
 from ..clock import Clock
-from ..config import WEBHOOK_TYPES
 from ..errors import DeliveryError
 from ..store import outbox
 from . import events, signing
+from .events import WEBHOOK_TYPES
 
 __all__ = ["EventSink"]
 

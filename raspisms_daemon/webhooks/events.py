@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 from ..dates import format_date
 
 __all__ = [
+    "WEBHOOK_FORMATS",
+    "WEBHOOK_TYPES",
     "body_json",
     "inbound_call",
     "phone_reliability",
@@ -23,6 +25,11 @@ __all__ = [
     "send_sms",
     "send_sms_status_change",
 ]
+
+# The event vocabulary, shared by the config, the store, the API and the CLI: one builder per type
+# below, and the two bodies render() makes (RaspiSMS's form, or the same fields as one JSON object).
+WEBHOOK_TYPES = ("receive_sms", "send_sms", "send_sms_status_change", "inbound_call", "phone_reliability")
+WEBHOOK_FORMATS = ("form", "json")
 
 # An aware datetime in the daemon's zone (the caller's clock decides which), or a date already
 # formatted (read back from the store).

@@ -8,8 +8,8 @@ import math
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from raspisms_daemon.config import WEBHOOK_TYPES
 from raspisms_daemon.webhooks import events
+from raspisms_daemon.webhooks.events import WEBHOOK_TYPES
 from tests.helpers.dispatch_process import emit_event
 
 from .conftest import API_KEY, Api

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from raspisms_daemon.api.server import listen_address, start_api
+from raspisms_daemon.api.server import start_api
 
 from .conftest import API_KEY, Api, FakeDaemon
 
@@ -106,12 +106,6 @@ async def test_api_key_never_appears_in_any_answer(api: Api) -> None:
     ]:
         _, _, text = await api.call(method, path)
         assert API_KEY not in text
-
-
-def test_listen_address_forms() -> None:
-    assert listen_address("127.0.0.1:8642") == ("127.0.0.1", 8642)
-    assert listen_address("[::1]:0") == ("::1", 0)
-    assert listen_address("unix:/run/x.sock") == "/run/x.sock"
 
 
 async def test_serves_on_a_unix_socket(tmp_path: Path, api: Api) -> None:

@@ -13,13 +13,13 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from raspisms_daemon.clock import ManualClock
-from raspisms_daemon.config import WEBHOOK_TYPES
 from raspisms_daemon.gsm.modem import Identity, ModemEvent
 from raspisms_daemon.gsm.pdu import SubmitPart
 from raspisms_daemon.phones.context import PhoneContext
 from raspisms_daemon.store import phones, webhooks
 from raspisms_daemon.store.db import Database
 from raspisms_daemon.webhooks.emit import EventSink
+from raspisms_daemon.webhooks.events import WEBHOOK_TYPES
 
 __all__ = ["API_KEY", "FakeBackend", "phone_context"]
 

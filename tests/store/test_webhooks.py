@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from raspisms_daemon.config import WEBHOOK_TYPES, WebhookConfig
+from raspisms_daemon.config import WebhookConfig
 from raspisms_daemon.errors import DeliveryError
 from raspisms_daemon.store import webhooks as wh
 from raspisms_daemon.store.db import Database
+from raspisms_daemon.webhooks.events import WEBHOOK_TYPES
 
 
 async def test_added_webhook_is_listed_with_its_types_format_and_source(db: Database) -> None:

@@ -1,0 +1,106 @@
+"""The validated configuration: frozen dataclasses whose defaults are the documented ones. No I/O.
+
+Durations are seconds (``float``); the reliability periods are minutes, as RaspiSMS counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..reliability import ReliabilityRule
+from ..webhooks.events import WEBHOOK_TYPES
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_SCHEDULE",
+    "LOG_LEVELS",
+    "ApiConfig",
+    "Config",
+    "DaemonConfig",
+    "DeliveryConfig",
+    "PhoneConfig",
+    "ReliabilityConfig",
+    "WebhookConfig",
+]
+
+DEFAULT_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 50400.0, 72000.0, 86400.0)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+BACKENDS = ("at", "gammu")
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    database: Path = Path("/var/lib/raspisms-daemon/raspisms.sqlite3")
+    api_key: str = ""  # from api_key, or read from api_key_file (stripped)
+    user_id: int = 1
+    log_level: str = "info"  # debug|info|warning|error
+    multipart_timeout: float = 86400.0  # incomplete multipart delivered with what arrived after this
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    enabled: bool = True
+    listen: str = "127.0.0.1:8642"  # "HOST:PORT", "[::1]:PORT" or "unix:/path/to.sock"
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    timeout: float = 15.0
+    connect_timeout: float = 5.0
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE  # delay before attempt n (first is 0 = at once)
+    jitter: float = 0.2  # ± fraction applied to each delay
+    concurrency: int = 32
+    per_webhook_concurrency: int = 8
+    retention: float = 7 * 86400.0  # delivered outbox rows older than this are pruned
+    status_success: str = "delivered"  # word sent in send_sms_status_change for a delivered SMS
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    name: str
+    url: str
+    types: frozenset[str] = frozenset(WEBHOOK_TYPES)
+    format: str = "form"  # form|json
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class PhoneConfig:
+    id: int
+    name: str = ""
+    backend: str = "at"  # at|gammu
+    device: str = ""  # tty path (e.g. /dev/serial/by-id/...), or gammu device
+    imei: str | None = None  # match a device by IMEI instead of path (udev attach)
+    iccid: str | None = None
+    pin: str | None = None
+    baudrate: int = 115200
+    delivery_reports: bool = True
+    hangup_calls: int = 0  # hang up after N rings; 0 = never
+    send_rate: float = 6.0  # SMS parts per minute at most
+    sweep_interval: float = 60.0  # AT+CMGL=4 sweep period
+    liveness_interval: float = 30.0
+    enabled: bool = True
+    gammu_connection: str = "at"
+    gammu_model: str = ""
+    poll_interval: float = 5.0  # gammu backend: GetNextSMS period
+
+
+@dataclass(frozen=True)
+class ReliabilityConfig:
+    interval: float = 900.0
+    failed: ReliabilityRule = field(default_factory=lambda: ReliabilityRule(True, 10.0, 25, 120.0, 1.0))
+    unknown: ReliabilityRule = field(default_factory=lambda: ReliabilityRule(False, 25.0, 25, 120.0, 1.0))
+    auto_disable: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    daemon: DaemonConfig
+    api: ApiConfig
+    delivery: DeliveryConfig
+    reliability: ReliabilityConfig
+    webhooks: tuple[WebhookConfig, ...] = ()
+    phones: tuple[PhoneConfig, ...] = ()
+    path: Path | None = None
+    warnings: tuple[str, ...] = ()  # not fatal, to be logged at start (e.g. a world-readable key)
