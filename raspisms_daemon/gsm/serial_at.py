@@ -30,7 +30,6 @@ from .at_protocol import (
     Response,
     ResultKind,
     Urc,
-    parse_clip,
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,
@@ -42,9 +41,8 @@ from .at_protocol import (
     split_args,
 )
 from .at_transport import ESC, AtTransport
+from .call_tracker import CALL_URCS, RING_GAP, AskClcc, CallAction, CallTracker
 from .modem import (
-    CallEnded,
-    CallRinging,
     Disconnected,
     Identity,
     ModemEvent,
@@ -63,13 +61,8 @@ log = logging.getLogger(__name__)
 
 # ModemManager's order: store + indicate SMS and reports; then fall back to what the modem accepts.
 CNMI_MODES = ("2,1,0,2,0", "2,1,0,1,0", "1,1,0,2,0", "1,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0")
-CLIP_WAIT = 1.0  # how long a RING waits for the +CLIP that names the caller
-# A ringing call rings every few seconds. After this long without a RING, AT+CLCC tells whether it is
-# still there: many modems print nothing when the caller gives up before anyone answers.
-RING_GAP = 8.0
 _SIM_BUSY = (14, 515)  # "SIM busy" / "please wait, init in progress": retried during init
 _ANY_PREFIX = re.compile(r"^[+^][A-Z]+:\s*", re.IGNORECASE)
-_CALL_END_URCS = frozenset({"NO CARRIER", "^CEND", "BUSY", "NO ANSWER"})
 
 
 class BackendState(enum.Enum):
@@ -111,7 +104,6 @@ class SerialAtBackend:
         self._command_timeout = command_timeout
         self._send_timeout = send_timeout
         self._backoff = reconnect_backoff or (1.0,)
-        self._ring_gap = ring_gap
         self._ctx = f"phone={phone.id}"
         self._state = BackendState.NEW
         self._transport: AtTransport | None = None
@@ -127,8 +119,7 @@ class SerialAtBackend:
         self._sweep_storages: set[str] = set()
         self._emitted: set[tuple[str, int, str]] = set()
         self._signal: int | None = None
-        self._last_clip: str | None = None
-        self._last_ring: float | None = None  # loop time of the last RING of a call not yet ended
+        self._calls = CallTracker(ring_gap=ring_gap)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -484,68 +475,53 @@ class SerialAtBackend:
         self._urcs.put_nowait(urc)
 
     async def _urc_worker(self, t: AtTransport) -> None:
-        loop = asyncio.get_running_loop()
-        ringing = False  # a RING waits (until last_ring + CLIP_WAIT) for its +CLIP
         while True:
-            # Deadlines, not per-wait timeouts: Huawei's ^RSSI noise must not push them back.
-            deadline: float | None = None
-            if self._last_ring is None:
-                ringing = False  # hangup() ended the call meanwhile
-            else:
-                deadline = self._last_ring + (CLIP_WAIT if ringing else self._ring_gap)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    urc = await self._urcs.get()
-            except TimeoutError:
-                if ringing:
-                    self._emit(CallRinging(self._last_clip))
-                    ringing = False
-                else:
-                    await self._check_call_still_there(t)
-                continue
-            name = urc.name
-            if name in ("RING", "+CRING"):
-                if ringing:
-                    self._emit(CallRinging(self._last_clip))
-                ringing = True
-                self._last_ring = loop.time()
-            elif name == "+CLIP":
-                self._last_clip = parse_clip(urc.args)
-                if ringing:
-                    self._emit(CallRinging(self._last_clip))
-                    ringing = False
-            elif name in _CALL_END_URCS:
-                if ringing:
-                    self._emit(CallRinging(self._last_clip))
-                    ringing = False
-                self._call_over()
-                self._emit(CallEnded())
+            # A deadline, not a timeout per wait: Huawei's ^RSSI noise must not push it back.
+            urc = await self._next_urc(self._calls.deadline())
+            now = self._clock.monotonic()
+            if urc is None:
+                await self._run_call_actions(t, self._calls.deadline_passed(now))
+            elif urc.name in CALL_URCS:
+                await self._run_call_actions(t, self._calls.urc(urc.name, urc.args, now))
             else:
                 await self._handle_urc(t, urc)
 
-    def _call_over(self) -> None:
-        self._last_clip = None  # the next caller may withhold the number: never show this one
-        self._last_ring = None
-
-    async def _check_call_still_there(self, t: AtTransport) -> None:
-        """No RING for a while: ask ``AT+CLCC``; no call listed (or the command refused) ends the call."""
-        lines: tuple[str, ...] | None
+    async def _next_urc(self, deadline: float | None) -> Urc | None:
+        """The next URC; None once the clock reaches ``deadline`` first."""
+        if deadline is None:
+            return await self._urcs.get()
+        get = asyncio.ensure_future(self._urcs.get())
+        sleep = asyncio.ensure_future(self._clock.sleep(deadline - self._clock.monotonic()))
         try:
-            lines = await self._ok(t, "AT+CLCC")
+            await asyncio.wait({get, sleep}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (get, sleep):
+                if not waiter.done():
+                    waiter.cancel()  # a get cancelled before it completed leaves its URC queued
+            await asyncio.gather(get, sleep, return_exceptions=True)
+        return get.result() if not get.cancelled() else None
+
+    async def _run_call_actions(self, t: AtTransport, actions: list[CallAction]) -> None:
+        for action in actions:
+            if not isinstance(action, AskClcc):
+                self._emit(action)
+                continue
+            ended = self._calls.clcc_answered(await self._ask_clcc(t))
+            if ended:
+                log.info("%s the caller gave up without an end of call from the modem", self._ctx)
+            for event in ended:
+                self._emit(event)
+
+    async def _ask_clcc(self, t: AtTransport) -> tuple[str, ...] | None:
+        """``AT+CLCC``'s info lines; ``()`` when refused, None when it got no answer."""
+        try:
+            return await self._ok(t, "AT+CLCC")
         except ModemTimeout:
-            lines = None  # a busy modem: ask again later
+            return None
         except ModemGone as exc:
             raise _Lost(str(exc)) from exc
         except ModemError:
-            lines = ()  # AT+CLCC unsupported: the silence says enough
-        if self._last_ring is None:
-            return  # hangup() ended it while we asked
-        if lines is None or any(line.upper().startswith("+CLCC:") for line in lines):
-            self._last_ring += self._ring_gap  # still there (ringing, or answered elsewhere)
-            return
-        log.info("%s the caller gave up without an end of call from the modem", self._ctx)
-        self._call_over()
-        self._emit(CallEnded())
+            return ()
 
     async def _handle_urc(self, t: AtTransport, urc: Urc) -> None:
         name = urc.name
@@ -691,7 +667,7 @@ class SerialAtBackend:
             await self._ok(t, "ATH")
         except ModemError:
             await self._ok(t, "AT+CHUP")  # some modems only hang up a voice call this way
-        self._call_over()  # the modem reports no end for a call we hang up ourselves
+        self._calls.hung_up()
 
     async def identity(self) -> Identity:
         t = self._transport
