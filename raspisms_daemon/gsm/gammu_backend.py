@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import PhoneConfig
-from ..errors import CmeError, LinkError, ModemError, ModemGone
+from ..errors import LinkError, ModemError, ModemGone
 from .gammu_convert import (
     MessageKey,
     event_from_gammu,
@@ -53,10 +53,17 @@ from .modem import (
     ModemEvent,
     Reconnected,
     SignalChanged,
-    pin_refused,
-    remember_refused_pin,
 )
 from .pdu import SubmitPart
+from .policy import (
+    PinStep,
+    ReconnectPolicy,
+    Recovery,
+    RefusedPins,
+    decide_pin,
+    refused_pin_error,
+    sim_status_from_gammu,
+)
 
 __all__ = ["GammuBackend", "GammuState"]
 
@@ -69,6 +76,7 @@ class GammuState(enum.Enum):
     NEW = "new"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"  # lost the phone; the supervision task is reconnecting
+    FAILED = "failed"  # lost the phone and gave up getting it back: the SIM wants a code we do not have
     STOPPING = "stopping"
     STOPPED = "stopped"
 
@@ -91,7 +99,8 @@ class GammuBackend:
         *,
         clock: Clock | None = None,
         call_timeout: float = 30.0,
-        reconnect_backoff: Sequence[float] = (1, 2, 5, 10, 30),
+        reconnect: ReconnectPolicy | None = None,
+        refused_pins: RefusedPins | None = None,
         init_timeout: float = 60.0,
     ) -> None:
         self._gammu: ModuleType = import_gammu()  # a clear ModemError when python-gammu is missing
@@ -101,7 +110,8 @@ class GammuBackend:
         # libgammu's Init probes the phone with paced commands (≈5 s even on a quick modem): it gets
         # its own, longer timeout.
         self._init_timeout = max(init_timeout, call_timeout)
-        self._backoff = tuple(float(x) for x in reconnect_backoff) or (1.0,)
+        self._policy = reconnect or ReconnectPolicy()
+        self._refused_pins = refused_pins or RefusedPins()
         self._tick = max(0.05, min(phone.poll_interval, 0.5))  # ReadDevice period (call callbacks)
         self._state = GammuState.NEW
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -309,27 +319,23 @@ class GammuBackend:
             if isinstance(err, LinkError):
                 raise err from exc
             return  # not supported by this phone: assume no code is needed
-        if status is None:
-            return
         pin = self._phone.pin
-        if status == "PIN" and pin and pin_refused(self._phone.device, pin):
-            raise CmeError(16, "the SIM refused the configured PIN before; fix pin and restart")
-        if status == "PIN" and pin:
-            try:
-                sm.EnterSecurityCode("PIN", pin)
-            except self._gammu.GSMError as exc:
-                err = translate_gammu_error(exc, "EnterSecurityCode")
-                if isinstance(err, LinkError):
-                    raise err from exc
-                # Never again, not even by a rebuilt backend: the third wrong PIN locks the SIM (PUK).
-                remember_refused_pin(self._phone.device, pin)
-                raise CmeError(16, f"the SIM refused the configured PIN ({err}); not retrying") from exc
-            log.info("%s SIM PIN entered", self._tag)
+        refused = self._refused_pins.refused(self._phone.device, pin)
+        decision = decide_pin(sim_status_from_gammu(status), str(status), pin, refused_before=refused)
+        if decision.error is not None:
+            raise decision.error
+        if decision.step is not PinStep.ENTER_PIN:
             return
-        if status == "PIN":
-            raise CmeError(11, f"the SIM asks for its PIN and [phone:{self._phone.id}] has no pin")
-        # PUK, PIN2, PUK2, phone codes: nothing the daemon may type.
-        raise CmeError(12 if status == "PUK" else 17, f"the SIM asks for {status}; unlock it elsewhere")
+        assert pin is not None
+        try:
+            sm.EnterSecurityCode("PIN", pin)
+        except self._gammu.GSMError as exc:
+            err = translate_gammu_error(exc, "EnterSecurityCode")
+            if isinstance(err, LinkError):
+                raise err from exc
+            self._refused_pins.remember(self._phone.device, pin)
+            raise refused_pin_error(err) from exc
+        log.info("%s SIM PIN entered", self._tag)
 
     def _terminate_sync(self) -> None:
         """In the worker: close the connection and drop our references to the StateMachine here, so
@@ -405,11 +411,18 @@ class GammuBackend:
             with contextlib.suppress(ModemError, LinkError):
                 await self._call(self._terminate_sync, "Terminate", timeout=min(self._call_timeout, 10.0))
             self._sm = None
-            await self._backoff_wait(self._backoff[min(attempt, len(self._backoff) - 1)])
+            await self._backoff_wait(self._policy.delay(attempt))
             try:
                 await self._open()
             except (ModemError, LinkError) as exc:
                 attempt += 1
+                # A RESET is one more try here: libgammu has no reboot for a modem that does not answer,
+                # and every try starts with a fresh Init.
+                if self._policy.after_failure(exc) is Recovery.GIVE_UP:
+                    log.error("%s giving up: %s", self._tag, exc)
+                    self._state = GammuState.FAILED
+                    self._emit(Disconnected(reason=str(exc)))
+                    return
                 log.info("%s gammu reconnect attempt %d failed: %s", self._tag, attempt, exc)
                 continue
             break

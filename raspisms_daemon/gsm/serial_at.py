@@ -51,8 +51,15 @@ from .modem import (
     SignalChanged,
     SmsReceived,
     UndecodableSms,
-    pin_refused,
-    remember_refused_pin,
+)
+from .policy import (
+    PinStep,
+    ReconnectPolicy,
+    Recovery,
+    RefusedPins,
+    decide_pin,
+    refused_pin_error,
+    sim_status_from_cpin,
 )
 
 __all__ = ["CNMI_MODES", "BackendState", "SerialAtBackend"]
@@ -96,14 +103,16 @@ class SerialAtBackend:
         clock: Clock | None = None,
         command_timeout: float = 10.0,
         send_timeout: float = 60.0,
-        reconnect_backoff: tuple[float, ...] = (1, 2, 5, 10, 30),
+        reconnect: ReconnectPolicy | None = None,
+        refused_pins: RefusedPins | None = None,
         ring_gap: float = RING_GAP,
     ) -> None:
         self._phone = phone
         self._clock = clock or SystemClock()
         self._command_timeout = command_timeout
         self._send_timeout = send_timeout
-        self._backoff = reconnect_backoff or (1.0,)
+        self._policy = reconnect or ReconnectPolicy()
+        self._refused_pins = refused_pins or RefusedPins()
         self._ctx = f"phone={phone.id}"
         self._state = BackendState.NEW
         self._transport: AtTransport | None = None
@@ -253,7 +262,8 @@ class SerialAtBackend:
         return await self._read_identity(t, manufacturer), setup
 
     async def _unlock_sim(self, t: AtTransport) -> None:
-        pin_sent = False
+        pin = self._phone.pin
+        entered = False
         for _ in range(10):
             try:
                 lines = await self._ok(t, "AT+CPIN?")
@@ -262,31 +272,26 @@ class SerialAtBackend:
                     await self._clock.sleep(0.5)
                     continue
                 raise
-            status = (_first(lines, "+CPIN") or "").upper()
-            if status == "READY":
+            status = _first(lines, "+CPIN") or ""
+            refused = self._refused_pins.refused(self._phone.device, pin)
+            decision = decide_pin(
+                sim_status_from_cpin(status), status, pin, refused_before=refused, entered=entered
+            )
+            if decision.error is not None:
+                raise decision.error
+            if decision.step is PinStep.READY:
                 return
-            if status == "SIM PIN":
-                if pin_sent:
-                    await self._clock.sleep(0.5)  # accepted but not yet effective
-                    continue
-                pin = self._phone.pin
-                if not pin:
-                    raise CmeError(11, f"{self._ctx}: the SIM wants a PIN and none is configured")
-                if pin_refused(self._phone.device, pin):
-                    raise CmeError(16, f"{self._ctx}: the SIM refused the configured PIN before")
-                try:
-                    await self._ok(t, f'AT+CPIN="{pin}"')
-                except ModemError as exc:  # a refusal; no answer (LinkError) is no refusal
-                    # Never retried, not even by a rebuilt backend: three wrong PINs lock the SIM.
-                    remember_refused_pin(self._phone.device, pin)
-                    code = exc.code if isinstance(exc, CmeError) else 16
-                    raise CmeError(code, f"{self._ctx}: the SIM refused the configured PIN") from exc
-                pin_sent = True
-                log.info("%s SIM unlocked with the configured PIN", self._ctx)
+            if decision.step is PinStep.WAIT:
+                await self._clock.sleep(0.5)
                 continue
-            if "PUK" in status:
-                raise CmeError(12, f"{self._ctx}: the SIM is PUK-locked ({status}); unlock it by hand")
-            raise CmeError(10, f"{self._ctx}: SIM not ready: {status or 'no answer'}")
+            assert pin is not None  # PinStep.ENTER_PIN
+            try:
+                await self._ok(t, f'AT+CPIN="{pin}"')
+            except ModemError as exc:  # a refusal; no answer (LinkError) is no refusal
+                self._refused_pins.remember(self._phone.device, pin)
+                raise refused_pin_error(exc) from exc
+            entered = True
+            log.info("%s SIM unlocked with the configured PIN", self._ctx)
         raise ModemTimeout(f"{self._ctx}: SIM never became ready")
 
     async def _select_storage(self, t: AtTransport) -> _Setup:
@@ -421,27 +426,26 @@ class SerialAtBackend:
         """Get the modem back; False when it must not be retried (PIN trouble) or we are stopping."""
         attempt = 0
         while self._state is not BackendState.STOPPED:
-            delay = self._backoff[min(attempt, len(self._backoff) - 1)]
+            delay = self._policy.delay(attempt)
+            attempt += 1
             if not os.path.exists(self._phone.device):  # noqa: ASYNC240 (one stat, never blocks long)
                 log.info("%s waiting for %s to come back", self._ctx, self._phone.device)
-                await sleep_or_until(self._clock, delay, self._attach)
-                self._attach.clear()
-                attempt += 1
+                await self._backoff_wait(delay)
                 continue
             try:
                 transport, identity, setup = await self._connect()
-            except CmeError as exc:
-                if exc.sim_locked:
+            except (ModemError, LinkError) as exc:
+                recovery = self._policy.after_failure(exc)
+                if recovery is Recovery.GIVE_UP:
                     log.error("%s giving up: %s", self._ctx, exc)
                     self._state = BackendState.FAILED
                     self._emit(Disconnected(str(exc)))
                     return False
-                log.warning("%s re-init failed: %s", self._ctx, exc)
-            except ModemTimeout as exc:
-                log.warning("%s modem does not answer after reopen (%s); resetting it", self._ctx, exc)
-                await self._reset_modem()
-            except (ModemError, ModemGone) as exc:
-                log.warning("%s reconnect failed: %s", self._ctx, exc)
+                if recovery is Recovery.RESET:
+                    log.warning("%s modem does not answer after reopen (%s); resetting it", self._ctx, exc)
+                    await self._reset_modem()
+                else:
+                    log.warning("%s reconnect failed: %s", self._ctx, exc)
             else:
                 if self._state is BackendState.STOPPED:  # type: ignore[comparison-overlap]  # stop() ran meanwhile
                     transport.close()
@@ -449,10 +453,13 @@ class SerialAtBackend:
                 self._adopt(transport, identity, setup)
                 log.info("%s modem back", self._ctx)
                 return True
-            await sleep_or_until(self._clock, delay, self._attach)
-            self._attach.clear()
-            attempt += 1
+            await self._backoff_wait(delay)
         return False
+
+    async def _backoff_wait(self, delay: float) -> None:
+        """Sleep ``delay`` on the clock, unless :meth:`attach` is (or was meanwhile) called."""
+        await sleep_or_until(self._clock, delay, self._attach)
+        self._attach.clear()
 
     async def _reset_modem(self) -> None:
         """AT+CFUN=1,1 on a fresh port; the modem reboots (no answer expected in time)."""

@@ -21,6 +21,7 @@ from raspisms_daemon.gsm.modem import (
     SmsReceived,
 )
 from raspisms_daemon.gsm.pdu import encode_submit
+from raspisms_daemon.gsm.policy import ReconnectPolicy
 from raspisms_daemon.phones.multipart import assemble
 from tests.helpers.gammu_dummy import DUMMY_CALLER, DUMMY_SEND_REFERENCE, DummyPhone
 from tests.helpers.modem_events import ModemEvents
@@ -42,7 +43,7 @@ def dummy(tmp_path: Path) -> DummyPhone:
 
 @pytest.fixture
 async def backend(dummy: DummyPhone) -> AsyncIterator[GammuBackend]:
-    b = GammuBackend(_phone(dummy), call_timeout=5.0, reconnect_backoff=(0.05,))
+    b = GammuBackend(_phone(dummy), call_timeout=5.0, reconnect=ReconnectPolicy((0.05,)))
     await b.start()
     try:
         yield b
