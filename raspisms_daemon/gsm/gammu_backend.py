@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import PhoneConfig
 from ..errors import LinkError, ModemError, ModemGone
+from .event_stream import EmittedMessages, EventStream, MessageKey
 from .gammu_convert import (
-    MessageKey,
     event_from_gammu,
     identity_from_gammu,
     message_key,
@@ -81,8 +81,6 @@ class GammuState(enum.Enum):
     STOPPED = "stopped"
 
 
-_END = object()  # closes the event stream
-
 # A GetNext* walk that never says "empty" (a driver bug) must not spin forever.
 _MAX_MESSAGES_PER_SWEEP = 1000
 
@@ -119,10 +117,12 @@ class GammuBackend:
         self._sm: Any = None  # the gammu.StateMachine; used only inside worker jobs (and Abort)
         self._busy_sm: Any = None  # the StateMachine a job may be blocked in (Init included)
         self._task: asyncio.Task[None] | None = None
-        self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._stream = EventStream()
         self._lost: str | None = None  # set by a user call that found the phone gone
-        self._emitted: set[MessageKey] = set()
-        self._deleting: set[tuple[str, int]] = set()  # deleted while a sweep may hold an old copy
+        self._emitted = EmittedMessages()
+        # Deleted while a sweep may hold an old copy: not emitted again until the next sweep starts. (The
+        # AT backend needs no such rule: it emits a listing before anything else can run.)
+        self._deleting: set[tuple[str, int]] = set()
         self._signal: int | None = None
         self._attach = asyncio.Event()  # udev saw a device appear: cut the reconnect backoff short
         self._sweep_lock = asyncio.Lock()  # one GetNextSMS walk at a time (libgammu keeps its cursor)
@@ -147,7 +147,7 @@ class GammuBackend:
                 self._abort()
             await self._worker.close(timeout=self._call_timeout)
             self._state = GammuState.STOPPED
-            self._events.put_nowait(_END)
+            self._stream.close()
             raise
         self._state = GammuState.CONNECTED
         log.info(
@@ -177,16 +177,11 @@ class GammuBackend:
                 log.error("%s gammu worker thread did not stop; it is left blocked in libgammu", self._tag)
         self._sm = None
         self._state = GammuState.STOPPED
-        self._events.put_nowait(_END)
+        self._stream.close()
         log.info("%s gammu backend stopped", self._tag)
 
-    async def events(self) -> AsyncIterator[ModemEvent]:
-        while True:
-            event = await self._events.get()
-            if event is _END:
-                self._events.put_nowait(_END)  # a second reader also ends
-                return
-            yield event
+    def events(self) -> AsyncIterator[ModemEvent]:
+        return self._stream.events()
 
     # -- commands ----------------------------------------------------------------------------------
 
@@ -218,7 +213,7 @@ class GammuBackend:
             self._deleting.discard((storage, index))
             raise
         finally:
-            self._emitted = {k for k in self._emitted if (k[0], k[1]) != (storage, index)}
+            self._emitted.forget(storage, index)
 
     async def attach(self) -> None:
         """udev says a device appeared: if we are waiting to reconnect, try at once."""
@@ -360,14 +355,9 @@ class GammuBackend:
             else:
                 return
             assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._emit, event)
+            self._loop.call_soon_threadsafe(self._stream.emit, event)
         except Exception:  # an exception here would only be printed by python-gammu, then lost
             log.exception("%s incoming call callback failed", self._tag)
-
-    def _emit(self, event: ModemEvent) -> None:
-        if self._state is GammuState.STOPPED:
-            return
-        self._events.put_nowait(event)
 
     # -- supervision: polling, liveness, reconnect --------------------------------------------------
 
@@ -403,7 +393,7 @@ class GammuBackend:
     async def _reconnect(self, reason: str) -> None:
         self._state = GammuState.DISCONNECTED
         log.warning("%s gammu phone lost: %s", self._tag, reason)
-        self._emit(Disconnected(reason=reason))
+        self._stream.emit(Disconnected(reason=reason))
         if self._worker is not None and self._worker.busy_with is not None:
             self._abort()  # free the worker from a call that may block for a long time
         attempt = 0
@@ -421,7 +411,7 @@ class GammuBackend:
                 if self._policy.after_failure(exc) is Recovery.GIVE_UP:
                     log.error("%s giving up: %s", self._tag, exc)
                     self._state = GammuState.FAILED
-                    self._emit(Disconnected(reason=str(exc)))
+                    self._stream.emit(Disconnected(reason=str(exc)))
                     return
                 log.info("%s gammu reconnect attempt %d failed: %s", self._tag, attempt, exc)
                 continue
@@ -434,7 +424,7 @@ class GammuBackend:
         self._emitted.clear()
         self._state = GammuState.CONNECTED
         log.info("%s gammu phone back after %d failed attempt(s)", self._tag, attempt)
-        self._emit(Reconnected())
+        self._stream.emit(Reconnected())
 
     async def _backoff_wait(self, delay: float) -> None:
         """Sleep ``delay`` on the clock, unless :meth:`attach` is (or was meanwhile) called."""
@@ -446,7 +436,7 @@ class GammuBackend:
         rssi = rssi_from_quality(quality)
         if rssi != self._signal:
             self._signal = rssi
-            self._emit(SignalChanged(rssi=rssi))
+            self._stream.emit(SignalChanged(rssi=rssi))
 
     async def sweep(self) -> None:
         """Read every stored message once; emit the ones not emitted yet (and not deleted since).
@@ -497,16 +487,15 @@ class GammuBackend:
             for part in group:
                 key = message_key(part)
                 seen.add(key)
-                if key in self._emitted or (key[0], key[1]) in self._deleting:
+                if self._emitted.seen(key) or (key[0], key[1]) in self._deleting:
                     continue
                 event = event_from_gammu(part, now)
                 if event is None:
                     continue
                 self._emitted.add(key)
-                self._emit(event)
+                self._stream.emit(event)
         if complete:
-            # Forget what vanished (deleted here or elsewhere) so the set stays small.
-            self._emitted &= seen
+            self._emitted.keep_only(seen)
 
     def _identity_sync(self) -> Identity:
         """In the worker: everything the phone tells about itself; unsupported queries give None."""

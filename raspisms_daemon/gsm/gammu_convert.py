@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PduError
 from . import gsm7
 from .modem import Identity, ModemEvent, ReportReceived, SmsReceived, UndecodableSms
 from .pdu import Concat, DeliverPdu, StatusReportPdu, SubmitPart, parse_udh, status_outcome
 
+if TYPE_CHECKING:
+    from .event_stream import MessageKey
+
 __all__ = [
-    "MessageKey",
     "deliver_from_gammu",
     "event_from_gammu",
     "identity_from_gammu",
@@ -28,10 +30,6 @@ __all__ = [
     "rssi_from_quality",
     "submit_message",
 ]
-
-# (storage, index, content fingerprint) of a stored message. The fingerprint lets a new message that
-# reuses a freed location be seen as new.
-MessageKey = tuple[str, int, str]
 
 _REGISTRATION = {
     "HomeNetwork": "home",
@@ -120,6 +118,7 @@ def identity_from_gammu(
 
 
 def message_key(part: dict[str, Any]) -> MessageKey:
+    """Where the part is stored, and a fingerprint of its content (gammu shows no PDU)."""
     udh = part.get("UDH") or {}
     text = part.get("Text")
     fingerprint = "|".join(

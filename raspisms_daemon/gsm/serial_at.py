@@ -42,6 +42,7 @@ from .at_protocol import (
 )
 from .at_transport import ESC, AtTransport
 from .call_tracker import CALL_URCS, RING_GAP, AskClcc, CallAction, CallTracker
+from .event_stream import EmittedMessages, EventStream
 from .modem import (
     Disconnected,
     Identity,
@@ -117,7 +118,7 @@ class SerialAtBackend:
         self._state = BackendState.NEW
         self._transport: AtTransport | None = None
         self._identity = Identity()
-        self._events: asyncio.Queue[ModemEvent | None] = asyncio.Queue()
+        self._stream = EventStream()
         self._urcs: asyncio.Queue[Urc] = asyncio.Queue()
         self._supervisor: asyncio.Task[None] | None = None
         self._attach = asyncio.Event()
@@ -126,7 +127,7 @@ class SerialAtBackend:
         self._mem1: str | None = None  # the storage AT+CMGR/CMGL/CMGD act on right now
         self._setup = _Setup()
         self._sweep_storages: set[str] = set()
-        self._emitted: set[tuple[str, int, str]] = set()
+        self._emitted = EmittedMessages()
         self._signal: int | None = None
         self._calls = CallTracker(ring_gap=ring_gap)
 
@@ -147,6 +148,7 @@ class SerialAtBackend:
         if self._state is BackendState.STOPPED:
             return
         self._state = BackendState.STOPPED
+        self._stream.close()
         task, self._supervisor = self._supervisor, None
         if task is not None:
             task.cancel()
@@ -155,24 +157,14 @@ class SerialAtBackend:
         if self._transport is not None:
             self._transport.close()  # fails whatever command is still waiting with ModemGone
             self._transport = None
-        self._events.put_nowait(None)
         log.info("%s AT backend stopped", self._ctx)
 
-    async def events(self) -> AsyncIterator[ModemEvent]:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                self._events.put_nowait(None)  # a second reader ends too
-                return
-            yield event
+    def events(self) -> AsyncIterator[ModemEvent]:
+        return self._stream.events()
 
     async def attach(self) -> None:
         """udev says a device appeared: if we are waiting for ours, try at once."""
         self._attach.set()
-
-    def _emit(self, event: ModemEvent) -> None:
-        if self._state is not BackendState.STOPPED:
-            self._events.put_nowait(event)
 
     def _adopt(self, transport: AtTransport, identity: Identity, setup: _Setup) -> None:
         # State is assigned only here, after a connect fully succeeded.
@@ -353,10 +345,10 @@ class SerialAtBackend:
                 reason = await self._connected_phase()
                 self._state = BackendState.RECOVERING
                 log.warning("%s modem lost: %s", self._ctx, reason)
-                self._emit(Disconnected(reason))
+                self._stream.emit(Disconnected(reason))
                 if not await self._recover():
                     return
-                self._emit(Reconnected())
+                self._stream.emit(Reconnected())
         finally:
             # Cleanup also on CancelledError: the port never outlives its owner.
             # (mypy keeps its narrowing of _state across the awaits above; stop() changes it meanwhile.)
@@ -439,7 +431,7 @@ class SerialAtBackend:
                 if recovery is Recovery.GIVE_UP:
                     log.error("%s giving up: %s", self._ctx, exc)
                     self._state = BackendState.FAILED
-                    self._emit(Disconnected(str(exc)))
+                    self._stream.emit(Disconnected(str(exc)))
                     return False
                 if recovery is Recovery.RESET:
                     log.warning("%s modem does not answer after reopen (%s); resetting it", self._ctx, exc)
@@ -511,13 +503,13 @@ class SerialAtBackend:
     async def _run_call_actions(self, t: AtTransport, actions: list[CallAction]) -> None:
         for action in actions:
             if not isinstance(action, AskClcc):
-                self._emit(action)
+                self._stream.emit(action)
                 continue
             ended = self._calls.clcc_answered(await self._ask_clcc(t))
             if ended:
                 log.info("%s the caller gave up without an end of call from the modem", self._ctx)
             for event in ended:
-                self._emit(event)
+                self._stream.emit(event)
 
     async def _ask_clcc(self, t: AtTransport) -> tuple[str, ...] | None:
         """``AT+CLCC``'s info lines; ``()`` when refused, None when it got no answer."""
@@ -562,7 +554,7 @@ class SerialAtBackend:
         if rssi != self._signal:
             self._signal = rssi
             self._identity = replace(self._identity, signal=rssi)
-            self._emit(SignalChanged(rssi))
+            self._stream.emit(SignalChanged(rssi))
 
     # -- stored messages ------------------------------------------------------------------------------
     async def _use_storage(self, t: AtTransport, storage: str) -> None:
@@ -608,22 +600,21 @@ class SerialAtBackend:
 
     def _emit_pdu(self, index: int | None, storage: str, pdu: str) -> None:
         if index is not None:
-            # Emitted and not yet deleted: the supervisor has it. The same index and PDU under another
-            # storage name is the same message seen through an alias ("MT", or a modem that ignores
-            # AT+CPMS): emitting it twice would make two messages of one.
-            if any((name, index, pdu) in self._emitted for name in {storage, *self._sweep_storages}):
+            # Emitted and not yet deleted: the supervisor has it. Seen through an alias, emitting it
+            # again would make two messages of one.
+            if self._emitted.seen((storage, index, pdu), aliases=self._sweep_storages):
                 return
             self._emitted.add((storage, index, pdu))
         try:
             message = pdu_codec.decode(pdu)
         except PduError as exc:
             log.warning("%s undecodable PDU at %s/%s: %s", self._ctx, storage, index, exc)
-            self._emit(UndecodableSms(index, storage, pdu, str(exc)))
+            self._stream.emit(UndecodableSms(index, storage, pdu, str(exc)))
             return
         if isinstance(message, pdu_codec.DeliverPdu):
-            self._emit(SmsReceived(index, storage, pdu, message))
+            self._stream.emit(SmsReceived(index, storage, pdu, message))
         elif isinstance(message, pdu_codec.StatusReportPdu):
-            self._emit(ReportReceived(index, storage, pdu, message))
+            self._stream.emit(ReportReceived(index, storage, pdu, message))
         else:
             # A stored SMS-SUBMIT (a draft or an outbox copy) is not something we received.
             log.info("%s ignoring stored SMS-SUBMIT at %s/%s", self._ctx, storage, index)
@@ -662,10 +653,7 @@ class SerialAtBackend:
         finally:
             # Forgotten even when the delete failed: the next sweep shows the message again, the caller
             # recognises it as taken in and deletes it then (else it would sit on the SIM until a reconnect).
-            gone = {pdu for name, i, pdu in self._emitted if (name, i) == (storage, index)}
-            self._emitted = {
-                k for k in self._emitted if k[1] != index or (k[0] != storage and k[2] not in gone)
-            }
+            self._emitted.forget(storage, index)
         log.info("%s deleted %s/%d", self._ctx, storage, index)
 
     async def hangup(self) -> None:
