@@ -126,7 +126,8 @@ class GammuBackend:
         self._signal: int | None = None
         self._attach = asyncio.Event()  # udev saw a device appear: cut the reconnect backoff short
         self._sweep_lock = asyncio.Lock()  # one GetNextSMS walk at a time (libgammu keeps its cursor)
-        self._tag = f"phone={phone.id}"
+        # Every line carries the phone's id as a field (the journal's PHONE_ID), as the phone's own do.
+        self._log = logging.LoggerAdapter(log, {"phone_id": phone.id})
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -136,9 +137,9 @@ class GammuBackend:
 
     async def start(self) -> None:
         if self._state is not GammuState.NEW:
-            raise ModemError(f"{self._tag}: gammu backend cannot start from state {self._state.value}")
+            raise ModemError(f"gammu backend cannot start from state {self._state.value}")
         self._loop = asyncio.get_running_loop()
-        self._worker = GammuWorker(f"gammu-phone-{self._phone.id}")
+        self._worker = GammuWorker(f"gammu-phone-{self._phone.id}", phone_id=self._phone.id)
         self._worker.start()
         try:
             await self._open()
@@ -150,9 +151,8 @@ class GammuBackend:
             self._stream.close()
             raise
         self._state = GammuState.CONNECTED
-        log.info(
-            "%s gammu connected (model=%s connection=%s device=%s)",
-            self._tag,
+        self._log.info(
+            "gammu connected (model=%s connection=%s device=%s)",
             self._phone.gammu_model or "auto",
             self._connection(),
             self._phone.device,
@@ -168,17 +168,17 @@ class GammuBackend:
                 self._task.cancel()
                 await asyncio.wait({self._task}, timeout=1.0)
             if not self._task.cancelled() and self._task.exception() is not None:
-                log.error("%s gammu supervision had failed: %r", self._tag, self._task.exception())
+                self._log.error("gammu supervision had failed: %r", self._task.exception())
         if self._worker is not None:
             if self._worker.busy_with is not None:
                 self._abort()  # cut a blocked libgammu call short instead of waiting out its timeout
             exited = await self._worker.close(final=self._terminate_sync, timeout=self._call_timeout)
             if not exited:
-                log.error("%s gammu worker thread did not stop; it is left blocked in libgammu", self._tag)
+                self._log.error("gammu worker thread did not stop; it is left blocked in libgammu")
         self._sm = None
         self._state = GammuState.STOPPED
         self._stream.close()
-        log.info("%s gammu backend stopped", self._tag)
+        self._log.info("gammu backend stopped")
 
     def events(self) -> AsyncIterator[ModemEvent]:
         return self._stream.events()
@@ -195,7 +195,7 @@ class GammuBackend:
             )
             mr = int(ref) & 0xFF  # TP-MR is one octet, as the status report will carry it
             references.append(mr)
-            log.info("%s sent part %d/%d to %s mr=%d", self._tag, n, len(parts), part.number, mr)
+            self._log.info("sent part %d/%d to %s mr=%d", n, len(parts), part.number, mr)
         return references
 
     async def delete(self, index: int, storage: str) -> None:
@@ -207,7 +207,7 @@ class GammuBackend:
                 f"DeleteSMS {storage}/{index}",
             )
         except NoMoreEntries:
-            log.debug("%s message %s/%d already gone", self._tag, storage, index)
+            self._log.debug("message %s/%d already gone", storage, index)
         except BaseException:
             # Still stored: let the next poll show it again, so that the caller deletes it then.
             self._deleting.discard((storage, index))
@@ -251,13 +251,13 @@ class GammuBackend:
         timeout: float | None = None,  # noqa: ASYNC109 - the job's limit
     ) -> T:
         if self._worker is None:
-            raise ModemGone(f"{self._tag} {what}: not started")
-        return await self._worker.call(fn, timeout=timeout or self._call_timeout, what=f"{self._tag} {what}")
+            raise ModemGone(f"{what}: not started")
+        return await self._worker.call(fn, timeout=timeout or self._call_timeout, what=what)
 
     async def _user_call(self, fn: Callable[[], T], what: str) -> T:
         """A call on behalf of a caller: refused while disconnected; a lost phone starts a reconnect."""
         if self._state is not GammuState.CONNECTED or self._sm is None:
-            raise ModemGone(f"{self._tag} {what}: phone not connected ({self._state.value})")
+            raise ModemGone(f"{what}: phone not connected ({self._state.value})")
         try:
             return await self._call(fn, what)
         except LinkError as exc:
@@ -269,7 +269,7 @@ class GammuBackend:
         """In the worker: the connected StateMachine, or ModemGone (a job queued before a loss)."""
         sm = self._sm
         if sm is None:
-            raise ModemGone(f"{self._tag}: no gammu connection")
+            raise ModemGone("no gammu connection")
         return sm
 
     def _abort(self) -> None:
@@ -295,10 +295,8 @@ class GammuBackend:
             try:
                 sm.SetIncomingCall(True)
             except gammu.GSMError as exc:
-                log.warning(
-                    "%s no incoming call notifications: %s",
-                    self._tag,
-                    translate_gammu_error(exc, "SetIncomingCall"),
+                self._log.warning(
+                    "no incoming call notifications: %s", translate_gammu_error(exc, "SetIncomingCall")
                 )
         except BaseException:
             with contextlib.suppress(Exception):
@@ -330,7 +328,7 @@ class GammuBackend:
                 raise err from exc
             self._refused_pins.remember(self._phone.device, pin)
             raise refused_pin_error(err) from exc
-        log.info("%s SIM PIN entered", self._tag)
+        self._log.info("SIM PIN entered")
 
     def _terminate_sync(self) -> None:
         """In the worker: close the connection and drop our references to the StateMachine here, so
@@ -357,7 +355,7 @@ class GammuBackend:
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._stream.emit, event)
         except Exception:  # an exception here would only be printed by python-gammu, then lost
-            log.exception("%s incoming call callback failed", self._tag)
+            self._log.exception("incoming call callback failed")
 
     # -- supervision: polling, liveness, reconnect --------------------------------------------------
 
@@ -382,17 +380,17 @@ class GammuBackend:
                 await self._reconnect(str(exc))
                 next_sweep = next_signal = self._clock.monotonic()
             except ModemError as exc:
-                log.warning("%s gammu: %s", self._tag, exc)
+                self._log.warning("gammu: %s", exc)
                 await self._clock.sleep(self._phone.poll_interval)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bug must not end the phone's polling for good
-                log.exception("%s gammu supervision failed; retrying", self._tag)
+                self._log.exception("gammu supervision failed; retrying")
                 await self._clock.sleep(self._phone.poll_interval)
 
     async def _reconnect(self, reason: str) -> None:
         self._state = GammuState.DISCONNECTED
-        log.warning("%s gammu phone lost: %s", self._tag, reason)
+        self._log.warning("gammu phone lost: %s", reason)
         self._stream.emit(Disconnected(reason=reason))
         if self._worker is not None and self._worker.busy_with is not None:
             self._abort()  # free the worker from a call that may block for a long time
@@ -409,11 +407,11 @@ class GammuBackend:
                 # A RESET is one more try here: libgammu has no reboot for a modem that does not answer,
                 # and every try starts with a fresh Init.
                 if self._policy.after_failure(exc) is Recovery.GIVE_UP:
-                    log.error("%s giving up: %s", self._tag, exc)
+                    self._log.error("giving up: %s", exc)
                     self._state = GammuState.FAILED
                     self._stream.emit(Disconnected(reason=str(exc)))
                     return
-                log.info("%s gammu reconnect attempt %d failed: %s", self._tag, attempt, exc)
+                self._log.info("gammu reconnect attempt %d failed: %s", attempt, exc)
                 continue
             break
         if self._state is not GammuState.DISCONNECTED:
@@ -423,7 +421,7 @@ class GammuBackend:
         # whose take-in failed gets another chance, and the supervisor recognises the ones it has.
         self._emitted.clear()
         self._state = GammuState.CONNECTED
-        log.info("%s gammu phone back after %d failed attempt(s)", self._tag, attempt)
+        self._log.info("gammu phone back after %d failed attempt(s)", attempt)
         self._stream.emit(Reconnected())
 
     async def _backoff_wait(self, delay: float) -> None:
@@ -470,7 +468,7 @@ class GammuBackend:
             except ModemError as exc:
                 # libgammu choked on one stored message: still hand over what was read before it
                 # (the rest waits for the next sweep). Losing the whole walk would hide them all.
-                log.warning("%s gammu could not read past location %s: %s", self._tag, location, exc)
+                self._log.warning("gammu could not read past location %s: %s", location, exc)
                 break
             if not batch or batch[0].get("Location") == location:
                 break  # a driver that repeats itself: stop rather than loop

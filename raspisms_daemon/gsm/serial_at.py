@@ -114,7 +114,8 @@ class SerialAtBackend:
         self._send_timeout = send_timeout
         self._policy = reconnect or ReconnectPolicy()
         self._refused_pins = refused_pins or RefusedPins()
-        self._ctx = f"phone={phone.id}"
+        # Every line carries the phone's id as a field (the journal's PHONE_ID), as the phone's own do.
+        self._log = logging.LoggerAdapter(log, {"phone_id": phone.id})
         self._state = BackendState.NEW
         self._transport: AtTransport | None = None
         self._identity = Identity()
@@ -138,7 +139,7 @@ class SerialAtBackend:
 
     async def start(self) -> None:
         if self._state is not BackendState.NEW:
-            raise ModemError(f"{self._ctx}: start() in state {self._state.value}")
+            raise ModemError(f"start() in state {self._state.value}")
         # Raises: a modem we cannot use is the caller's news.
         transport, identity, setup = await self._connect()
         self._adopt(transport, identity, setup)
@@ -157,7 +158,7 @@ class SerialAtBackend:
         if self._transport is not None:
             self._transport.close()  # fails whatever command is still waiting with ModemGone
             self._transport = None
-        log.info("%s AT backend stopped", self._ctx)
+        self._log.info("AT backend stopped")
 
     def events(self) -> AsyncIterator[ModemEvent]:
         return self._stream.events()
@@ -185,16 +186,15 @@ class SerialAtBackend:
             self._phone.device,
             self._phone.baudrate,
             on_urc=self._on_urc,
-            context=self._ctx,
+            phone_id=self._phone.id,
         )
         try:
             identity, setup = await self._init(transport)
         except BaseException:
             transport.close()
             raise
-        log.info(
-            "%s modem ready: %s %s imei=%s operator=%s storage=%s",
-            self._ctx,
+        self._log.info(
+            "modem ready: %s %s imei=%s operator=%s storage=%s",
             identity.manufacturer,
             identity.model,
             identity.imei,
@@ -221,7 +221,7 @@ class SerialAtBackend:
         try:
             return await self._ok(t, command)
         except ModemError as exc:
-            log.debug("%s %s refused: %s", self._ctx, redact(command), exc)
+            self._log.debug("%s refused: %s", redact(command), exc)
             return None
 
     async def _wake(self, t: AtTransport) -> None:
@@ -235,7 +235,7 @@ class SerialAtBackend:
                 return
             except ModemTimeout as exc:
                 last = exc
-        raise ModemTimeout(f"{self._ctx}: modem does not answer AT") from last
+        raise ModemTimeout("modem does not answer AT") from last
 
     async def _init(self, t: AtTransport) -> tuple[Identity, _Setup]:
         await self._wake(t)
@@ -283,8 +283,8 @@ class SerialAtBackend:
                 self._refused_pins.remember(self._phone.device, pin)
                 raise refused_pin_error(exc) from exc
             entered = True
-            log.info("%s SIM unlocked with the configured PIN", self._ctx)
-        raise ModemTimeout(f"{self._ctx}: SIM never became ready")
+            self._log.info("SIM unlocked with the configured PIN")
+        raise ModemTimeout("SIM never became ready")
 
     async def _select_storage(self, t: AtTransport) -> _Setup:
         offered = parse_cpms_test(await self._try(t, "AT+CPMS=?") or ())
@@ -302,9 +302,9 @@ class SerialAtBackend:
         for mode in CNMI_MODES:
             if await self._try(t, f"AT+CNMI={mode}") is not None:
                 if mode != CNMI_MODES[0]:
-                    log.info("%s modem refused AT+CNMI=%s; using %s", self._ctx, CNMI_MODES[0], mode)
+                    self._log.info("modem refused AT+CNMI=%s; using %s", CNMI_MODES[0], mode)
                 return
-        log.warning("%s modem accepts no AT+CNMI mode; relying on the periodic sweep", self._ctx)
+        self._log.warning("modem accepts no AT+CNMI mode; relying on the periodic sweep")
 
     async def _read_identity(self, t: AtTransport, manufacturer: str | None) -> Identity:
         model = _first(await self._try(t, "AT+CGMM"), "+CGMM")
@@ -344,7 +344,7 @@ class SerialAtBackend:
             while self._state is not BackendState.STOPPED:
                 reason = await self._connected_phase()
                 self._state = BackendState.RECOVERING
-                log.warning("%s modem lost: %s", self._ctx, reason)
+                self._log.warning("modem lost: %s", reason)
                 self._stream.emit(Disconnected(reason))
                 if not await self._recover():
                     return
@@ -372,7 +372,7 @@ class SerialAtBackend:
                 if isinstance(exc, _Lost):
                     return str(exc)
                 if exc is not None:
-                    log.error("%s backend task failed", self._ctx, exc_info=exc)
+                    self._log.error("backend task failed", exc_info=exc)
                     return f"internal error: {exc!r}"
             return "connected phase ended"
         finally:
@@ -421,7 +421,7 @@ class SerialAtBackend:
             delay = self._policy.delay(attempt)
             attempt += 1
             if not os.path.exists(self._phone.device):  # noqa: ASYNC240 (one stat, never blocks long)
-                log.info("%s waiting for %s to come back", self._ctx, self._phone.device)
+                self._log.info("waiting for %s to come back", self._phone.device)
                 await self._backoff_wait(delay)
                 continue
             try:
@@ -429,21 +429,21 @@ class SerialAtBackend:
             except (ModemError, LinkError) as exc:
                 recovery = self._policy.after_failure(exc)
                 if recovery is Recovery.GIVE_UP:
-                    log.error("%s giving up: %s", self._ctx, exc)
+                    self._log.error("giving up: %s", exc)
                     self._state = BackendState.FAILED
                     self._stream.emit(Disconnected(str(exc)))
                     return False
                 if recovery is Recovery.RESET:
-                    log.warning("%s modem does not answer after reopen (%s); resetting it", self._ctx, exc)
+                    self._log.warning("modem does not answer after reopen (%s); resetting it", exc)
                     await self._reset_modem()
                 else:
-                    log.warning("%s reconnect failed: %s", self._ctx, exc)
+                    self._log.warning("reconnect failed: %s", exc)
             else:
                 if self._state is BackendState.STOPPED:  # type: ignore[comparison-overlap]  # stop() ran meanwhile
                     transport.close()
                     return False
                 self._adopt(transport, identity, setup)
-                log.info("%s modem back", self._ctx)
+                self._log.info("modem back")
                 return True
             await self._backoff_wait(delay)
         return False
@@ -457,7 +457,7 @@ class SerialAtBackend:
         """AT+CFUN=1,1 on a fresh port; the modem reboots (no answer expected in time)."""
         try:
             transport = await AtTransport.open(
-                self._phone.device, self._phone.baudrate, on_urc=lambda _u: None, context=self._ctx
+                self._phone.device, self._phone.baudrate, on_urc=lambda _u: None, phone_id=self._phone.id
             )
         except ModemGone:
             return
@@ -507,7 +507,7 @@ class SerialAtBackend:
                 continue
             ended = self._calls.clcc_answered(await self._ask_clcc(t))
             if ended:
-                log.info("%s the caller gave up without an end of call from the modem", self._ctx)
+                self._log.info("the caller gave up without an end of call from the modem")
             for event in ended:
                 self._stream.emit(event)
 
@@ -528,7 +528,7 @@ class SerialAtBackend:
             if name in ("+CMTI", "+CDSI"):
                 where = parse_storage_index(urc.args)
                 if where is None:
-                    log.warning("%s unreadable %s: %r", self._ctx, name, urc.line)
+                    self._log.warning("unreadable %s: %r", name, urc.line)
                     return
                 storage, index = where
                 self._sweep_storages.add(storage)
@@ -542,13 +542,13 @@ class SerialAtBackend:
                     registration = parse_creg(urc.args, query=False)
                     self._identity = replace(self._identity, registration=registration)
             else:
-                log.debug("%s URC ignored: %r", self._ctx, urc.line)
+                self._log.debug("URC ignored: %r", urc.line)
         except ModemTimeout as exc:
-            log.warning("%s %s not handled: %s (the sweep will catch up)", self._ctx, name, exc)
+            self._log.warning("%s not handled: %s (the sweep will catch up)", name, exc)
         except ModemGone as exc:
             raise _Lost(str(exc)) from exc
         except ModemError as exc:
-            log.warning("%s %s not handled: %s (the sweep will catch up)", self._ctx, name, exc)
+            self._log.warning("%s not handled: %s (the sweep will catch up)", name, exc)
 
     def _set_signal(self, rssi: int | None) -> None:
         if rssi != self._signal:
@@ -569,7 +569,7 @@ class SerialAtBackend:
         _raise_for(response)
         pdu = parse_cmgr(response.lines)
         if pdu is None:
-            log.info("%s %s/%d is empty", self._ctx, storage, index)
+            self._log.info("%s/%d is empty", storage, index)
             return
         self._emit_pdu(index, storage, pdu)
 
@@ -583,18 +583,18 @@ class SerialAtBackend:
                     try:
                         await self._use_storage(t, storage)
                     except ModemError as exc:
-                        log.debug("%s storage %s not sweepable: %s", self._ctx, storage, exc)
+                        self._log.debug("storage %s not sweepable: %s", storage, exc)
                         continue
                     response = await self._cmd(
                         t, "AT+CMGL=4", 3 * self._command_timeout
                     )  # a full SIM is slow
                 if not response.result.ok:
-                    log.warning("%s AT+CMGL=4 on %s: %s", self._ctx, storage, response.result)
+                    self._log.warning("AT+CMGL=4 on %s: %s", storage, response.result)
                     continue
                 for index, _stat, pdu in parse_cmgl(response.lines):
                     self._emit_pdu(index, storage, pdu)
         except ModemTimeout as exc:
-            log.warning("%s sweep failed: %s", self._ctx, exc)
+            self._log.warning("sweep failed: %s", exc)
         except ModemGone as exc:
             raise _Lost(str(exc)) from exc
 
@@ -608,7 +608,7 @@ class SerialAtBackend:
         try:
             message = pdu_codec.decode(pdu)
         except PduError as exc:
-            log.warning("%s undecodable PDU at %s/%s: %s", self._ctx, storage, index, exc)
+            self._log.warning("undecodable PDU at %s/%s: %s", storage, index, exc)
             self._stream.emit(UndecodableSms(index, storage, pdu, str(exc)))
             return
         if isinstance(message, pdu_codec.DeliverPdu):
@@ -617,12 +617,12 @@ class SerialAtBackend:
             self._stream.emit(ReportReceived(index, storage, pdu, message))
         else:
             # A stored SMS-SUBMIT (a draft or an outbox copy) is not something we received.
-            log.info("%s ignoring stored SMS-SUBMIT at %s/%s", self._ctx, storage, index)
+            self._log.info("ignoring stored SMS-SUBMIT at %s/%s", storage, index)
 
     # -- commands from the supervisor -------------------------------------------------------------------
     def _live(self) -> AtTransport:
         if self._state is not BackendState.CONNECTED or self._transport is None:
-            raise ModemGone(f"{self._ctx}: modem not connected ({self._state.value})")
+            raise ModemGone(f"modem not connected ({self._state.value})")
         return self._transport
 
     async def send(self, parts: Sequence[pdu_codec.SubmitPart]) -> list[int]:
@@ -639,8 +639,8 @@ class SerialAtBackend:
             _raise_for(response)
             mr = parse_cmgs(response.lines)
             if mr is None:
-                raise ModemError(f"{self._ctx}: AT+CMGS answered OK without a message reference")
-            log.info("%s sent part to %s mr=%d", self._ctx, part.number, mr)
+                raise ModemError("AT+CMGS answered OK without a message reference")
+            self._log.info("sent part to %s mr=%d", part.number, mr)
             refs.append(mr)
         return refs
 
@@ -654,7 +654,7 @@ class SerialAtBackend:
             # Forgotten even when the delete failed: the next sweep shows the message again, the caller
             # recognises it as taken in and deletes it then (else it would sit on the SIM until a reconnect).
             self._emitted.forget(storage, index)
-        log.info("%s deleted %s/%d", self._ctx, storage, index)
+        self._log.info("deleted %s/%d", storage, index)
 
     async def hangup(self) -> None:
         t = self._live()

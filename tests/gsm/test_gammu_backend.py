@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -192,6 +193,20 @@ async def test_stop_ends_the_event_stream_and_leaves_no_thread(dummy: DummyPhone
     assert b.state is GammuState.STOPPED
     with pytest.raises(ModemGone):
         await b.send(encode_submit("+33600000000", "late"))
+
+
+async def test_every_line_of_the_backend_and_its_worker_carries_the_phone_id(
+    dummy: DummyPhone, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="raspisms_daemon.gsm")
+    b = GammuBackend(_phone(dummy), call_timeout=5.0)
+    await b.start()
+    await b.send(encode_submit("+33699887766", "hi"))
+    await b.delete(dummy.location(1, 9), "1")  # already gone: a debug line
+    await b.stop()
+    ours = [r for r in caplog.records if r.name.startswith("raspisms_daemon.gsm.gammu")]
+    assert len(ours) >= 4  # connected, sent, already gone, stopped
+    assert {getattr(r, "phone_id", None) for r in ours} == {3}
 
 
 async def test_calls_while_not_connected_fail_with_modem_gone(dummy: DummyPhone) -> None:

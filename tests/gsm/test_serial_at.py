@@ -276,7 +276,7 @@ async def test_garbage_bytes_are_logged_and_survived(
         await sim.inject_sms("+33611111111", "after the noise")
         await rec.wait_until(lambda evs: texts(evs) == ["after the noise"])
         assert await backend.send(encode_submit("+33644444444", "still fine")) == [1]
-        assert any("garbage" in r.getMessage() and "phone=7" in r.getMessage() for r in caplog.records)
+        assert any("garbage" in r.getMessage() and getattr(r, "phone_id", None) == 7 for r in caplog.records)
         assert not rec.of(Disconnected)
 
 
@@ -456,6 +456,25 @@ async def test_the_pin_never_reaches_the_log(tmp_path: Path, caplog: pytest.LogC
         assert (await backend.identity()).imsi == sim.imsi
     assert any("CPIN" in r.getMessage() for r in caplog.records)  # the dialogue was logged…
     assert not any("9876" in r.getMessage() for r in caplog.records)  # …without the PIN
+
+
+async def test_every_line_of_the_backend_and_its_port_carries_the_phone_id(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The journal field PHONE_ID: `journalctl PHONE_ID=7` shows the modem's lines with the phone's own.
+    caplog.set_level(logging.DEBUG, logger="raspisms_daemon.gsm")
+    async with simulated_modem(tmp_path) as sim, running(sim) as (backend, rec):
+        await sim.inject_sms("+33611111111", "hi")
+        await rec.wait_until(lambda evs: texts(evs) == ["hi"])
+        await backend.send(encode_submit("+33644444444", "hello"))
+    ours = [
+        r
+        for r in caplog.records
+        if r.name in ("raspisms_daemon.gsm.serial_at", "raspisms_daemon.gsm.at_transport")
+    ]
+    assert {r.name for r in ours} == {"raspisms_daemon.gsm.serial_at", "raspisms_daemon.gsm.at_transport"}
+    assert {getattr(r, "phone_id", None) for r in ours} == {7}
+    assert not any("phone=" in r.getMessage() for r in ours)  # the id is a field, not text
 
 
 async def test_sms_handed_over_directly_by_cmt_has_no_index(tmp_path: Path) -> None:
