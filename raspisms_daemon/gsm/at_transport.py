@@ -6,6 +6,9 @@ of the command in flight, hands URCs to a callback and logs garbage (survived, n
 never reconnects: a read error, EOF or hangup marks it lost (:attr:`AtTransport.lost`) and fails the
 command in flight with :class:`~raspisms_daemon.errors.ModemGone`; the backend's supervisor decides
 what happens next.
+
+Its limits are real time, not the backend's injected clock: the tty and the modem at its other end
+run in real time whatever a test's clock says.
 """
 
 from __future__ import annotations
@@ -153,7 +156,8 @@ class AtTransport:
                     try:
                         n = os.write(self._fd, view)
                     except BlockingIOError:
-                        await asyncio.sleep(0.01)  # the tty buffer is full (a stalled modem)
+                        # The tty buffer is full (a stalled modem): the kernel drains it in real time.
+                        await asyncio.sleep(0.01)
                         continue
                     view = view[n:]
         except TimeoutError as exc:

@@ -166,7 +166,7 @@ class GammuBackend:
         if self._task is not None:
             while not self._task.done():  # re-cancel: one cancellation may land in a finished await
                 self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1.0)
+                await asyncio.wait({self._task}, timeout=1.0)  # real time: for the cancellation to land
             if not self._task.cancelled() and self._task.exception() is not None:
                 self._log.error("gammu supervision had failed: %r", self._task.exception())
         if self._worker is not None:

@@ -8,6 +8,8 @@ never crashes the worker (unlike ``gammu.asyncworker``, which also flattens ever
 ``GSMError``). ``gammu.GSMError`` is translated into our exception tree here, in the thread, so that
 callers always see subclasses of :class:`~raspisms_daemon.errors.ModemError` or ``LinkError``.
 
+Timeouts are real time, not the backend's injected clock: libgammu blocks the thread in real time.
+
 The module imports ``gammu`` lazily: an AT-only install without python-gammu must still import it.
 """
 

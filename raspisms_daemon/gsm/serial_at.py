@@ -227,7 +227,7 @@ class SerialAtBackend:
     async def _wake(self, t: AtTransport) -> None:
         # ESC leaves a "> " prompt left over from a crash without sending it (Ctrl-Z would send it).
         await t.write_raw(ESC)
-        await asyncio.sleep(0.05)
+        await self._clock.sleep(0.05)
         last: Exception | None = None
         for _ in range(2):
             try:
