@@ -17,6 +17,9 @@ never blocks. The backend
   TP-SRR), deletes only when asked, and reconnects with backoff when the phone goes away or stops
   answering (:class:`Disconnected` … :class:`Reconnected`).
 
+The conversions between python-gammu's dicts and our types are pure, in :mod:`.gammu_convert`; the PIN
+and the reconnect schedule follow :mod:`.policy`, as the AT backend's do.
+
 python-gammu is an optional extra, imported when a backend is created: an AT-only install never needs it.
 With ``gammu_model = dummy`` (libgammu's file-system phone, for tests and demos) the default connection
 ``at`` is replaced by ``none``, the only one that driver accepts.

@@ -2,10 +2,11 @@
 
 Layers (as zigpy-znp): :mod:`.at_protocol` (pure parser) → :mod:`.at_transport` (one open port, one
 command in flight) → :class:`SerialAtBackend` (the domain: init, receiving, sending, calls, liveness,
-reconnects). One supervisor task owns everything long-lived: while connected it runs the URC worker and
-the periodic sweep/liveness job; when the link is lost it emits :class:`~.modem.Disconnected`, gets the
-modem back (reopen, re-init, ``AT+CFUN=1,1``, wait for the path to re-appear or :meth:`attach`), then
-emits :class:`~.modem.Reconnected` and sweeps.
+reconnects). One supervisor task owns everything long-lived: while connected it runs the URC worker
+(calls are tracked by the pure :class:`~.call_tracker.CallTracker`) and the periodic sweep/liveness job;
+when the link is lost it emits :class:`~.modem.Disconnected`, gets the modem back as the shared
+:class:`~.policy.ReconnectPolicy` says (reopen, re-init, ``AT+CFUN=1,1``, wait for the path to re-appear
+or :meth:`attach`), then emits :class:`~.modem.Reconnected` and sweeps.
 
 The backend never deletes a stored message on its own; only :meth:`SerialAtBackend.delete` does.
 """
