@@ -423,36 +423,31 @@ class SerialAtBackend:
             attempt += 1
             if not os.path.exists(self._phone.device):  # noqa: ASYNC240 (one stat, never blocks long)
                 self._log.info("waiting for %s to come back", self._phone.device)
-                await self._backoff_wait(delay)
-                continue
-            try:
-                transport, identity, setup = await self._connect()
-            except (ModemError, LinkError) as exc:
-                recovery = self._policy.after_failure(exc)
-                if recovery is Recovery.GIVE_UP:
-                    self._log.error("giving up: %s", exc)
-                    self._state = BackendState.FAILED
-                    self._stream.emit(Disconnected(str(exc)))
-                    return False
-                if recovery is Recovery.RESET:
-                    self._log.warning("modem does not answer after reopen (%s); resetting it", exc)
-                    await self._reset_modem()
-                else:
-                    self._log.warning("reconnect failed: %s", exc)
             else:
-                if self._state is BackendState.STOPPED:  # type: ignore[comparison-overlap]  # stop() ran meanwhile
-                    transport.close()
-                    return False
-                self._adopt(transport, identity, setup)
-                self._log.info("modem back")
-                return True
-            await self._backoff_wait(delay)
+                try:
+                    transport, identity, setup = await self._connect()
+                except (ModemError, LinkError) as exc:
+                    recovery = self._policy.after_failure(exc)
+                    if recovery is Recovery.GIVE_UP:
+                        self._log.error("giving up: %s", exc)
+                        self._state = BackendState.FAILED
+                        self._stream.emit(Disconnected(str(exc)))
+                        return False
+                    if recovery is Recovery.RESET:
+                        self._log.warning("modem does not answer after reopen (%s); resetting it", exc)
+                        await self._reset_modem()
+                    else:
+                        self._log.warning("reconnect failed: %s", exc)
+                else:
+                    if self._state is BackendState.STOPPED:  # type: ignore[comparison-overlap]  # stop() ran meanwhile
+                        transport.close()
+                        return False
+                    self._adopt(transport, identity, setup)
+                    self._log.info("modem back")
+                    return True
+            await sleep_or_until(self._clock, delay, self._attach)
+            self._attach.clear()
         return False
-
-    async def _backoff_wait(self, delay: float) -> None:
-        """Sleep ``delay`` on the clock, unless :meth:`attach` is (or was meanwhile) called."""
-        await sleep_or_until(self._clock, delay, self._attach)
-        self._attach.clear()
 
     async def _reset_modem(self) -> None:
         """AT+CFUN=1,1 on a fresh port; the modem reboots (no answer expected in time)."""
