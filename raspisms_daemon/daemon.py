@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import glob
 import logging
 import os
@@ -29,6 +30,7 @@ from .clock import Clock, SystemClock
 from .config import Config, PhoneConfig, UnixListen, parse_listen
 from .errors import LinkError, ModemError
 from .gsm.modem import ModemBackend
+from .gsm.policy import RefusedPins
 from .logs import register_secret
 from .phones.calls import close_dangling_calls
 from .phones.context import PhoneContext
@@ -56,15 +58,15 @@ SENDER_GRACE = 20.0  # at shutdown, how long the SMS in hand may take to finish
 STATUS_INTERVAL = 10.0
 
 
-def make_backend(phone: PhoneConfig, clock: Clock) -> ModemBackend:
+def make_backend(phone: PhoneConfig, clock: Clock, *, refused_pins: RefusedPins) -> ModemBackend:
     """The backend ``[phone:ID] backend`` names (imported lazily: python-gammu is optional)."""
     if phone.backend == "gammu":
         from .gsm.gammu_backend import GammuBackend
 
-        return GammuBackend(phone, clock=clock)
+        return GammuBackend(phone, clock=clock, refused_pins=refused_pins)
     from .gsm.serial_at import SerialAtBackend
 
-    return SerialAtBackend(phone, clock=clock)
+    return SerialAtBackend(phone, clock=clock, refused_pins=refused_pins)
 
 
 def _candidate_devices() -> list[str]:
@@ -92,7 +94,7 @@ class Daemon:
         config: Config,
         *,
         clock: Clock | None = None,
-        backend_factory: BackendFactory = make_backend,
+        backend_factory: BackendFactory | None = None,
         notifier: Notifier | None = None,
     ) -> None:
         self.config = config
@@ -103,7 +105,10 @@ class Daemon:
             if phone.pin:
                 register_secret(phone.pin)
         self.clock: Clock = clock or SystemClock()
-        self.backend_factory = backend_factory
+        # One memory of refused PINs for every backend built from here on: a phone's rebuilt backend must
+        # not spend another of its SIM's three tries.
+        pins = RefusedPins()
+        self.backend_factory = backend_factory or functools.partial(make_backend, refused_pins=pins)
         self.notifier = notifier or Notifier.from_env()
         self.supervisors: dict[int, PhoneSupervisor] = {}
         self.dispatcher: Dispatcher | None = None

@@ -6,6 +6,9 @@ of the command in flight, hands URCs to a callback and logs garbage (survived, n
 never reconnects: a read error, EOF or hangup marks it lost (:attr:`AtTransport.lost`) and fails the
 command in flight with :class:`~raspisms_daemon.errors.ModemGone`; the backend's supervisor decides
 what happens next.
+
+Its limits are real time, not the backend's injected clock: the tty and the modem at its other end
+run in real time whatever a test's clock says.
 """
 
 from __future__ import annotations
@@ -38,14 +41,14 @@ class AtTransport:
         ser: serial.Serial,
         *,
         on_urc: Callable[[Urc], None],
-        context: str = "",
+        phone_id: int | None = None,
     ) -> None:
         self._ser = ser
         self._fd = ser.fileno()
         self._loop = asyncio.get_running_loop()
         self._parser = AtParser()
         self._on_urc = on_urc
-        self._ctx = context
+        self._log = logging.LoggerAdapter(log, {"phone_id": phone_id})  # the journal's PHONE_ID
         self._lock = asyncio.Lock()  # one command in flight
         self._response: asyncio.Future[Response] | None = None
         self._prompt: asyncio.Future[Prompt] | None = None
@@ -60,7 +63,7 @@ class AtTransport:
         baudrate: int,
         *,
         on_urc: Callable[[Urc], None],
-        context: str = "",
+        phone_id: int | None = None,
     ) -> AtTransport:
         try:
             # timeout=0: pyserial leaves the fd non-blocking; we never call its blocking read.
@@ -71,7 +74,7 @@ class AtTransport:
             ser.reset_input_buffer()  # stale bytes from before we owned the port mean nothing
         except (serial.SerialException, OSError):
             pass
-        return cls(ser, on_urc=on_urc, context=context)
+        return cls(ser, on_urc=on_urc, phone_id=phone_id)
 
     @property
     def is_lost(self) -> bool:
@@ -89,7 +92,7 @@ class AtTransport:
         if not data:
             self._mark_lost(ModemGone("end of file on the port"))
             return
-        log.debug("%s <- %r", self._ctx, redact_bytes(data))
+        self._log.debug("<- %r", redact_bytes(data))
         self._parser.receive_data(data)
         self._dispatch()
 
@@ -98,7 +101,7 @@ class AtTransport:
             try:
                 event = self._parser.next_event()
             except Exception:  # a parser bug must not kill the reader
-                log.exception("%s AT parser failed; resetting it", self._ctx)
+                self._log.exception("AT parser failed; resetting it")
                 self._parser.reset()
                 return
             if event is None:
@@ -107,7 +110,7 @@ class AtTransport:
                 if self._response is not None and not self._response.done():
                     self._response.set_result(event)
                 else:
-                    log.warning("%s response with nobody waiting: %s", self._ctx, redact(repr(event)))
+                    self._log.warning("response with nobody waiting: %s", redact(repr(event)))
             elif isinstance(event, Prompt):
                 if self._prompt is not None and not self._prompt.done():
                     self._prompt.set_result(event)
@@ -117,13 +120,13 @@ class AtTransport:
                 try:
                     self._on_urc(event)
                 except Exception:
-                    log.exception("%s URC handler failed on %r", self._ctx, event.line)
+                    self._log.exception("URC handler failed on %r", event.line)
             else:
-                log.warning("%s garbage from modem (%s): %r", self._ctx, event.reason, event.data[:200])
+                self._log.warning("garbage from modem (%s): %r", event.reason, event.data[:200])
 
     def _mark_lost(self, exc: Exception) -> None:
         if not self.lost.done():
-            log.info("%s port lost: %s", self._ctx, exc)
+            self._log.info("port lost: %s", exc)
             self.lost.set_result(exc)
         for fut in (self._response, self._prompt):
             if fut is not None and not fut.done():
@@ -145,7 +148,7 @@ class AtTransport:
     async def _write(self, data: bytes, limit: float) -> None:
         if self.is_lost:
             raise ModemGone("port is closed")
-        log.debug("%s -> %r", self._ctx, redact_bytes(data))
+        self._log.debug("-> %r", redact_bytes(data))
         view = memoryview(data)
         try:
             async with asyncio.timeout(limit):
@@ -153,7 +156,8 @@ class AtTransport:
                     try:
                         n = os.write(self._fd, view)
                     except BlockingIOError:
-                        await asyncio.sleep(0.01)  # the tty buffer is full (a stalled modem)
+                        # The tty buffer is full (a stalled modem): the kernel drains it in real time.
+                        await asyncio.sleep(0.01)
                         continue
                     view = view[n:]
         except TimeoutError as exc:

@@ -17,6 +17,9 @@ never blocks. The backend
   TP-SRR), deletes only when asked, and reconnects with backoff when the phone goes away or stops
   answering (:class:`Disconnected` … :class:`Reconnected`).
 
+The conversions between python-gammu's dicts and our types are pure, in :mod:`.gammu_convert`; the PIN
+and the reconnect schedule follow :mod:`.policy`, as the AT backend's do.
+
 python-gammu is an optional extra, imported when a backend is created: an AT-only install never needs it.
 With ``gammu_model = dummy`` (libgammu's file-system phone, for tests and demos) the default connection
 ``at`` is replaced by ``none``, the only one that driver accepts.
@@ -35,8 +38,15 @@ from typing import Any, TypeVar
 
 from ..clock import Clock, SystemClock, sleep_or_until
 from ..config import PhoneConfig
-from ..errors import CmeError, LinkError, ModemError, ModemGone, PduError
-from . import gsm7
+from ..errors import LinkError, ModemError, ModemGone
+from .event_stream import EmittedMessages, EventStream, MessageKey
+from .gammu_convert import (
+    event_from_gammu,
+    identity_from_gammu,
+    message_key,
+    rssi_from_quality,
+    submit_message,
+)
 from .gammu_worker import GammuWorker, NoMoreEntries, import_gammu, translate_gammu_error
 from .modem import (
     CallEnded,
@@ -45,14 +55,18 @@ from .modem import (
     Identity,
     ModemEvent,
     Reconnected,
-    ReportReceived,
     SignalChanged,
-    SmsReceived,
-    UndecodableSms,
-    pin_refused,
-    remember_refused_pin,
 )
-from .pdu import Concat, DeliverPdu, StatusReportPdu, SubmitPart, parse_udh, status_outcome
+from .pdu import SubmitPart
+from .policy import (
+    PinStep,
+    ReconnectPolicy,
+    Recovery,
+    RefusedPins,
+    decide_pin,
+    refused_pin_error,
+    sim_status_from_gammu,
+)
 
 __all__ = ["GammuBackend", "GammuState"]
 
@@ -65,29 +79,16 @@ class GammuState(enum.Enum):
     NEW = "new"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"  # lost the phone; the supervision task is reconnecting
+    FAILED = "failed"  # lost the phone and gave up getting it back: the SIM wants a code we do not have
     STOPPING = "stopping"
     STOPPED = "stopped"
 
-
-_END = object()  # closes the event stream
 
 # A GetNext* walk that never says "empty" (a driver bug) must not spin forever.
 _MAX_MESSAGES_PER_SWEEP = 1000
 
 _CALL_RINGING = frozenset({"IncomingCall"})
 _CALL_ENDED = frozenset({"CallEnd", "CallRemoteEnd", "CallLocalEnd"})
-
-_REGISTRATION = {
-    "HomeNetwork": "home",
-    "RoamingNetwork": "roaming",
-    "RequestingNetwork": "searching",
-    "RegistrationDenied": "denied",
-    "NoNetwork": "unregistered",
-}
-
-# Keys of already emitted messages: (storage, index, content fingerprint). The fingerprint lets a new
-# message that reuses a freed location be seen as new.
-_Key = tuple[str, int, str]
 
 
 class GammuBackend:
@@ -99,7 +100,8 @@ class GammuBackend:
         *,
         clock: Clock | None = None,
         call_timeout: float = 30.0,
-        reconnect_backoff: Sequence[float] = (1, 2, 5, 10, 30),
+        reconnect: ReconnectPolicy | None = None,
+        refused_pins: RefusedPins | None = None,
         init_timeout: float = 60.0,
     ) -> None:
         self._gammu: ModuleType = import_gammu()  # a clear ModemError when python-gammu is missing
@@ -109,7 +111,8 @@ class GammuBackend:
         # libgammu's Init probes the phone with paced commands (≈5 s even on a quick modem): it gets
         # its own, longer timeout.
         self._init_timeout = max(init_timeout, call_timeout)
-        self._backoff = tuple(float(x) for x in reconnect_backoff) or (1.0,)
+        self._policy = reconnect or ReconnectPolicy()
+        self._refused_pins = refused_pins or RefusedPins()
         self._tick = max(0.05, min(phone.poll_interval, 0.5))  # ReadDevice period (call callbacks)
         self._state = GammuState.NEW
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -117,14 +120,17 @@ class GammuBackend:
         self._sm: Any = None  # the gammu.StateMachine; used only inside worker jobs (and Abort)
         self._busy_sm: Any = None  # the StateMachine a job may be blocked in (Init included)
         self._task: asyncio.Task[None] | None = None
-        self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._stream = EventStream()
         self._lost: str | None = None  # set by a user call that found the phone gone
-        self._emitted: set[_Key] = set()
-        self._deleting: set[tuple[str, int]] = set()  # deleted while a sweep may hold an old copy
+        self._emitted = EmittedMessages()
+        # Deleted while a sweep may hold an old copy: not emitted again until the next sweep starts. (The
+        # AT backend needs no such rule: it emits a listing before anything else can run.)
+        self._deleting: set[tuple[str, int]] = set()
         self._signal: int | None = None
         self._attach = asyncio.Event()  # udev saw a device appear: cut the reconnect backoff short
         self._sweep_lock = asyncio.Lock()  # one GetNextSMS walk at a time (libgammu keeps its cursor)
-        self._tag = f"phone={phone.id}"
+        # Every line carries the phone's id as a field (the journal's PHONE_ID), as the phone's own do.
+        self._log = logging.LoggerAdapter(log, {"phone_id": phone.id})
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -134,9 +140,9 @@ class GammuBackend:
 
     async def start(self) -> None:
         if self._state is not GammuState.NEW:
-            raise ModemError(f"{self._tag}: gammu backend cannot start from state {self._state.value}")
+            raise ModemError(f"gammu backend cannot start from state {self._state.value}")
         self._loop = asyncio.get_running_loop()
-        self._worker = GammuWorker(f"gammu-phone-{self._phone.id}")
+        self._worker = GammuWorker(f"gammu-phone-{self._phone.id}", phone_id=self._phone.id)
         self._worker.start()
         try:
             await self._open()
@@ -145,12 +151,11 @@ class GammuBackend:
                 self._abort()
             await self._worker.close(timeout=self._call_timeout)
             self._state = GammuState.STOPPED
-            self._events.put_nowait(_END)
+            self._stream.close()
             raise
         self._state = GammuState.CONNECTED
-        log.info(
-            "%s gammu connected (model=%s connection=%s device=%s)",
-            self._tag,
+        self._log.info(
+            "gammu connected (model=%s connection=%s device=%s)",
             self._phone.gammu_model or "auto",
             self._connection(),
             self._phone.device,
@@ -164,27 +169,22 @@ class GammuBackend:
         if self._task is not None:
             while not self._task.done():  # re-cancel: one cancellation may land in a finished await
                 self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1.0)
+                await asyncio.wait({self._task}, timeout=1.0)  # real time: for the cancellation to land
             if not self._task.cancelled() and self._task.exception() is not None:
-                log.error("%s gammu supervision had failed: %r", self._tag, self._task.exception())
+                self._log.error("gammu supervision had failed: %r", self._task.exception())
         if self._worker is not None:
             if self._worker.busy_with is not None:
                 self._abort()  # cut a blocked libgammu call short instead of waiting out its timeout
             exited = await self._worker.close(final=self._terminate_sync, timeout=self._call_timeout)
             if not exited:
-                log.error("%s gammu worker thread did not stop; it is left blocked in libgammu", self._tag)
+                self._log.error("gammu worker thread did not stop; it is left blocked in libgammu")
         self._sm = None
         self._state = GammuState.STOPPED
-        self._events.put_nowait(_END)
-        log.info("%s gammu backend stopped", self._tag)
+        self._stream.close()
+        self._log.info("gammu backend stopped")
 
-    async def events(self) -> AsyncIterator[ModemEvent]:
-        while True:
-            event = await self._events.get()
-            if event is _END:
-                self._events.put_nowait(_END)  # a second reader also ends
-                return
-            yield event
+    def events(self) -> AsyncIterator[ModemEvent]:
+        return self._stream.events()
 
     # -- commands ----------------------------------------------------------------------------------
 
@@ -198,7 +198,7 @@ class GammuBackend:
             )
             mr = int(ref) & 0xFF  # TP-MR is one octet, as the status report will carry it
             references.append(mr)
-            log.info("%s sent part %d/%d to %s mr=%d", self._tag, n, len(parts), part.number, mr)
+            self._log.info("sent part %d/%d to %s mr=%d", n, len(parts), part.number, mr)
         return references
 
     async def delete(self, index: int, storage: str) -> None:
@@ -210,13 +210,13 @@ class GammuBackend:
                 f"DeleteSMS {storage}/{index}",
             )
         except NoMoreEntries:
-            log.debug("%s message %s/%d already gone", self._tag, storage, index)
+            self._log.debug("message %s/%d already gone", storage, index)
         except BaseException:
             # Still stored: let the next poll show it again, so that the caller deletes it then.
             self._deleting.discard((storage, index))
             raise
         finally:
-            self._emitted = {k for k in self._emitted if (k[0], k[1]) != (storage, index)}
+            self._emitted.forget(storage, index)
 
     async def attach(self) -> None:
         """udev says a device appeared: if we are waiting to reconnect, try at once."""
@@ -254,13 +254,13 @@ class GammuBackend:
         timeout: float | None = None,  # noqa: ASYNC109 - the job's limit
     ) -> T:
         if self._worker is None:
-            raise ModemGone(f"{self._tag} {what}: not started")
-        return await self._worker.call(fn, timeout=timeout or self._call_timeout, what=f"{self._tag} {what}")
+            raise ModemGone(f"{what}: not started")
+        return await self._worker.call(fn, timeout=timeout or self._call_timeout, what=what)
 
     async def _user_call(self, fn: Callable[[], T], what: str) -> T:
         """A call on behalf of a caller: refused while disconnected; a lost phone starts a reconnect."""
         if self._state is not GammuState.CONNECTED or self._sm is None:
-            raise ModemGone(f"{self._tag} {what}: phone not connected ({self._state.value})")
+            raise ModemGone(f"{what}: phone not connected ({self._state.value})")
         try:
             return await self._call(fn, what)
         except LinkError as exc:
@@ -272,7 +272,7 @@ class GammuBackend:
         """In the worker: the connected StateMachine, or ModemGone (a job queued before a loss)."""
         sm = self._sm
         if sm is None:
-            raise ModemGone(f"{self._tag}: no gammu connection")
+            raise ModemGone("no gammu connection")
         return sm
 
     def _abort(self) -> None:
@@ -298,10 +298,8 @@ class GammuBackend:
             try:
                 sm.SetIncomingCall(True)
             except gammu.GSMError as exc:
-                log.warning(
-                    "%s no incoming call notifications: %s",
-                    self._tag,
-                    translate_gammu_error(exc, "SetIncomingCall"),
+                self._log.warning(
+                    "no incoming call notifications: %s", translate_gammu_error(exc, "SetIncomingCall")
                 )
         except BaseException:
             with contextlib.suppress(Exception):
@@ -317,27 +315,23 @@ class GammuBackend:
             if isinstance(err, LinkError):
                 raise err from exc
             return  # not supported by this phone: assume no code is needed
-        if status is None:
-            return
         pin = self._phone.pin
-        if status == "PIN" and pin and pin_refused(self._phone.device, pin):
-            raise CmeError(16, "the SIM refused the configured PIN before; fix pin and restart")
-        if status == "PIN" and pin:
-            try:
-                sm.EnterSecurityCode("PIN", pin)
-            except self._gammu.GSMError as exc:
-                err = translate_gammu_error(exc, "EnterSecurityCode")
-                if isinstance(err, LinkError):
-                    raise err from exc
-                # Never again, not even by a rebuilt backend: the third wrong PIN locks the SIM (PUK).
-                remember_refused_pin(self._phone.device, pin)
-                raise CmeError(16, f"the SIM refused the configured PIN ({err}); not retrying") from exc
-            log.info("%s SIM PIN entered", self._tag)
+        refused = self._refused_pins.refused(self._phone.device, pin)
+        decision = decide_pin(sim_status_from_gammu(status), str(status), pin, refused_before=refused)
+        if decision.error is not None:
+            raise decision.error
+        if decision.step is not PinStep.ENTER_PIN:
             return
-        if status == "PIN":
-            raise CmeError(11, f"the SIM asks for its PIN and [phone:{self._phone.id}] has no pin")
-        # PUK, PIN2, PUK2, phone codes: nothing the daemon may type.
-        raise CmeError(12 if status == "PUK" else 17, f"the SIM asks for {status}; unlock it elsewhere")
+        assert pin is not None
+        try:
+            sm.EnterSecurityCode("PIN", pin)
+        except self._gammu.GSMError as exc:
+            err = translate_gammu_error(exc, "EnterSecurityCode")
+            if isinstance(err, LinkError):
+                raise err from exc
+            self._refused_pins.remember(self._phone.device, pin)
+            raise refused_pin_error(err) from exc
+        self._log.info("SIM PIN entered")
 
     def _terminate_sync(self) -> None:
         """In the worker: close the connection and drop our references to the StateMachine here, so
@@ -362,14 +356,9 @@ class GammuBackend:
             else:
                 return
             assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._emit, event)
+            self._loop.call_soon_threadsafe(self._stream.emit, event)
         except Exception:  # an exception here would only be printed by python-gammu, then lost
-            log.exception("%s incoming call callback failed", self._tag)
-
-    def _emit(self, event: ModemEvent) -> None:
-        if self._state is GammuState.STOPPED:
-            return
-        self._events.put_nowait(event)
+            self._log.exception("incoming call callback failed")
 
     # -- supervision: polling, liveness, reconnect --------------------------------------------------
 
@@ -394,18 +383,18 @@ class GammuBackend:
                 await self._reconnect(str(exc))
                 next_sweep = next_signal = self._clock.monotonic()
             except ModemError as exc:
-                log.warning("%s gammu: %s", self._tag, exc)
+                self._log.warning("gammu: %s", exc)
                 await self._clock.sleep(self._phone.poll_interval)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bug must not end the phone's polling for good
-                log.exception("%s gammu supervision failed; retrying", self._tag)
+                self._log.exception("gammu supervision failed; retrying")
                 await self._clock.sleep(self._phone.poll_interval)
 
     async def _reconnect(self, reason: str) -> None:
         self._state = GammuState.DISCONNECTED
-        log.warning("%s gammu phone lost: %s", self._tag, reason)
-        self._emit(Disconnected(reason=reason))
+        self._log.warning("gammu phone lost: %s", reason)
+        self._stream.emit(Disconnected(reason=reason))
         if self._worker is not None and self._worker.busy_with is not None:
             self._abort()  # free the worker from a call that may block for a long time
         attempt = 0
@@ -413,12 +402,19 @@ class GammuBackend:
             with contextlib.suppress(ModemError, LinkError):
                 await self._call(self._terminate_sync, "Terminate", timeout=min(self._call_timeout, 10.0))
             self._sm = None
-            await self._backoff_wait(self._backoff[min(attempt, len(self._backoff) - 1)])
+            await self._backoff_wait(self._policy.delay(attempt))
             try:
                 await self._open()
             except (ModemError, LinkError) as exc:
                 attempt += 1
-                log.info("%s gammu reconnect attempt %d failed: %s", self._tag, attempt, exc)
+                # A RESET is one more try here: libgammu has no reboot for a modem that does not answer,
+                # and every try starts with a fresh Init.
+                if self._policy.after_failure(exc) is Recovery.GIVE_UP:
+                    self._log.error("giving up: %s", exc)
+                    self._state = GammuState.FAILED
+                    self._stream.emit(Disconnected(reason=str(exc)))
+                    return
+                self._log.info("gammu reconnect attempt %d failed: %s", attempt, exc)
                 continue
             break
         if self._state is not GammuState.DISCONNECTED:
@@ -428,8 +424,8 @@ class GammuBackend:
         # whose take-in failed gets another chance, and the supervisor recognises the ones it has.
         self._emitted.clear()
         self._state = GammuState.CONNECTED
-        log.info("%s gammu phone back after %d failed attempt(s)", self._tag, attempt)
-        self._emit(Reconnected())
+        self._log.info("gammu phone back after %d failed attempt(s)", attempt)
+        self._stream.emit(Reconnected())
 
     async def _backoff_wait(self, delay: float) -> None:
         """Sleep ``delay`` on the clock, unless :meth:`attach` is (or was meanwhile) called."""
@@ -441,7 +437,7 @@ class GammuBackend:
         rssi = rssi_from_quality(quality)
         if rssi != self._signal:
             self._signal = rssi
-            self._emit(SignalChanged(rssi=rssi))
+            self._stream.emit(SignalChanged(rssi=rssi))
 
     async def sweep(self) -> None:
         """Read every stored message once; emit the ones not emitted yet (and not deleted since).
@@ -475,7 +471,7 @@ class GammuBackend:
             except ModemError as exc:
                 # libgammu choked on one stored message: still hand over what was read before it
                 # (the rest waits for the next sweep). Losing the whole walk would hide them all.
-                log.warning("%s gammu could not read past location %s: %s", self._tag, location, exc)
+                self._log.warning("gammu could not read past location %s: %s", location, exc)
                 break
             if not batch or batch[0].get("Location") == location:
                 break  # a driver that repeats itself: stop rather than loop
@@ -486,21 +482,21 @@ class GammuBackend:
                 self._emitted.clear()
             return
         linked = await self._call(lambda: self._gammu.LinkSMS(entries), "LinkSMS")
-        seen: set[_Key] = set()
+        seen: set[MessageKey] = set()
+        now = datetime.fromtimestamp(self._clock.time(), UTC)  # for messages gammu gives no time
         for group in linked:
             for part in group:
                 key = message_key(part)
                 seen.add(key)
-                if key in self._emitted or (key[0], key[1]) in self._deleting:
+                if self._emitted.seen(key) or (key[0], key[1]) in self._deleting:
                     continue
-                event = event_from_gammu(part)
+                event = event_from_gammu(part, now)
                 if event is None:
                     continue
                 self._emitted.add(key)
-                self._emit(event)
+                self._stream.emit(event)
         if complete:
-            # Forget what vanished (deleted here or elsewhere) so the set stays small.
-            self._emitted &= seen
+            self._emitted.keep_only(seen)
 
     def _identity_sync(self) -> Identity:
         """In the worker: everything the phone tells about itself; unsupported queries give None."""
@@ -515,198 +511,12 @@ class GammuBackend:
                     raise err from exc
                 return None
 
-        model = ask(sm.GetModel, "GetModel")
-        if isinstance(model, tuple | list):
-            model = next((m for m in reversed(model) if m and m != "unknown"), None)
-        network = ask(sm.GetNetworkInfo, "GetNetworkInfo") or {}
-        quality = ask(sm.GetSignalQuality, "GetSignalQuality")
-        return Identity(
-            manufacturer=ask(sm.GetManufacturer, "GetManufacturer") or None,
-            model=model or None,
-            imei=ask(sm.GetIMEI, "GetIMEI") or None,
-            imsi=ask(sm.GetSIMIMSI, "GetSIMIMSI") or None,
-            iccid=None,  # libgammu has no portable ICCID query
-            operator=operator_name(network, self._gammu.GSMNetworks),
-            signal=rssi_from_quality(quality) if quality else None,
-            registration=_REGISTRATION.get(network.get("State", ""), "unknown") if network else None,
+        return identity_from_gammu(
+            model=ask(sm.GetModel, "GetModel"),
+            network=ask(sm.GetNetworkInfo, "GetNetworkInfo"),
+            quality=ask(sm.GetSignalQuality, "GetSignalQuality"),
+            manufacturer=ask(sm.GetManufacturer, "GetManufacturer"),
+            imei=ask(sm.GetIMEI, "GetIMEI"),
+            imsi=ask(sm.GetSIMIMSI, "GetSIMIMSI"),
+            known_networks=self._gammu.GSMNetworks,
         )
-
-
-# -- conversions between python-gammu dicts and our types (pure) ---------------------------------------
-
-
-def submit_message(part: SubmitPart) -> dict[str, Any]:
-    """The python-gammu SMS dict for one part ready to send.
-
-    python-gammu has no ``DeliveryReport`` key: ``Type = Status_Report`` is what makes libgammu set
-    TP-SRR in the SMS-SUBMIT (as ``gammu sendsms -report`` does).
-    """
-    message: dict[str, Any] = {
-        "Number": part.number,
-        "Text": part.text,
-        "SMSC": {"Location": 1},
-        "Type": "Status_Report" if part.status_report_request else "Submit",
-        "Coding": "Unicode_No_Compression" if part.encoding == "ucs2" else "Default_No_Compression",
-        "Folder": 0,
-        "Location": 0,
-    }
-    if part.flash:
-        message["Class"] = 0
-    c = part.concat
-    if c is not None and part.udh:
-        # The codec already built the header (8- or 16-bit element): libgammu sends its Text as is.
-        wide = part.udh[1] == 0x08
-        message["UDH"] = {
-            "Type": "ConcatenatedMessages16bit" if wide else "ConcatenatedMessages",
-            "Text": part.udh,
-            "ID16bit" if wide else "ID8bit": c.ref,
-            "PartNumber": c.seq,
-            "AllParts": c.total,
-        }
-    elif part.udh:
-        message["UDH"] = {"Type": "UserUDH", "Text": part.udh}
-    return message
-
-
-def operator_name(network: dict[str, Any], known: dict[str, str]) -> str | None:
-    """The operator's name: as the network gives it (python-gammu ≥ 3.3 passes it on), else libgammu's
-    table of network codes (``gammu.GSMNetworks``), else the code itself (``"208 15"``)."""
-    code = network.get("NetworkCode") or None
-    return network.get("NetworkName") or (known.get(code) if code else None) or code
-
-
-def rssi_from_quality(quality: dict[str, Any]) -> int | None:
-    """+CSQ-style rssi (0..31) from gammu's signal quality (dBm when known, else percent)."""
-    dbm = quality.get("SignalStrength", -1)
-    if isinstance(dbm, int) and -113 <= dbm <= -51:
-        return (dbm + 113) // 2
-    percent = quality.get("SignalPercent", -1)
-    if isinstance(percent, int) and 0 <= percent <= 100:
-        return round(percent * 31 / 100)
-    return None
-
-
-def message_key(part: dict[str, Any]) -> _Key:
-    udh = part.get("UDH") or {}
-    text = part.get("Text")
-    fingerprint = "|".join(
-        str(x)
-        for x in (
-            part.get("Type"),
-            part.get("Number"),
-            text,
-            part.get("DateTime"),
-            udh.get("Text"),
-            part.get("MessageReference"),
-        )
-    )
-    return (str(part.get("Folder", 0)), int(part.get("Location", 0)), fingerprint)
-
-
-def _aware(value: Any) -> datetime | None:
-    """gammu's timestamp: python-gammu ≥ 3.3 gives it with the zone libgammu knows; older ones
-    give a naive time, which is the phone's local time."""
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is None:
-        return value.astimezone()
-    return value
-
-
-def _concat(part: dict[str, Any], raw: bytes) -> Concat | None:
-    """The concatenation element: from the raw UDH (length octet first) when there is one, else from
-    the fields gammu decoded (a header the codec finds malformed falls back to those too)."""
-    if raw:
-        with contextlib.suppress(PduError):
-            concat = parse_udh(raw)
-            if concat is not None:
-                return concat
-    udh = part.get("UDH") or {}
-    if udh.get("Type") in ("ConcatenatedMessages", "ConcatenatedMessages16bit"):
-        ref = udh.get("ID16bit", -1)
-        if ref is None or ref < 0:
-            ref = udh.get("ID8bit", -1)
-        total, seq = udh.get("AllParts", -1), udh.get("PartNumber", -1)
-        if ref is not None and ref >= 0 and 1 <= seq <= total:
-            return Concat(ref=ref, total=total, seq=seq)
-    return None
-
-
-def deliver_from_gammu(part: dict[str, Any]) -> DeliverPdu:
-    """A DeliverPdu built from gammu's decoded fields (gammu never shows us the PDU itself).
-
-    ``first_octet``, ``pid`` and ``dcs`` are reconstructed from what gammu reports; ``data`` follows the
-    codec's convention (GSM-7: one septet value per octet; UCS-2: UTF-16-BE; 8-bit: the octets).
-    """
-    udh_info = part.get("UDH") or {}
-    raw_udh = bytes(udh_info.get("Text") or b"")
-    coding = part.get("Coding", "Default_No_Compression")
-    text_value = part.get("Text", "")
-    if coding == "8bit":
-        encoding, dcs = "8bit", 0x04
-        data = bytes(text_value) if isinstance(text_value, bytes | bytearray) else b""
-        text = ""
-    elif coding.startswith("Unicode"):
-        encoding, dcs = "ucs2", 0x08
-        text = str(text_value)
-        data = text.encode("utf-16-be", errors="surrogatepass")
-    else:
-        encoding, dcs = "gsm7", 0x00
-        text = str(text_value)
-        try:
-            data = bytes(gsm7.encode_septets(text))
-        except PduError:
-            data = b""
-    klass = part.get("Class", -1)
-    if isinstance(klass, int) and 0 <= klass <= 3:
-        dcs |= 0x10 | klass
-    scts = _aware(part.get("DateTime")) or _aware(part.get("SMSCDateTime")) or datetime.now(UTC)
-    first_octet = 0x04 | (0x40 if raw_udh else 0) | (0x80 if part.get("ReplyViaSameSMSC") else 0)
-    smsc = (part.get("SMSC") or {}).get("Number") or None
-    return DeliverPdu(
-        smsc=smsc,
-        number=str(part.get("Number", "")),
-        text=text,
-        scts=scts,
-        concat=_concat(part, raw_udh),
-        first_octet=first_octet,
-        pid=0,
-        dcs=dcs,
-        encoding=encoding,
-        udh=raw_udh or None,
-        data=data,
-        flash=klass == 0,
-    )
-
-
-def report_from_gammu(part: dict[str, Any]) -> StatusReportPdu:
-    """A StatusReportPdu from gammu's fields: MessageReference, recipient, TP-ST (``DeliveryStatus``)."""
-    status = int(part.get("DeliveryStatus", 0)) & 0xFF
-    scts = _aware(part.get("DateTime")) or datetime.now(UTC)
-    discharge = _aware(part.get("SMSCDateTime")) or scts
-    return StatusReportPdu(
-        smsc=(part.get("SMSC") or {}).get("Number") or None,
-        first_octet=0x06,  # SMS-STATUS-REPORT, TP-MMS set: gammu does not give the real one
-        mr=int(part.get("MessageReference", 0)) & 0xFF,
-        number=str(part.get("Number", "")),
-        scts=scts,
-        discharge=discharge,
-        status=status,
-        outcome=status_outcome(status),
-    )
-
-
-def event_from_gammu(part: dict[str, Any]) -> ModemEvent | None:
-    """The event for one stored part; None for what is not ours to report (sent/draft messages)."""
-    index = int(part.get("Location", 0))
-    storage = str(part.get("Folder", 0))
-    kind = part.get("Type")
-    try:
-        if kind == "Status_Report":
-            return ReportReceived(index=index, storage=storage, pdu="", report=report_from_gammu(part))
-        if kind == "Deliver":
-            return SmsReceived(index=index, storage=storage, pdu="", message=deliver_from_gammu(part))
-    except (ValueError, TypeError, KeyError) as exc:
-        # Kept, never dropped: the supervisor stores undecodable messages raw.
-        return UndecodableSms(index=index, storage=storage, pdu="", error=f"gammu message: {exc!r}")
-    return None

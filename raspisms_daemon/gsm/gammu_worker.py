@@ -8,6 +8,8 @@ never crashes the worker (unlike ``gammu.asyncworker``, which also flattens ever
 ``GSMError``). ``gammu.GSMError`` is translated into our exception tree here, in the thread, so that
 callers always see subclasses of :class:`~raspisms_daemon.errors.ModemError` or ``LinkError``.
 
+Timeouts are real time, not the backend's injected clock: libgammu blocks the thread in real time.
+
 The module imports ``gammu`` lazily: an AT-only install without python-gammu must still import it.
 """
 
@@ -87,8 +89,9 @@ def translate_gammu_error(exc: BaseException, where: str) -> BaseException:
 class GammuWorker:
     """A dedicated thread with a job queue. Create and use it from inside a running event loop."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, phone_id: int | None = None) -> None:
         self._name = name
+        self._log = logging.LoggerAdapter(log, {"phone_id": phone_id})  # the journal's PHONE_ID
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any], str] | None] = (
             queue.SimpleQueue()
         )
@@ -155,13 +158,13 @@ class GammuWorker:
             if final is not None:
                 done: asyncio.Future[Any] = self._loop.create_future()
                 # Nobody awaits this one: retrieve its outcome so a failing Terminate is only logged.
-                done.add_done_callback(_log_close_outcome)
+                done.add_done_callback(self._log_close_outcome)
                 self._jobs.put((final, done, "close"))
             self._jobs.put(None)
         try:
             await asyncio.wait_for(asyncio.shield(self._exited), timeout)
         except TimeoutError:
-            log.warning(
+            self._log.warning(
                 "gammu worker %s still blocked in %s after %.1fs", self._name, self.busy_with, timeout
             )
             return False
@@ -198,17 +201,16 @@ class GammuWorker:
             exc.__cause__ = cause  # the same chain `raise ... from` would give
         self._call_soon(_settle, fut, result, exc)
 
+    def _log_close_outcome(self, fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            self._log.debug("closing the gammu connection failed: %s", fut.exception())
+
     def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         assert self._loop is not None
         try:
             self._loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting any more
-
-
-def _log_close_outcome(fut: asyncio.Future[Any]) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        log.debug("closing the gammu connection failed: %s", fut.exception())
 
 
 def _settle(fut: asyncio.Future[Any] | None, result: Any, exc: BaseException | None) -> None:

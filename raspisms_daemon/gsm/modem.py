@@ -26,8 +26,6 @@ __all__ = [
     "SignalChanged",
     "SmsReceived",
     "UndecodableSms",
-    "pin_refused",
-    "remember_refused_pin",
 ]
 
 
@@ -119,21 +117,6 @@ class Identity:
     operator: str | None = None
     signal: int | None = None  # rssi 0..31 as +CSQ gives it
     registration: str | None = None  # "home", "roaming", "searching", "denied", "unregistered", "unknown"
-
-
-# (device, PIN) pairs a SIM refused in this process. A SIM locks itself (PUK) after three wrong PINs,
-# and the phone supervisor builds a fresh backend after every failed start: the memory of a refusal
-# must outlive the backend, or each retry would spend one of the three tries.
-_REFUSED_PINS: set[tuple[str, str]] = set()
-
-
-def pin_refused(device: str, pin: str) -> bool:
-    """True when the SIM at ``device`` already refused ``pin``: do not enter it again."""
-    return (device, pin) in _REFUSED_PINS
-
-
-def remember_refused_pin(device: str, pin: str) -> None:
-    _REFUSED_PINS.add((device, pin))
 
 
 class ModemBackend(Protocol):

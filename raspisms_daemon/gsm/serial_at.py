@@ -2,10 +2,11 @@
 
 Layers (as zigpy-znp): :mod:`.at_protocol` (pure parser) → :mod:`.at_transport` (one open port, one
 command in flight) → :class:`SerialAtBackend` (the domain: init, receiving, sending, calls, liveness,
-reconnects). One supervisor task owns everything long-lived: while connected it runs the URC worker and
-the periodic sweep/liveness job; when the link is lost it emits :class:`~.modem.Disconnected`, gets the
-modem back (reopen, re-init, ``AT+CFUN=1,1``, wait for the path to re-appear or :meth:`attach`), then
-emits :class:`~.modem.Reconnected` and sweeps.
+reconnects). One supervisor task owns everything long-lived: while connected it runs the URC worker
+(calls are tracked by the pure :class:`~.call_tracker.CallTracker`) and the periodic sweep/liveness job;
+when the link is lost it emits :class:`~.modem.Disconnected`, gets the modem back as the shared
+:class:`~.policy.ReconnectPolicy` says (reopen, re-init, ``AT+CFUN=1,1``, wait for the path to re-appear
+or :meth:`attach`), then emits :class:`~.modem.Reconnected` and sweeps.
 
 The backend never deletes a stored message on its own; only :meth:`SerialAtBackend.delete` does.
 """
@@ -30,7 +31,6 @@ from .at_protocol import (
     Response,
     ResultKind,
     Urc,
-    parse_clip,
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,
@@ -42,9 +42,9 @@ from .at_protocol import (
     split_args,
 )
 from .at_transport import ESC, AtTransport
+from .call_tracker import CALL_URCS, RING_GAP, AskClcc, CallAction, CallTracker
+from .event_stream import EmittedMessages, EventStream
 from .modem import (
-    CallEnded,
-    CallRinging,
     Disconnected,
     Identity,
     ModemEvent,
@@ -53,8 +53,15 @@ from .modem import (
     SignalChanged,
     SmsReceived,
     UndecodableSms,
-    pin_refused,
-    remember_refused_pin,
+)
+from .policy import (
+    PinStep,
+    ReconnectPolicy,
+    Recovery,
+    RefusedPins,
+    decide_pin,
+    refused_pin_error,
+    sim_status_from_cpin,
 )
 
 __all__ = ["CNMI_MODES", "BackendState", "SerialAtBackend"]
@@ -63,13 +70,8 @@ log = logging.getLogger(__name__)
 
 # ModemManager's order: store + indicate SMS and reports; then fall back to what the modem accepts.
 CNMI_MODES = ("2,1,0,2,0", "2,1,0,1,0", "1,1,0,2,0", "1,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0")
-CLIP_WAIT = 1.0  # how long a RING waits for the +CLIP that names the caller
-# A ringing call rings every few seconds. After this long without a RING, AT+CLCC tells whether it is
-# still there: many modems print nothing when the caller gives up before anyone answers.
-RING_GAP = 8.0
 _SIM_BUSY = (14, 515)  # "SIM busy" / "please wait, init in progress": retried during init
 _ANY_PREFIX = re.compile(r"^[+^][A-Z]+:\s*", re.IGNORECASE)
-_CALL_END_URCS = frozenset({"NO CARRIER", "^CEND", "BUSY", "NO ANSWER"})
 
 
 class BackendState(enum.Enum):
@@ -103,20 +105,22 @@ class SerialAtBackend:
         clock: Clock | None = None,
         command_timeout: float = 10.0,
         send_timeout: float = 60.0,
-        reconnect_backoff: tuple[float, ...] = (1, 2, 5, 10, 30),
+        reconnect: ReconnectPolicy | None = None,
+        refused_pins: RefusedPins | None = None,
         ring_gap: float = RING_GAP,
     ) -> None:
         self._phone = phone
         self._clock = clock or SystemClock()
         self._command_timeout = command_timeout
         self._send_timeout = send_timeout
-        self._backoff = reconnect_backoff or (1.0,)
-        self._ring_gap = ring_gap
-        self._ctx = f"phone={phone.id}"
+        self._policy = reconnect or ReconnectPolicy()
+        self._refused_pins = refused_pins or RefusedPins()
+        # Every line carries the phone's id as a field (the journal's PHONE_ID), as the phone's own do.
+        self._log = logging.LoggerAdapter(log, {"phone_id": phone.id})
         self._state = BackendState.NEW
         self._transport: AtTransport | None = None
         self._identity = Identity()
-        self._events: asyncio.Queue[ModemEvent | None] = asyncio.Queue()
+        self._stream = EventStream()
         self._urcs: asyncio.Queue[Urc] = asyncio.Queue()
         self._supervisor: asyncio.Task[None] | None = None
         self._attach = asyncio.Event()
@@ -125,10 +129,9 @@ class SerialAtBackend:
         self._mem1: str | None = None  # the storage AT+CMGR/CMGL/CMGD act on right now
         self._setup = _Setup()
         self._sweep_storages: set[str] = set()
-        self._emitted: set[tuple[str, int, str]] = set()
+        self._emitted = EmittedMessages()
         self._signal: int | None = None
-        self._last_clip: str | None = None
-        self._last_ring: float | None = None  # loop time of the last RING of a call not yet ended
+        self._calls = CallTracker(ring_gap=ring_gap)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -137,7 +140,7 @@ class SerialAtBackend:
 
     async def start(self) -> None:
         if self._state is not BackendState.NEW:
-            raise ModemError(f"{self._ctx}: start() in state {self._state.value}")
+            raise ModemError(f"start() in state {self._state.value}")
         # Raises: a modem we cannot use is the caller's news.
         transport, identity, setup = await self._connect()
         self._adopt(transport, identity, setup)
@@ -147,6 +150,7 @@ class SerialAtBackend:
         if self._state is BackendState.STOPPED:
             return
         self._state = BackendState.STOPPED
+        self._stream.close()
         task, self._supervisor = self._supervisor, None
         if task is not None:
             task.cancel()
@@ -155,24 +159,14 @@ class SerialAtBackend:
         if self._transport is not None:
             self._transport.close()  # fails whatever command is still waiting with ModemGone
             self._transport = None
-        self._events.put_nowait(None)
-        log.info("%s AT backend stopped", self._ctx)
+        self._log.info("AT backend stopped")
 
-    async def events(self) -> AsyncIterator[ModemEvent]:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                self._events.put_nowait(None)  # a second reader ends too
-                return
-            yield event
+    def events(self) -> AsyncIterator[ModemEvent]:
+        return self._stream.events()
 
     async def attach(self) -> None:
         """udev says a device appeared: if we are waiting for ours, try at once."""
         self._attach.set()
-
-    def _emit(self, event: ModemEvent) -> None:
-        if self._state is not BackendState.STOPPED:
-            self._events.put_nowait(event)
 
     def _adopt(self, transport: AtTransport, identity: Identity, setup: _Setup) -> None:
         # State is assigned only here, after a connect fully succeeded.
@@ -193,16 +187,15 @@ class SerialAtBackend:
             self._phone.device,
             self._phone.baudrate,
             on_urc=self._on_urc,
-            context=self._ctx,
+            phone_id=self._phone.id,
         )
         try:
             identity, setup = await self._init(transport)
         except BaseException:
             transport.close()
             raise
-        log.info(
-            "%s modem ready: %s %s imei=%s operator=%s storage=%s",
-            self._ctx,
+        self._log.info(
+            "modem ready: %s %s imei=%s operator=%s storage=%s",
             identity.manufacturer,
             identity.model,
             identity.imei,
@@ -229,13 +222,13 @@ class SerialAtBackend:
         try:
             return await self._ok(t, command)
         except ModemError as exc:
-            log.debug("%s %s refused: %s", self._ctx, redact(command), exc)
+            self._log.debug("%s refused: %s", redact(command), exc)
             return None
 
     async def _wake(self, t: AtTransport) -> None:
         # ESC leaves a "> " prompt left over from a crash without sending it (Ctrl-Z would send it).
         await t.write_raw(ESC)
-        await asyncio.sleep(0.05)
+        await self._clock.sleep(0.05)
         last: Exception | None = None
         for _ in range(2):
             try:
@@ -243,7 +236,7 @@ class SerialAtBackend:
                 return
             except ModemTimeout as exc:
                 last = exc
-        raise ModemTimeout(f"{self._ctx}: modem does not answer AT") from last
+        raise ModemTimeout("modem does not answer AT") from last
 
     async def _init(self, t: AtTransport) -> tuple[Identity, _Setup]:
         await self._wake(t)
@@ -262,7 +255,8 @@ class SerialAtBackend:
         return await self._read_identity(t, manufacturer), setup
 
     async def _unlock_sim(self, t: AtTransport) -> None:
-        pin_sent = False
+        pin = self._phone.pin
+        entered = False
         for _ in range(10):
             try:
                 lines = await self._ok(t, "AT+CPIN?")
@@ -271,32 +265,27 @@ class SerialAtBackend:
                     await self._clock.sleep(0.5)
                     continue
                 raise
-            status = (_first(lines, "+CPIN") or "").upper()
-            if status == "READY":
+            status = _first(lines, "+CPIN") or ""
+            refused = self._refused_pins.refused(self._phone.device, pin)
+            decision = decide_pin(
+                sim_status_from_cpin(status), status, pin, refused_before=refused, entered=entered
+            )
+            if decision.error is not None:
+                raise decision.error
+            if decision.step is PinStep.READY:
                 return
-            if status == "SIM PIN":
-                if pin_sent:
-                    await self._clock.sleep(0.5)  # accepted but not yet effective
-                    continue
-                pin = self._phone.pin
-                if not pin:
-                    raise CmeError(11, f"{self._ctx}: the SIM wants a PIN and none is configured")
-                if pin_refused(self._phone.device, pin):
-                    raise CmeError(16, f"{self._ctx}: the SIM refused the configured PIN before")
-                try:
-                    await self._ok(t, f'AT+CPIN="{pin}"')
-                except ModemError as exc:  # a refusal; no answer (LinkError) is no refusal
-                    # Never retried, not even by a rebuilt backend: three wrong PINs lock the SIM.
-                    remember_refused_pin(self._phone.device, pin)
-                    code = exc.code if isinstance(exc, CmeError) else 16
-                    raise CmeError(code, f"{self._ctx}: the SIM refused the configured PIN") from exc
-                pin_sent = True
-                log.info("%s SIM unlocked with the configured PIN", self._ctx)
+            if decision.step is PinStep.WAIT:
+                await self._clock.sleep(0.5)
                 continue
-            if "PUK" in status:
-                raise CmeError(12, f"{self._ctx}: the SIM is PUK-locked ({status}); unlock it by hand")
-            raise CmeError(10, f"{self._ctx}: SIM not ready: {status or 'no answer'}")
-        raise ModemTimeout(f"{self._ctx}: SIM never became ready")
+            assert pin is not None  # PinStep.ENTER_PIN
+            try:
+                await self._ok(t, f'AT+CPIN="{pin}"')
+            except ModemError as exc:  # a refusal; no answer (LinkError) is no refusal
+                self._refused_pins.remember(self._phone.device, pin)
+                raise refused_pin_error(exc) from exc
+            entered = True
+            self._log.info("SIM unlocked with the configured PIN")
+        raise ModemTimeout("SIM never became ready")
 
     async def _select_storage(self, t: AtTransport) -> _Setup:
         offered = parse_cpms_test(await self._try(t, "AT+CPMS=?") or ())
@@ -314,9 +303,9 @@ class SerialAtBackend:
         for mode in CNMI_MODES:
             if await self._try(t, f"AT+CNMI={mode}") is not None:
                 if mode != CNMI_MODES[0]:
-                    log.info("%s modem refused AT+CNMI=%s; using %s", self._ctx, CNMI_MODES[0], mode)
+                    self._log.info("modem refused AT+CNMI=%s; using %s", CNMI_MODES[0], mode)
                 return
-        log.warning("%s modem accepts no AT+CNMI mode; relying on the periodic sweep", self._ctx)
+        self._log.warning("modem accepts no AT+CNMI mode; relying on the periodic sweep")
 
     async def _read_identity(self, t: AtTransport, manufacturer: str | None) -> Identity:
         model = _first(await self._try(t, "AT+CGMM"), "+CGMM")
@@ -356,11 +345,11 @@ class SerialAtBackend:
             while self._state is not BackendState.STOPPED:
                 reason = await self._connected_phase()
                 self._state = BackendState.RECOVERING
-                log.warning("%s modem lost: %s", self._ctx, reason)
-                self._emit(Disconnected(reason))
+                self._log.warning("modem lost: %s", reason)
+                self._stream.emit(Disconnected(reason))
                 if not await self._recover():
                     return
-                self._emit(Reconnected())
+                self._stream.emit(Reconnected())
         finally:
             # Cleanup also on CancelledError: the port never outlives its owner.
             # (mypy keeps its narrowing of _state across the awaits above; stop() changes it meanwhile.)
@@ -384,7 +373,7 @@ class SerialAtBackend:
                 if isinstance(exc, _Lost):
                     return str(exc)
                 if exc is not None:
-                    log.error("%s backend task failed", self._ctx, exc_info=exc)
+                    self._log.error("backend task failed", exc_info=exc)
                     return f"internal error: {exc!r}"
             return "connected phase ended"
         finally:
@@ -430,44 +419,41 @@ class SerialAtBackend:
         """Get the modem back; False when it must not be retried (PIN trouble) or we are stopping."""
         attempt = 0
         while self._state is not BackendState.STOPPED:
-            delay = self._backoff[min(attempt, len(self._backoff) - 1)]
+            delay = self._policy.delay(attempt)
+            attempt += 1
             if not os.path.exists(self._phone.device):  # noqa: ASYNC240 (one stat, never blocks long)
-                log.info("%s waiting for %s to come back", self._ctx, self._phone.device)
-                await sleep_or_until(self._clock, delay, self._attach)
-                self._attach.clear()
-                attempt += 1
-                continue
-            try:
-                transport, identity, setup = await self._connect()
-            except CmeError as exc:
-                if exc.sim_locked:
-                    log.error("%s giving up: %s", self._ctx, exc)
-                    self._state = BackendState.FAILED
-                    self._emit(Disconnected(str(exc)))
-                    return False
-                log.warning("%s re-init failed: %s", self._ctx, exc)
-            except ModemTimeout as exc:
-                log.warning("%s modem does not answer after reopen (%s); resetting it", self._ctx, exc)
-                await self._reset_modem()
-            except (ModemError, ModemGone) as exc:
-                log.warning("%s reconnect failed: %s", self._ctx, exc)
+                self._log.info("waiting for %s to come back", self._phone.device)
             else:
-                if self._state is BackendState.STOPPED:  # type: ignore[comparison-overlap]  # stop() ran meanwhile
-                    transport.close()
-                    return False
-                self._adopt(transport, identity, setup)
-                log.info("%s modem back", self._ctx)
-                return True
+                try:
+                    transport, identity, setup = await self._connect()
+                except (ModemError, LinkError) as exc:
+                    recovery = self._policy.after_failure(exc)
+                    if recovery is Recovery.GIVE_UP:
+                        self._log.error("giving up: %s", exc)
+                        self._state = BackendState.FAILED
+                        self._stream.emit(Disconnected(str(exc)))
+                        return False
+                    if recovery is Recovery.RESET:
+                        self._log.warning("modem does not answer after reopen (%s); resetting it", exc)
+                        await self._reset_modem()
+                    else:
+                        self._log.warning("reconnect failed: %s", exc)
+                else:
+                    if self._state is BackendState.STOPPED:  # type: ignore[comparison-overlap]  # stop() ran meanwhile
+                        transport.close()
+                        return False
+                    self._adopt(transport, identity, setup)
+                    self._log.info("modem back")
+                    return True
             await sleep_or_until(self._clock, delay, self._attach)
             self._attach.clear()
-            attempt += 1
         return False
 
     async def _reset_modem(self) -> None:
         """AT+CFUN=1,1 on a fresh port; the modem reboots (no answer expected in time)."""
         try:
             transport = await AtTransport.open(
-                self._phone.device, self._phone.baudrate, on_urc=lambda _u: None, context=self._ctx
+                self._phone.device, self._phone.baudrate, on_urc=lambda _u: None, phone_id=self._phone.id
             )
         except ModemGone:
             return
@@ -484,68 +470,53 @@ class SerialAtBackend:
         self._urcs.put_nowait(urc)
 
     async def _urc_worker(self, t: AtTransport) -> None:
-        loop = asyncio.get_running_loop()
-        ringing = False  # a RING waits (until last_ring + CLIP_WAIT) for its +CLIP
         while True:
-            # Deadlines, not per-wait timeouts: Huawei's ^RSSI noise must not push them back.
-            deadline: float | None = None
-            if self._last_ring is None:
-                ringing = False  # hangup() ended the call meanwhile
-            else:
-                deadline = self._last_ring + (CLIP_WAIT if ringing else self._ring_gap)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    urc = await self._urcs.get()
-            except TimeoutError:
-                if ringing:
-                    self._emit(CallRinging(self._last_clip))
-                    ringing = False
-                else:
-                    await self._check_call_still_there(t)
-                continue
-            name = urc.name
-            if name in ("RING", "+CRING"):
-                if ringing:
-                    self._emit(CallRinging(self._last_clip))
-                ringing = True
-                self._last_ring = loop.time()
-            elif name == "+CLIP":
-                self._last_clip = parse_clip(urc.args)
-                if ringing:
-                    self._emit(CallRinging(self._last_clip))
-                    ringing = False
-            elif name in _CALL_END_URCS:
-                if ringing:
-                    self._emit(CallRinging(self._last_clip))
-                    ringing = False
-                self._call_over()
-                self._emit(CallEnded())
+            # A deadline, not a timeout per wait: Huawei's ^RSSI noise must not push it back.
+            urc = await self._next_urc(self._calls.deadline())
+            now = self._clock.monotonic()
+            if urc is None:
+                await self._run_call_actions(t, self._calls.deadline_passed(now))
+            elif urc.name in CALL_URCS:
+                await self._run_call_actions(t, self._calls.urc(urc.name, urc.args, now))
             else:
                 await self._handle_urc(t, urc)
 
-    def _call_over(self) -> None:
-        self._last_clip = None  # the next caller may withhold the number: never show this one
-        self._last_ring = None
-
-    async def _check_call_still_there(self, t: AtTransport) -> None:
-        """No RING for a while: ask ``AT+CLCC``; no call listed (or the command refused) ends the call."""
-        lines: tuple[str, ...] | None
+    async def _next_urc(self, deadline: float | None) -> Urc | None:
+        """The next URC; None once the clock reaches ``deadline`` first."""
+        if deadline is None:
+            return await self._urcs.get()
+        get = asyncio.ensure_future(self._urcs.get())
+        sleep = asyncio.ensure_future(self._clock.sleep(deadline - self._clock.monotonic()))
         try:
-            lines = await self._ok(t, "AT+CLCC")
+            await asyncio.wait({get, sleep}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (get, sleep):
+                if not waiter.done():
+                    waiter.cancel()  # a get cancelled before it completed leaves its URC queued
+            await asyncio.gather(get, sleep, return_exceptions=True)
+        return get.result() if not get.cancelled() else None
+
+    async def _run_call_actions(self, t: AtTransport, actions: list[CallAction]) -> None:
+        for action in actions:
+            if not isinstance(action, AskClcc):
+                self._stream.emit(action)
+                continue
+            ended = self._calls.clcc_answered(await self._ask_clcc(t))
+            if ended:
+                self._log.info("the caller gave up without an end of call from the modem")
+            for event in ended:
+                self._stream.emit(event)
+
+    async def _ask_clcc(self, t: AtTransport) -> tuple[str, ...] | None:
+        """``AT+CLCC``'s info lines; ``()`` when refused, None when it got no answer."""
+        try:
+            return await self._ok(t, "AT+CLCC")
         except ModemTimeout:
-            lines = None  # a busy modem: ask again later
+            return None
         except ModemGone as exc:
             raise _Lost(str(exc)) from exc
         except ModemError:
-            lines = ()  # AT+CLCC unsupported: the silence says enough
-        if self._last_ring is None:
-            return  # hangup() ended it while we asked
-        if lines is None or any(line.upper().startswith("+CLCC:") for line in lines):
-            self._last_ring += self._ring_gap  # still there (ringing, or answered elsewhere)
-            return
-        log.info("%s the caller gave up without an end of call from the modem", self._ctx)
-        self._call_over()
-        self._emit(CallEnded())
+            return ()
 
     async def _handle_urc(self, t: AtTransport, urc: Urc) -> None:
         name = urc.name
@@ -553,7 +524,7 @@ class SerialAtBackend:
             if name in ("+CMTI", "+CDSI"):
                 where = parse_storage_index(urc.args)
                 if where is None:
-                    log.warning("%s unreadable %s: %r", self._ctx, name, urc.line)
+                    self._log.warning("unreadable %s: %r", name, urc.line)
                     return
                 storage, index = where
                 self._sweep_storages.add(storage)
@@ -567,19 +538,19 @@ class SerialAtBackend:
                     registration = parse_creg(urc.args, query=False)
                     self._identity = replace(self._identity, registration=registration)
             else:
-                log.debug("%s URC ignored: %r", self._ctx, urc.line)
+                self._log.debug("URC ignored: %r", urc.line)
         except ModemTimeout as exc:
-            log.warning("%s %s not handled: %s (the sweep will catch up)", self._ctx, name, exc)
+            self._log.warning("%s not handled: %s (the sweep will catch up)", name, exc)
         except ModemGone as exc:
             raise _Lost(str(exc)) from exc
         except ModemError as exc:
-            log.warning("%s %s not handled: %s (the sweep will catch up)", self._ctx, name, exc)
+            self._log.warning("%s not handled: %s (the sweep will catch up)", name, exc)
 
     def _set_signal(self, rssi: int | None) -> None:
         if rssi != self._signal:
             self._signal = rssi
             self._identity = replace(self._identity, signal=rssi)
-            self._emit(SignalChanged(rssi))
+            self._stream.emit(SignalChanged(rssi))
 
     # -- stored messages ------------------------------------------------------------------------------
     async def _use_storage(self, t: AtTransport, storage: str) -> None:
@@ -594,7 +565,7 @@ class SerialAtBackend:
         _raise_for(response)
         pdu = parse_cmgr(response.lines)
         if pdu is None:
-            log.info("%s %s/%d is empty", self._ctx, storage, index)
+            self._log.info("%s/%d is empty", storage, index)
             return
         self._emit_pdu(index, storage, pdu)
 
@@ -608,47 +579,46 @@ class SerialAtBackend:
                     try:
                         await self._use_storage(t, storage)
                     except ModemError as exc:
-                        log.debug("%s storage %s not sweepable: %s", self._ctx, storage, exc)
+                        self._log.debug("storage %s not sweepable: %s", storage, exc)
                         continue
                     response = await self._cmd(
                         t, "AT+CMGL=4", 3 * self._command_timeout
                     )  # a full SIM is slow
                 if not response.result.ok:
-                    log.warning("%s AT+CMGL=4 on %s: %s", self._ctx, storage, response.result)
+                    self._log.warning("AT+CMGL=4 on %s: %s", storage, response.result)
                     continue
                 for index, _stat, pdu in parse_cmgl(response.lines):
                     self._emit_pdu(index, storage, pdu)
         except ModemTimeout as exc:
-            log.warning("%s sweep failed: %s", self._ctx, exc)
+            self._log.warning("sweep failed: %s", exc)
         except ModemGone as exc:
             raise _Lost(str(exc)) from exc
 
     def _emit_pdu(self, index: int | None, storage: str, pdu: str) -> None:
         if index is not None:
-            # Emitted and not yet deleted: the supervisor has it. The same index and PDU under another
-            # storage name is the same message seen through an alias ("MT", or a modem that ignores
-            # AT+CPMS): emitting it twice would make two messages of one.
-            if any((name, index, pdu) in self._emitted for name in {storage, *self._sweep_storages}):
+            # Emitted and not yet deleted: the supervisor has it. Seen through an alias, emitting it
+            # again would make two messages of one.
+            if self._emitted.seen((storage, index, pdu), aliases=self._sweep_storages):
                 return
             self._emitted.add((storage, index, pdu))
         try:
             message = pdu_codec.decode(pdu)
         except PduError as exc:
-            log.warning("%s undecodable PDU at %s/%s: %s", self._ctx, storage, index, exc)
-            self._emit(UndecodableSms(index, storage, pdu, str(exc)))
+            self._log.warning("undecodable PDU at %s/%s: %s", storage, index, exc)
+            self._stream.emit(UndecodableSms(index, storage, pdu, str(exc)))
             return
         if isinstance(message, pdu_codec.DeliverPdu):
-            self._emit(SmsReceived(index, storage, pdu, message))
+            self._stream.emit(SmsReceived(index, storage, pdu, message))
         elif isinstance(message, pdu_codec.StatusReportPdu):
-            self._emit(ReportReceived(index, storage, pdu, message))
+            self._stream.emit(ReportReceived(index, storage, pdu, message))
         else:
             # A stored SMS-SUBMIT (a draft or an outbox copy) is not something we received.
-            log.info("%s ignoring stored SMS-SUBMIT at %s/%s", self._ctx, storage, index)
+            self._log.info("ignoring stored SMS-SUBMIT at %s/%s", storage, index)
 
     # -- commands from the supervisor -------------------------------------------------------------------
     def _live(self) -> AtTransport:
         if self._state is not BackendState.CONNECTED or self._transport is None:
-            raise ModemGone(f"{self._ctx}: modem not connected ({self._state.value})")
+            raise ModemGone(f"modem not connected ({self._state.value})")
         return self._transport
 
     async def send(self, parts: Sequence[pdu_codec.SubmitPart]) -> list[int]:
@@ -665,8 +635,8 @@ class SerialAtBackend:
             _raise_for(response)
             mr = parse_cmgs(response.lines)
             if mr is None:
-                raise ModemError(f"{self._ctx}: AT+CMGS answered OK without a message reference")
-            log.info("%s sent part to %s mr=%d", self._ctx, part.number, mr)
+                raise ModemError("AT+CMGS answered OK without a message reference")
+            self._log.info("sent part to %s mr=%d", part.number, mr)
             refs.append(mr)
         return refs
 
@@ -679,11 +649,8 @@ class SerialAtBackend:
         finally:
             # Forgotten even when the delete failed: the next sweep shows the message again, the caller
             # recognises it as taken in and deletes it then (else it would sit on the SIM until a reconnect).
-            gone = {pdu for name, i, pdu in self._emitted if (name, i) == (storage, index)}
-            self._emitted = {
-                k for k in self._emitted if k[1] != index or (k[0] != storage and k[2] not in gone)
-            }
-        log.info("%s deleted %s/%d", self._ctx, storage, index)
+            self._emitted.forget(storage, index)
+        self._log.info("deleted %s/%d", storage, index)
 
     async def hangup(self) -> None:
         t = self._live()
@@ -691,7 +658,7 @@ class SerialAtBackend:
             await self._ok(t, "ATH")
         except ModemError:
             await self._ok(t, "AT+CHUP")  # some modems only hang up a voice call this way
-        self._call_over()  # the modem reports no end for a call we hang up ourselves
+        self._calls.hung_up()
 
     async def identity(self) -> Identity:
         t = self._transport

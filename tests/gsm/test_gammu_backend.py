@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -13,20 +14,15 @@ import pytest
 
 from raspisms_daemon.config import PhoneConfig
 from raspisms_daemon.errors import LinkError, ModemError, ModemGone
-from raspisms_daemon.gsm.gammu_backend import (
-    GammuBackend,
-    GammuState,
-    operator_name,
-    report_from_gammu,
-    submit_message,
-)
+from raspisms_daemon.gsm.gammu_backend import GammuBackend, GammuState
 from raspisms_daemon.gsm.modem import (
     CallRinging,
     ReportReceived,
     SignalChanged,
     SmsReceived,
 )
-from raspisms_daemon.gsm.pdu import Concat, encode_submit
+from raspisms_daemon.gsm.pdu import encode_submit
+from raspisms_daemon.gsm.policy import ReconnectPolicy
 from raspisms_daemon.phones.multipart import Part, assemble
 from tests.helpers.gammu_dummy import DUMMY_CALLER, DUMMY_SEND_REFERENCE, DummyPhone
 from tests.helpers.modem_events import ModemEvents
@@ -48,7 +44,7 @@ def dummy(tmp_path: Path) -> DummyPhone:
 
 @pytest.fixture
 async def backend(dummy: DummyPhone) -> AsyncIterator[GammuBackend]:
-    b = GammuBackend(_phone(dummy), call_timeout=5.0, reconnect_backoff=(0.05,))
+    b = GammuBackend(_phone(dummy), call_timeout=5.0, reconnect=ReconnectPolicy((0.05,)))
     await b.start()
     try:
         yield b
@@ -141,33 +137,6 @@ async def test_status_report_in_the_inbox_becomes_report_received(
     assert not events.of(SmsReceived)
 
 
-@pytest.mark.parametrize(
-    ("status", "outcome"),
-    [(0x00, "delivered"), (0x02, "delivered"), (0x21, "pending"), (0x41, "failed"), (0x65, "failed")],
-)
-def test_report_from_gammu_keeps_the_delivery_status(status: int, outcome: str) -> None:
-    report = report_from_gammu(
-        {"MessageReference": 300, "Number": "+33612345678", "DeliveryStatus": status, "SMSC": {}}
-    )
-    assert (report.mr, report.status, report.outcome) == (300 & 0xFF, status, outcome)
-
-
-@pytest.mark.parametrize(
-    ("network", "name"),
-    [
-        ({"NetworkName": "Orange F", "NetworkCode": "208 01"}, "Orange F"),
-        ({"NetworkName": "", "NetworkCode": "208 15"}, "Free Mobile"),
-        ({"NetworkName": "", "NetworkCode": "999 98"}, "999 98"),
-        ({"NetworkName": "", "NetworkCode": ""}, None),
-        ({}, None),
-    ],
-)
-def test_operator_name_falls_back_to_the_network_code_table(
-    network: dict[str, str], name: str | None
-) -> None:
-    assert operator_name(network, {"208 15": "Free Mobile"}) == name
-
-
 async def test_incoming_call_file_produces_call_ringing(dummy: DummyPhone, backend: GammuBackend) -> None:
     events = ModemEvents(backend)
     dummy.ring()
@@ -185,27 +154,6 @@ async def test_send_returns_the_message_reference_of_each_part(backend: GammuBac
     refs = await backend.send(parts)
 
     assert refs == [DUMMY_SEND_REFERENCE, DUMMY_SEND_REFERENCE]
-
-
-def test_submit_message_asks_libgammu_for_a_report_and_carries_the_concat_header() -> None:
-    import gammu
-
-    part = encode_submit("+33699887766", "ж" * 100, concat_ref=300, status_report=True)[0]
-    message = submit_message(part)
-    assert message["Type"] == "Status_Report"
-    assert message["Coding"] == "Unicode_No_Compression"
-    assert message["UDH"]["Text"] == bytes([6, 8, 4, 1, 44, 2, 1])
-
-    # What libgammu makes of it: TP-SRR set (0x20), TP-UDHI set (0x40), our UDH first in the user data.
-    pdu = gammu.EncodePDU(message, Layout="Submit")
-    first_octet = pdu[pdu[0] + 1]
-    assert first_octet & 0x20 and first_octet & 0x40
-    assert bytes([6, 8, 4, 1, 44, 2, 1]) in pdu
-
-    plain = submit_message(encode_submit("+33699887766", "hi", status_report=False)[0])
-    assert plain["Type"] == "Submit" and "UDH" not in plain
-    encoded = gammu.EncodePDU(plain, Layout="Submit")
-    assert not encoded[encoded[0] + 1] & 0x20
 
 
 async def test_identity_reports_what_the_phone_says(backend: GammuBackend) -> None:
@@ -247,6 +195,20 @@ async def test_stop_ends_the_event_stream_and_leaves_no_thread(dummy: DummyPhone
         await b.send(encode_submit("+33600000000", "late"))
 
 
+async def test_every_line_of_the_backend_and_its_worker_carries_the_phone_id(
+    dummy: DummyPhone, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="raspisms_daemon.gsm")
+    b = GammuBackend(_phone(dummy), call_timeout=5.0)
+    await b.start()
+    await b.send(encode_submit("+33699887766", "hi"))
+    await b.delete(dummy.location(1, 9), "1")  # already gone: a debug line
+    await b.stop()
+    ours = [r for r in caplog.records if r.name.startswith("raspisms_daemon.gsm.gammu")]
+    assert len(ours) >= 4  # connected, sent, already gone, stopped
+    assert {getattr(r, "phone_id", None) for r in ours} == {3}
+
+
 async def test_calls_while_not_connected_fail_with_modem_gone(dummy: DummyPhone) -> None:
     b = GammuBackend(_phone(dummy))
     with pytest.raises(ModemGone):
@@ -278,24 +240,6 @@ def test_missing_python_gammu_gives_a_clear_modem_error(
 
     with pytest.raises(ModemError, match="python-gammu"):
         GammuBackend(PhoneConfig(id=1, backend="gammu", device=str(tmp_path), gammu_model="dummy"))
-
-
-def test_concat_comes_from_the_raw_header_for_16_bit_references() -> None:
-    from raspisms_daemon.gsm.gammu_backend import deliver_from_gammu
-
-    part = {
-        "Number": "+33600000000",
-        "Text": "abc",
-        "Coding": "Default_No_Compression",
-        "UDH": {"Type": "ConcatenatedMessages16bit", "Text": bytes([6, 8, 4, 0x12, 0x34, 3, 2])},
-        "DateTime": datetime(2026, 1, 1, tzinfo=UTC),
-        "SMSC": {"Number": ""},
-        "Class": -1,
-    }
-    message = deliver_from_gammu(part)
-    assert message.concat == Concat(ref=0x1234, total=3, seq=2)
-    assert message.smsc is None
-    assert message.first_octet & 0x40
 
 
 async def test_hangup_cancels_the_call_in_the_phone(dummy: DummyPhone) -> None:

@@ -19,6 +19,7 @@ from raspisms_daemon.config import PhoneConfig
 from raspisms_daemon.gsm.gammu_backend import GammuBackend
 from raspisms_daemon.gsm.modem import CallEnded, CallRinging, ReportReceived, SmsReceived
 from raspisms_daemon.gsm.pdu import SubmitPdu, decode, encode_submit
+from raspisms_daemon.gsm.policy import ReconnectPolicy
 from raspisms_daemon.gsm.simulator import Simulator
 from raspisms_daemon.phones.multipart import Part, assemble
 from tests.helpers.modem_events import ModemEvents
@@ -44,7 +45,7 @@ class Rig:
 async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     tmp: Path = tmp_path_factory.mktemp("gammu_at")
     async with simulated_modem(tmp) as sim:
-        backend = GammuBackend(phone_for(sim), call_timeout=20.0, reconnect_backoff=(0.2,))
+        backend = GammuBackend(phone_for(sim), call_timeout=20.0, reconnect=ReconnectPolicy((0.2,)))
         await backend.start()
         try:
             yield Rig(sim, backend, ModemEvents(backend))

@@ -17,12 +17,13 @@ from raspisms_daemon.errors import ModemError, ModemGone, ModemTimeout
 from raspisms_daemon.gsm.gammu_backend import GammuBackend, GammuState
 from raspisms_daemon.gsm.modem import Disconnected, Reconnected, SmsReceived
 from raspisms_daemon.gsm.pdu import encode_submit
+from raspisms_daemon.gsm.policy import ReconnectPolicy, RefusedPins
 from raspisms_daemon.gsm.simulator import Simulator
 from tests.gsm.test_gammu_backend_at import phone_for
 from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 
-pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
+gammu = pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -38,7 +39,7 @@ async def test_event_loop_stays_responsive_while_libgammu_blocks_then_the_phone_
 ) -> None:
     # A long poll interval: the only libgammu call that can hang below is the one the test makes.
     phone = replace(phone_for(sim, 8), poll_interval=30.0)
-    b = GammuBackend(phone, call_timeout=2.0, reconnect_backoff=(0.2,))
+    b = GammuBackend(phone, call_timeout=2.0, reconnect=ReconnectPolicy((0.2,)))
     await b.start()
     try:
         events = ModemEvents(b)
@@ -78,7 +79,7 @@ async def test_event_loop_stays_responsive_while_libgammu_blocks_then_the_phone_
 
 async def test_an_unplugged_modem_is_reported_and_picked_up_again(sim: Simulator) -> None:
     # After the first failed attempt the backend would wait 60 s: only attach() makes it try sooner.
-    b = GammuBackend(phone_for(sim, 8), call_timeout=5.0, reconnect_backoff=(0.2, 60.0))
+    b = GammuBackend(phone_for(sim, 8), call_timeout=5.0, reconnect=ReconnectPolicy((0.2, 60.0)))
     await b.start()
     try:
         events = ModemEvents(b)
@@ -124,15 +125,44 @@ async def test_a_sim_asking_for_a_pin_nobody_configured_fails_the_start_clearly(
 
 
 async def test_a_wrong_pin_fails_the_start_and_is_not_entered_again(tmp_path: Path) -> None:
+    pins = RefusedPins()  # what the daemon hands to every backend it builds
     async with simulated_modem(tmp_path, pin="4321") as locked:
-        b = GammuBackend(replace(phone_for(locked, 9), pin="0000"), call_timeout=5.0)
+        b = GammuBackend(replace(phone_for(locked, 9), pin="0000"), call_timeout=5.0, refused_pins=pins)
         with pytest.raises(ModemError, match="refused the configured PIN"):
             await b.start()
         assert locked.state()["settings"]["pin_attempts"] == 2
         # The phone supervisor builds a fresh backend after a failed start: it must not spend another
         # of the SIM's three tries (the third would lock the SIM).
-        again = GammuBackend(replace(phone_for(locked, 9), pin="0000"), call_timeout=5.0)
+        again = GammuBackend(replace(phone_for(locked, 9), pin="0000"), call_timeout=5.0, refused_pins=pins)
         with pytest.raises(ModemError, match="refused the configured PIN"):
             await again.start()
         assert locked.state()["settings"]["pin_attempts"] == 2
         assert locked.state()["settings"]["sim"] == "SIM PIN"
+
+
+async def test_a_reconnect_to_a_sim_that_wants_a_pin_nobody_configured_gives_up(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    b = GammuBackend(phone_for(sim, 8), call_timeout=5.0, reconnect=ReconnectPolicy((0.2,)))
+    await b.start()
+    try:
+        events = ModemEvents(b)
+        await sim.fault("unplug")
+        await events.wait_for(Disconnected, timeout=15)
+
+        class LockedAgain(gammu.StateMachine):
+            def GetSecurityStatus(self) -> str:
+                return "PIN"  # the SIM lost power with the modem: it wants its PIN again
+
+        monkeypatch.setattr(gammu, "StateMachine", LockedAgain)
+        await sim.fault("replug")
+        await b.attach()
+        (_, gave_up) = await events.wait_for(Disconnected, count=2, timeout=30)
+        assert "no pin is configured" in gave_up.reason
+        assert b.state is GammuState.FAILED
+        assert not events.of(Reconnected)
+        with pytest.raises(ModemGone):
+            await b.identity()
+    finally:
+        await b.stop()
+    assert b.state is GammuState.STOPPED

@@ -25,6 +25,7 @@ from raspisms_daemon.gsm.modem import (
     UndecodableSms,
 )
 from raspisms_daemon.gsm.pdu import decode_user_data, encode_submit
+from raspisms_daemon.gsm.policy import ReconnectPolicy, RefusedPins
 from raspisms_daemon.gsm.serial_at import BackendState, SerialAtBackend
 from raspisms_daemon.gsm.simulator import Simulator
 from tests.helpers.modem_events import ModemEvents
@@ -48,7 +49,7 @@ async def running(sim: Simulator, **kwargs: Any) -> AsyncIterator[tuple[SerialAt
     backend = SerialAtBackend(
         phone_for(sim, **phone_kw),
         command_timeout=kwargs.pop("command_timeout", 1.0),
-        reconnect_backoff=kwargs.pop("reconnect_backoff", (0.05, 0.1, 0.2)),
+        reconnect=kwargs.pop("reconnect", ReconnectPolicy((0.05, 0.1, 0.2))),
         **kwargs,
     )
     await backend.start()
@@ -275,7 +276,7 @@ async def test_garbage_bytes_are_logged_and_survived(
         await sim.inject_sms("+33611111111", "after the noise")
         await rec.wait_until(lambda evs: texts(evs) == ["after the noise"])
         assert await backend.send(encode_submit("+33644444444", "still fine")) == [1]
-        assert any("garbage" in r.getMessage() and "phone=7" in r.getMessage() for r in caplog.records)
+        assert any("garbage" in r.getMessage() and getattr(r, "phone_id", None) == 7 for r in caplog.records)
         assert not rec.of(Disconnected)
 
 
@@ -313,7 +314,8 @@ async def test_unplug_and_replug_recovers_without_restart(tmp_path: Path, person
 
 
 async def test_attach_retries_at_once_instead_of_waiting_out_the_backoff(tmp_path: Path) -> None:
-    async with simulated_modem(tmp_path) as sim, running(sim, reconnect_backoff=(30.0,)) as (backend, rec):
+    slow = ReconnectPolicy((30.0,))
+    async with simulated_modem(tmp_path) as sim, running(sim, reconnect=slow) as (backend, rec):
         await sim.fault("unplug")
         await rec.wait_until(lambda evs: any(isinstance(e, Disconnected) for e in evs))
         await asyncio.sleep(0.1)  # the supervisor now sleeps 30 s waiting for the path
@@ -363,15 +365,39 @@ async def test_wrong_pin_is_a_typed_error_and_is_tried_only_once(tmp_path: Path)
 async def test_a_refused_pin_is_not_sent_again_by_a_rebuilt_backend(tmp_path: Path) -> None:
     # The phone supervisor builds a fresh backend after a failed start: were the wrong PIN entered at
     # every retry, the third one would lock the SIM (PUK).
+    pins = RefusedPins()  # what the daemon hands to every backend it builds
     async with simulated_modem(tmp_path, pin="1234") as sim:
         for _ in range(3):
-            backend = SerialAtBackend(phone_for(sim, pin="0000"), command_timeout=1.0)
+            backend = SerialAtBackend(phone_for(sim, pin="0000"), command_timeout=1.0, refused_pins=pins)
             with pytest.raises(CmeError, match="refused the configured PIN") as info:
                 await backend.start()
             assert info.value.code == 16
             await backend.stop()
         assert sim.state()["settings"]["pin_attempts"] == 2
         assert sim.state()["settings"]["sim"] == "SIM PIN"
+
+
+async def test_a_reconnect_that_meets_a_refused_pin_gives_up(tmp_path: Path) -> None:
+    pins = RefusedPins()
+    async with simulated_modem(tmp_path, pin="1234") as sim:
+        backend = SerialAtBackend(
+            phone_for(sim, pin="1234"),
+            command_timeout=0.5,
+            reconnect=ReconnectPolicy((0.05,)),
+            refused_pins=pins,
+        )
+        await backend.start()
+        recorder = ModemEvents(backend)
+        try:
+            pins.remember(str(sim.link), "1234")  # as if another backend had seen the SIM refuse it
+            await sim.fault("stall")  # the reset (AT+CFUN=1,1) reboots the modem: the SIM wants its PIN
+            await recorder.wait_until(lambda _evs: backend.state is BackendState.FAILED, limit=15)
+            assert "refused the configured PIN before" in recorder.of(Disconnected)[-1].reason
+            assert sim.state()["settings"]["pin_attempts"] == 3  # not entered again
+            assert sim.state()["settings"]["sim"] == "SIM PIN"
+            assert not recorder.of(Reconnected)
+        finally:
+            await backend.stop()
 
 
 async def test_missing_pin_is_a_typed_error(tmp_path: Path) -> None:
@@ -414,7 +440,7 @@ async def test_stop_leaves_no_task_behind_and_ends_the_event_stream(tmp_path: Pa
 async def test_stop_during_recovery_leaves_no_task_behind(tmp_path: Path) -> None:
     async with simulated_modem(tmp_path) as sim:
         before = asyncio.all_tasks()
-        backend = SerialAtBackend(phone_for(sim), command_timeout=1.0, reconnect_backoff=(30.0,))
+        backend = SerialAtBackend(phone_for(sim), command_timeout=1.0, reconnect=ReconnectPolicy((30.0,)))
         await backend.start()
         recorder = ModemEvents(backend)
         await sim.fault("unplug")
@@ -430,6 +456,25 @@ async def test_the_pin_never_reaches_the_log(tmp_path: Path, caplog: pytest.LogC
         assert (await backend.identity()).imsi == sim.imsi
     assert any("CPIN" in r.getMessage() for r in caplog.records)  # the dialogue was logged…
     assert not any("9876" in r.getMessage() for r in caplog.records)  # …without the PIN
+
+
+async def test_every_line_of_the_backend_and_its_port_carries_the_phone_id(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The journal field PHONE_ID: `journalctl PHONE_ID=7` shows the modem's lines with the phone's own.
+    caplog.set_level(logging.DEBUG, logger="raspisms_daemon.gsm")
+    async with simulated_modem(tmp_path) as sim, running(sim) as (backend, rec):
+        await sim.inject_sms("+33611111111", "hi")
+        await rec.wait_until(lambda evs: texts(evs) == ["hi"])
+        await backend.send(encode_submit("+33644444444", "hello"))
+    ours = [
+        r
+        for r in caplog.records
+        if r.name in ("raspisms_daemon.gsm.serial_at", "raspisms_daemon.gsm.at_transport")
+    ]
+    assert {r.name for r in ours} == {"raspisms_daemon.gsm.serial_at", "raspisms_daemon.gsm.at_transport"}
+    assert {getattr(r, "phone_id", None) for r in ours} == {7}
+    assert not any("phone=" in r.getMessage() for r in ours)  # the id is a field, not text
 
 
 async def test_sms_handed_over_directly_by_cmt_has_no_index(tmp_path: Path) -> None:
