@@ -80,6 +80,9 @@ import_host_ca "$run"
 git clone -q "$source_dir" "$run/root/project"
 say "clone of $(git -C "$source_dir" rev-parse --short HEAD) at /root/project"
 
+# The root is a mount point of its own, so that `unshare -m` inside (the udev and journald test
+# sandboxes) can make its mounts private, as on a booted system.
+mount --bind "$run" "$run" && mounted+=("$run")
 mount -t proc proc "$run/proc" && mounted+=("$run/proc")
 mount -t sysfs sysfs "$run/sys" && mounted+=("$run/sys")
 mount --rbind /dev "$run/dev" && mount --make-rslave "$run/dev" && mounted+=("$run/dev")
