@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_inbound import API_KEY, percentile  # the same key: one receiver verifies both sides
-from raspisms_daemon.gsm.sim_control import control_request
+from raspisms_daemon.simulator import control_request
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
 
 __all__ = [

@@ -136,7 +136,7 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
         WebhookConfig,
     )
     from ..daemon import Daemon
-    from ..gsm.simulator import Simulator
+    from ..simulator import Simulator
     from ..webhooks.receiver import VerifyingReceiver
 
     api_key = args.api_key or secrets.token_hex(16)

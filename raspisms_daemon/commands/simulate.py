@@ -99,7 +99,7 @@ def _link(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ..gsm.simulator import Simulator
+    from ..simulator import Simulator
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -148,7 +148,7 @@ def _state(args: argparse.Namespace) -> int:
 
 
 def _request(args: argparse.Namespace, request: dict[str, Any], *, show: str | None = None) -> int:
-    from ..gsm.sim_control import ControlError, control_request
+    from ..simulator import ControlError, control_request
 
     ctl = Path(f"{args.link}.ctl")
     try:

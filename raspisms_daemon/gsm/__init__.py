@@ -3,11 +3,11 @@
 Pure core (no I/O): :mod:`.pdu` and :mod:`.gsm7` (the SMS PDU codec), :mod:`.at_protocol` (the AT
 dialogue, sans-I/O). The interface: :mod:`.modem` (:class:`~.modem.ModemBackend` and its events).
 Backends: :mod:`.serial_at` (over :mod:`.at_transport`) and :mod:`.gammu_backend` (over
-:mod:`.gammu_worker`). The virtual modem: :mod:`.simulator`, with :mod:`.sim_commands`,
-:mod:`.sim_personality` and :mod:`.sim_control`.
+:mod:`.gammu_worker`). The virtual modem that imitates them lives apart, in
+:mod:`raspisms_daemon.simulator`.
 
 The API lives in those modules (each has its ``__all__``); the package re-exports nothing, so that
 importing the pure codec never drags in pyserial, asyncio or python-gammu.
 """
 
-__all__ = ["at_protocol", "gammu_backend", "gsm7", "modem", "pdu", "serial_at", "simulator"]
+__all__ = ["at_protocol", "gammu_backend", "gsm7", "modem", "pdu", "serial_at"]

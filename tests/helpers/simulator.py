@@ -19,7 +19,7 @@ from typing import Any
 
 import serial
 
-from raspisms_daemon.gsm.simulator import Personality, Simulator
+from raspisms_daemon.simulator import Personality, Simulator
 
 __all__ = ["FINAL_RE", "SerialPeer", "run_command", "simulated_modem"]
 

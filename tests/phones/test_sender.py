@@ -14,10 +14,10 @@ from raspisms_daemon.config import Config, PhoneConfig
 from raspisms_daemon.errors import CmeError, CmsError, ModemTimeout
 from raspisms_daemon.gsm.modem import ReportReceived
 from raspisms_daemon.gsm.pdu import StatusReportPdu, SubmitPdu, decode, encode_status_report
-from raspisms_daemon.gsm.simulator import Simulator
 from raspisms_daemon.phones.context import PhoneContext
 from raspisms_daemon.phones.sender import is_transient
 from raspisms_daemon.phones.supervisor import PhoneSupervisor
+from raspisms_daemon.simulator import Simulator
 from raspisms_daemon.store import messages
 from raspisms_daemon.store.db import open_database
 from tests.helpers.daemon_process import running_daemon

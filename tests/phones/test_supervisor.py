@@ -12,10 +12,10 @@ from raspisms_daemon.clock import ManualClock
 from raspisms_daemon.config import Config, PhoneConfig
 from raspisms_daemon.gsm.modem import SmsReceived, UndecodableSms
 from raspisms_daemon.gsm.pdu import DeliverPdu, decode, encode_deliver
-from raspisms_daemon.gsm.simulator import Simulator
 from raspisms_daemon.phones.context import PhoneContext
 from raspisms_daemon.phones.jobs import flush_expired_multiparts
 from raspisms_daemon.phones.supervisor import PhoneSupervisor, deliver_multipart
+from raspisms_daemon.simulator import Simulator
 from raspisms_daemon.store import messages
 from raspisms_daemon.store.db import open_database
 from raspisms_daemon.store.webhooks import add_webhook

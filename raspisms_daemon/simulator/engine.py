@@ -5,11 +5,11 @@ the real peer of the AT backend, of libgammu and of the whole daemon. The client
 through the symlink at ``link`` exactly as it opens ``/dev/ttyUSB2``; the simulator reads and writes
 the master side with ``loop.add_reader``.
 
-What each AT command answers lives in :mod:`.sim_commands` (the firmware, inherited);
+What each AT command answers lives in :mod:`.commands` (the firmware, inherited);
 this module is the engine: pty, line discipline, URCs, timers, the public API.
-Personalities (:mod:`.sim_personality`) reproduce the quirks of real modems; faults reproduce what
+Personalities (:mod:`.personality`) reproduce the quirks of real modems; faults reproduce what
 goes wrong with them (unplug, stall, errors, garbage). A unix socket at ``<link>.ctl`` takes one JSON
-request per line (:mod:`.sim_control`).
+request per line (:mod:`.control`).
 
 The pty master cannot tell "no client" from "client idle" by reading alone: a read gives ``EIO``
 while no slave fd is open. So while nobody has the tty open the simulator polls for ``POLLHUP`` to
@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import PduError, RaspismsError
-from .pdu import SubmitPdu, decode, encode_deliver, encode_status_report
-from .sim_commands import (
+from ..gsm.pdu import SubmitPdu, decode, encode_deliver, encode_status_report
+from .commands import (
     AtCommands,
     Call,
     Reply,
@@ -46,10 +46,10 @@ from .sim_commands import (
     split_commands,
     tpdu_length,
 )
-from .sim_personality import Personality, Profile, profile_for
+from .personality import Personality, Profile, profile_for
 
 if TYPE_CHECKING:
-    from .sim_control import ControlServer
+    from .control import ControlServer
 
 __all__ = ["Personality", "Simulator", "SimulatorError"]
 
@@ -171,7 +171,7 @@ class Simulator(AtCommands):
             if self._noise_possible():
                 self._spawn(self._noise_loop(), "noise")
             if self._control:
-                from .sim_control import start_control_server
+                from .control import start_control_server
 
                 self._server = await start_control_server(self, self.ctl_path)
         except BaseException:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PduError, RaspismsError
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from .engine import Simulator
 
 __all__ = ["ControlError", "ControlServer", "control_request", "handle_request", "start_control_server"]
 

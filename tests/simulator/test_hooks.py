@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from raspisms_daemon.gsm.pdu import DeliverPdu, decode
-from raspisms_daemon.gsm.sim_control import control_request
-from raspisms_daemon.gsm.simulator import SimulatorError
+from raspisms_daemon.simulator import SimulatorError, control_request
 from tests.helpers.simulator import SerialPeer, simulated_modem
 
 pytestmark = pytest.mark.timeout(30)

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.gsm.pdu import DeliverPdu, StatusReportPdu, decode, encode_submit
-from raspisms_daemon.gsm.sim_control import control_request
-from raspisms_daemon.gsm.simulator import Simulator, SimulatorError
+from raspisms_daemon.simulator import Simulator, SimulatorError, control_request
 from tests.helpers.simulator import SerialPeer, simulated_modem
 
 pytestmark = pytest.mark.timeout(30)

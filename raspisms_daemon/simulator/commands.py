@@ -1,6 +1,6 @@
 """The simulated modem's firmware: its settings and storage, and a handler per AT command.
 
-:class:`AtCommands` is the command set the :class:`~raspisms_daemon.gsm.simulator.Simulator` engine
+:class:`AtCommands` is the command set the :class:`~raspisms_daemon.simulator.engine.Simulator` engine
 inherits: the engine owns the pty, the line discipline, URCs and timers; this module decides what each
 command answers (3GPP TS 27.007 / 27.005, worded by the personality's :class:`Profile`). A handler
 takes ``(op, args)`` -- ``op`` is ``""``, ``"="``, ``"?"`` or ``"=?"`` -- and returns a :class:`Reply`;
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .at_protocol import split_args
-from .sim_personality import Personality, Profile
+from ..gsm.at_protocol import split_args
+from .personality import Personality, Profile
 
 __all__ = ["AtCommands", "Call", "Reply", "Settings", "Slot", "number_type", "split_commands", "tpdu_length"]
 
