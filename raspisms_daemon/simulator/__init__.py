@@ -6,7 +6,7 @@ real peer of most tests.
 from another process.
 """
 
-from .control import ControlError, ControlServer, control_request
+from .control import ControlError, ControlServer, control_path, control_request
 from .engine import Simulator, SimulatorError
 from .personality import PROFILES, Personality, Profile, profile_for
 
@@ -18,6 +18,7 @@ __all__ = [
     "Profile",
     "Simulator",
     "SimulatorError",
+    "control_path",
     "control_request",
     "profile_for",
 ]

@@ -8,8 +8,8 @@ the master side with ``loop.add_reader``.
 What each AT command answers lives in :mod:`.commands` (the firmware, inherited);
 this module is the engine: pty, line discipline, URCs, timers, the public API.
 Personalities (:mod:`.personality`) reproduce the quirks of real modems; faults reproduce what
-goes wrong with them (unplug, stall, errors, garbage). A unix socket at ``<link>.ctl`` takes one JSON
-request per line (:mod:`.control`).
+goes wrong with them (unplug, stall, errors, garbage). A control socket (:mod:`.control`) can drive
+it from another process.
 
 The pty master cannot tell "no client" from "client idle" by reading alone: a read gives ``EIO``
 while no slave fd is open. So while nobody has the tty open the simulator polls for ``POLLHUP`` to
@@ -32,7 +32,7 @@ import tty
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ..errors import PduError, RaspismsError
 from ..gsm.pdu import SubmitPdu, decode, encode_deliver, encode_status_report
@@ -47,9 +47,6 @@ from .commands import (
     tpdu_length,
 )
 from .personality import Personality, Profile, profile_for
-
-if TYPE_CHECKING:
-    from .control import ControlServer
 
 __all__ = ["Personality", "Simulator", "SimulatorError"]
 
@@ -97,14 +94,12 @@ class Simulator(AtCommands):
         iccid: str = "8933150000000000001",
         operator: str = "SIMNET",
         capacity: int = 30,
-        control: bool = True,
         noise: bool | None = None,
         smsc: str = "+33612000000",
         rssi: int = 20,
         last_mr: int = 0,
     ) -> None:
         self.link = Path(link)
-        self.ctl_path = Path(f"{self.link}.ctl")
         self.profile: Profile = profile_for(personality)
         self.personality = self.profile.personality
         self.pin = pin
@@ -115,7 +110,6 @@ class Simulator(AtCommands):
         self.capacity = capacity
         self.smsc = smsc
         self.rssi = rssi
-        self._control = control
         self._noise_forced = noise
         self._settings = self._default_settings()
         self._sim_state = "SIM PIN" if pin else "READY"
@@ -153,14 +147,13 @@ class Simulator(AtCommands):
         self._deferred: list[bytes] = []
         self._busy = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._server: ControlServer | None = None
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Create the pty, symlink it at ``link``, start the control socket ``<link>.ctl``."""
+        """Create the pty and symlink it at ``link``."""
         if self._running:
             raise SimulatorError("simulator already started")
         self._loop = asyncio.get_running_loop()
@@ -170,29 +163,16 @@ class Simulator(AtCommands):
             self._spawn(self._serve(), "serve")
             if self._noise_possible():
                 self._spawn(self._noise_loop(), "noise")
-            if self._control:
-                from .control import start_control_server
-
-                self._server = await start_control_server(self, self.ctl_path)
         except BaseException:
             await self.stop()  # half-started: release the pty, the link and the tasks
             raise
-        log.info(
-            "simulated %s modem on %s (%s)%s",
-            self.personality.value,
-            self.link,
-            self.tty,
-            f", control socket {self.ctl_path}" if self._control else "",
-        )
+        log.info("simulated %s modem on %s (%s)", self.personality.value, self.link, self.tty)
 
     async def stop(self) -> None:
         """Close everything; safe to call twice."""
         if not self._running:
             return
         self._running = False
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
         self._rx.put_nowait(None)
         tasks = list(self._tasks)
         for task in tasks:

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.gsm.pdu import DeliverPdu, StatusReportPdu, decode, encode_submit
-from raspisms_daemon.simulator import Simulator, SimulatorError, control_request
+from raspisms_daemon.simulator import (
+    ControlError,
+    ControlServer,
+    Simulator,
+    SimulatorError,
+    control_path,
+    control_request,
+)
 from tests.helpers.simulator import SerialPeer, simulated_modem
 
 pytestmark = pytest.mark.timeout(30)
@@ -301,10 +308,11 @@ async def test_end_call_after_answer_gives_no_carrier(tmp_path: Path) -> None:
 
 async def test_a_silent_end_of_call_stops_the_rings_without_an_end_urc(tmp_path: Path) -> None:
     async with simulated_modem(tmp_path) as sim, SerialPeer(sim.link) as peer:
+        ctl = control_path(sim.link)
         await peer.command("ATE0")
         await sim.ring(SENDER)
         await peer.expect("RING")
-        assert await control_request(sim.ctl_path, {"op": "end_call", "silent": True}) == {"ok": True}
+        assert await control_request(ctl, {"op": "end_call", "silent": True}) == {"ok": True}
         assert sim.state()["call"] is None
         # Three ring intervals: no end URC at all (RINGs sent before the end may still be read).
         with pytest.raises(TimeoutError):
@@ -472,22 +480,23 @@ async def test_quarter_hour_timezone_and_given_scts_survive(tmp_path: Path) -> N
 
 async def test_control_socket_injects_and_reports_state(tmp_path: Path) -> None:
     async with simulated_modem(tmp_path) as sim:
-        reply = await control_request(sim.ctl_path, {"op": "sms", "from": SENDER, "text": "via socket"})
+        ctl = control_path(sim.link)
+        reply = await control_request(ctl, {"op": "sms", "from": SENDER, "text": "via socket"})
         assert reply == {"ok": True, "indexes": [1]}
-        assert (await control_request(sim.ctl_path, {"op": "fault", "kind": "bogus"}))["ok"] is False
-        bad = await control_request(sim.ctl_path, {"op": "nope"})
+        assert (await control_request(ctl, {"op": "fault", "kind": "bogus"}))["ok"] is False
+        bad = await control_request(ctl, {"op": "nope"})
         assert bad["ok"] is False and "unknown op" in bad["error"]
-        assert (await control_request(sim.ctl_path, {"op": "reports", "mode": "failed", "delay": 1}))["ok"]
-        state = (await control_request(sim.ctl_path, {"op": "state"}))["state"]
+        assert (await control_request(ctl, {"op": "reports", "mode": "failed", "delay": 1}))["ok"]
+        state = (await control_request(ctl, {"op": "state"}))["state"]
         assert state["reports"] == {"mode": "failed", "delay": 1.0}
         assert state["stored"][0]["kind"] == "deliver" and state["stored"][0]["read"] is False
-        assert (await control_request(sim.ctl_path, {"op": "call", "from": SENDER}))["ok"]
+        assert (await control_request(ctl, {"op": "call", "from": SENDER}))["ok"]
         assert sim.state()["call"] == {"number": SENDER, "state": "ringing"}
-        assert (await control_request(sim.ctl_path, {"op": "end_call"}))["ok"]
+        assert (await control_request(ctl, {"op": "end_call"}))["ok"]
         assert sim.state()["call"] is None
 
 
-async def test_stop_removes_link_and_control_socket_and_leaves_no_task(tmp_path: Path) -> None:
+async def test_stop_removes_the_link_and_leaves_no_task(tmp_path: Path) -> None:
     sim = Simulator(tmp_path / "modem", "huawei")
     await sim.start()
     await sim.ring(SENDER)
@@ -495,8 +504,20 @@ async def test_stop_removes_link_and_control_socket_and_leaves_no_task(tmp_path:
     assert before
     await sim.stop()
     await sim.stop()
-    assert not sim.link.is_symlink() and not sim.ctl_path.exists()
+    assert not sim.link.is_symlink()
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("simulator-") and not t.done()]
+
+
+async def test_a_simulator_has_no_control_socket_until_someone_serves_one(tmp_path: Path) -> None:
+    async with Simulator(tmp_path / "modem") as sim:
+        assert not control_path(sim.link).exists()
+        async with ControlServer(sim) as control:
+            assert control.path == control_path(sim.link) == tmp_path / "modem.ctl"
+            assert (control.path.stat().st_mode & 0o777) == 0o600
+            assert (await control_request(control.path, {"op": "state"}))["ok"] is True
+        assert not control_path(sim.link).exists()
+        with pytest.raises(ControlError, match="no simulator is running"):
+            await control_request(control.path, {"op": "state"})
 
 
 async def test_urcs_wait_until_a_command_line_being_typed_is_answered(tmp_path: Path) -> None:

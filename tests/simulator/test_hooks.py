@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from raspisms_daemon.gsm.pdu import DeliverPdu, decode
-from raspisms_daemon.simulator import SimulatorError, control_request
+from raspisms_daemon.simulator import SimulatorError, control_path, control_request
 from tests.helpers.simulator import SerialPeer, simulated_modem
 
 pytestmark = pytest.mark.timeout(30)
@@ -55,9 +55,10 @@ async def test_drop_urcs_without_count_drops_one_and_also_drops_cdsi(tmp_path: P
 
 async def test_drop_urcs_through_the_control_socket_and_bad_counts(tmp_path: Path) -> None:
     async with simulated_modem(tmp_path) as sim:
-        assert await control_request(sim.ctl_path, {"op": "fault", "kind": "drop_urcs:3"}) == {"ok": True}
+        ctl = control_path(sim.link)
+        assert await control_request(ctl, {"op": "fault", "kind": "drop_urcs:3"}) == {"ok": True}
         assert sim.state()["faults"] == ["drop_urcs:3"]
-        bad = await control_request(sim.ctl_path, {"op": "fault", "kind": "drop_urcs:many"})
+        bad = await control_request(ctl, {"op": "fault", "kind": "drop_urcs:many"})
         assert bad["ok"] is False and "bad count" in bad["error"]
         with pytest.raises(SimulatorError, match="bad count"):
             await sim.fault("drop_urcs:x")
@@ -94,13 +95,14 @@ async def test_inject_raw_pdu_refuses_what_is_not_hex_and_a_full_storage(tmp_pat
 
 async def test_raw_pdu_through_the_control_socket_round_trips_a_real_message(tmp_path: Path) -> None:
     async with simulated_modem(tmp_path) as sim:
+        ctl = control_path(sim.link)
         await sim.inject_sms(SENDER, "template")
         pdu = sim.state()["stored"][0]["pdu"]
-        reply = await control_request(sim.ctl_path, {"op": "pdu", "pdu": pdu})
+        reply = await control_request(ctl, {"op": "pdu", "pdu": pdu})
         assert reply == {"ok": True, "index": 2}
         message = decode(sim.state()["stored"][1]["pdu"])
         assert isinstance(message, DeliverPdu) and message.text == "template"
-        bad = await control_request(sim.ctl_path, {"op": "pdu", "pdu": "zz"})
+        bad = await control_request(ctl, {"op": "pdu", "pdu": "zz"})
         assert bad["ok"] is False and "hexadecimal" in bad["error"]
 
 
