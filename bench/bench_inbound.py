@@ -25,7 +25,7 @@ from pathlib import Path
 
 import aiohttp
 
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
 
 API_KEY = "bench-key-0123456789abcdef01234567"

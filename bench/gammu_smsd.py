@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_inbound import API_KEY, percentile  # the same key: one receiver verifies both sides
-from raspisms_daemon.gsm.sim_control import control_request
+from raspisms_daemon.simulator import control_path, control_request
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
 
 __all__ = [
@@ -106,7 +106,7 @@ class SimulatorProcess:
 
     @property
     def ctl(self) -> Path:
-        return Path(f"{self.link}.ctl")
+        return control_path(self.link)
 
     async def inject(self, text: str, sender: str = SENDER) -> None:
         reply = await control_request(self.ctl, {"op": "sms", "from": sender, "text": text}, timeout=5.0)

@@ -13,8 +13,8 @@
     │   └── ModemGone          the device vanished (unplugged) or the link closed
     ├── StoreError             the SQLite store refused an operation (bad id, wrong state)
     ├── DeliveryError          a webhook URL or delivery that cannot be accepted
-    ├── SimulatorError         (gsm/simulator.py) a request the virtual modem cannot carry out
-    └── ControlError           (gsm/sim_control.py) the simulator's control socket failed
+    ├── SimulatorError         (simulator/modem.py) a request the virtual modem cannot carry out
+    └── ControlError           (simulator/control.py) the simulator's control socket failed
 
 The last three live next to the code that raises them, as their use is local to it. Outside the tree,
 on purpose: ``api.envelope.ApiError`` (an HTTP answer, turned into a 4xx envelope by the API's

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from raspisms_daemon.store import scheduled as scheduled_store
 from tests.helpers.daemon_process import poll_until, running_daemon
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from tests.helpers.daemon_process import (
     API_KEY,
     REPO,

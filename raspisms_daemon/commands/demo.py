@@ -136,7 +136,7 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
         WebhookConfig,
     )
     from ..daemon import Daemon
-    from ..gsm.simulator import Simulator
+    from ..simulator import ControlServer, Simulator
     from ..webhooks.receiver import VerifyingReceiver
 
     api_key = args.api_key or secrets.token_hex(16)
@@ -145,6 +145,8 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
     await receiver.start("127.0.0.1", 0)
     sim = Simulator(workdir / "modem", args.personality)
     await sim.start()
+    control = ControlServer(sim)  # for `simulate sms --link …` while the demo runs
+    await control.start()
     config = Config(
         daemon=DaemonConfig(database=workdir / "demo.sqlite3", api_key=api_key),
         api=ApiConfig(enabled=True, listen="127.0.0.1:0"),
@@ -233,7 +235,7 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
             ok_all = False
 
         if args.keep_running:
-            await _keep_running(daemon, sim, receiver, api_key, workdir)
+            await _keep_running(daemon, sim, control, receiver, api_key, workdir)
         return 0 if ok_all else 1
     finally:
         daemon.request_stop()
@@ -241,11 +243,14 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
             await asyncio.wait_for(task, 30)
         except Exception as exc:  # the demo's own failure is already reported; say why it stopped badly
             _say(f"(daemon stopped with an error: {exc!r})")
+        await control.close()
         await sim.stop()
         await receiver.stop()
 
 
-async def _keep_running(daemon: Any, sim: Any, receiver: Any, api_key: str, workdir: Path) -> None:
+async def _keep_running(
+    daemon: Any, sim: Any, control: Any, receiver: Any, api_key: str, workdir: Path
+) -> None:
     cfg = workdir / "config.ini"
     listen = str(daemon.api_url).removeprefix("http://")
     cfg.write_text(
@@ -257,7 +262,7 @@ async def _keep_running(daemon: Any, sim: Any, receiver: Any, api_key: str, work
     )
     _say()
     _say("Everything keeps running (Ctrl-C to stop):")
-    _say(f"  simulated modem  {sim.link}  (control socket {sim.link}.ctl)")
+    _say(f"  simulated modem  {sim.link}  (control socket {control.path})")
     _say(f"  local API        {daemon.api_url}")
     _say(f"  API key          {api_key}")
     _say(f"  receiver         {receiver.url}")

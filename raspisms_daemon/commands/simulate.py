@@ -99,7 +99,7 @@ def _link(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ..gsm.simulator import Simulator
+    from ..simulator import ControlServer, Simulator
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -120,10 +120,11 @@ def _serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await sim.start()
-        print(f"simulated {args.personality} modem at {sim.link} -> {sim.tty}", flush=True)
-        print(f"control socket {sim.ctl_path}; stop with Ctrl-C", flush=True)
         try:
-            await stop.wait()
+            async with ControlServer(sim) as control:
+                print(f"simulated {args.personality} modem at {sim.link} -> {sim.tty}", flush=True)
+                print(f"control socket {control.path}; stop with Ctrl-C", flush=True)
+                await stop.wait()
         finally:
             await sim.stop()
 
@@ -148,11 +149,10 @@ def _state(args: argparse.Namespace) -> int:
 
 
 def _request(args: argparse.Namespace, request: dict[str, Any], *, show: str | None = None) -> int:
-    from ..gsm.sim_control import ControlError, control_request
+    from ..simulator import ControlError, control_path, control_request
 
-    ctl = Path(f"{args.link}.ctl")
     try:
-        reply = asyncio.run(control_request(ctl, request))
+        reply = asyncio.run(control_request(control_path(args.link), request))
     except ControlError as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 1

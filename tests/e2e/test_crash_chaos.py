@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from tests.helpers.daemon_process import API_KEY, daemon_process, poll_until
 from tests.helpers.receiver import FaultyReceiver, Stall
 from tests.helpers.simulator import simulated_modem

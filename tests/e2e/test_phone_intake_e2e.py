@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from raspisms_daemon.config import Config
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from raspisms_daemon.store.db import open_database
 from tests.helpers.daemon_process import poll_until, running_daemon
 from tests.helpers.simulator import simulated_modem

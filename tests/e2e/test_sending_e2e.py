@@ -10,7 +10,7 @@ from pathlib import Path
 from raspisms_daemon.config import Config
 from raspisms_daemon.gsm.modem import ReportReceived
 from raspisms_daemon.gsm.pdu import StatusReportPdu, SubmitPdu, decode, encode_status_report
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from raspisms_daemon.store import phones as phone_store
 from raspisms_daemon.store import scheduled as scheduled_store
 from raspisms_daemon.store.db import open_database

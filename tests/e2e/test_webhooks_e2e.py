@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from tests.helpers.daemon_process import API_KEY, DaemonProcess, daemon_process, poll_until
 from tests.helpers.receiver import FaultyReceiver
 from tests.helpers.simulator import simulated_modem

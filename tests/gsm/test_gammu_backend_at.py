@@ -20,8 +20,8 @@ from raspisms_daemon.gsm.gammu_backend import GammuBackend
 from raspisms_daemon.gsm.modem import CallEnded, CallRinging, ReportReceived, SmsReceived
 from raspisms_daemon.gsm.pdu import SubmitPdu, decode, encode_submit
 from raspisms_daemon.gsm.policy import ReconnectPolicy
-from raspisms_daemon.gsm.simulator import Simulator
 from raspisms_daemon.phones.multipart import Part, assemble
+from raspisms_daemon.simulator import Simulator
 from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 

@@ -18,7 +18,7 @@ from raspisms_daemon.gsm.gammu_backend import GammuBackend, GammuState
 from raspisms_daemon.gsm.modem import Disconnected, Reconnected, SmsReceived
 from raspisms_daemon.gsm.pdu import encode_submit
 from raspisms_daemon.gsm.policy import ReconnectPolicy, RefusedPins
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from tests.gsm.test_gammu_backend_at import phone_for
 from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem

@@ -27,7 +27,7 @@ from raspisms_daemon.gsm.modem import (
 from raspisms_daemon.gsm.pdu import decode_user_data, encode_submit
 from raspisms_daemon.gsm.policy import ReconnectPolicy, RefusedPins
 from raspisms_daemon.gsm.serial_at import BackendState, SerialAtBackend
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 

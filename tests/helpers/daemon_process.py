@@ -31,7 +31,7 @@ from raspisms_daemon.config import (
     WebhookConfig,
 )
 from raspisms_daemon.daemon import Daemon
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery
 from tests.helpers.receiver import FaultyReceiver
 from tests.helpers.simulator import simulated_modem

@@ -19,7 +19,7 @@ from typing import Any
 
 import serial
 
-from raspisms_daemon.gsm.simulator import Personality, Simulator
+from raspisms_daemon.simulator import ControlServer, Personality, Simulator
 
 __all__ = ["FINAL_RE", "SerialPeer", "run_command", "simulated_modem"]
 
@@ -37,15 +37,13 @@ async def simulated_modem(
     fast: dict[str, float] | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[Simulator]:
-    """A started :class:`Simulator` at ``tmp_path/name``, stopped on exit."""
+    """A started :class:`Simulator` at ``tmp_path/name`` with its control socket (``control_path(link)``),
+    both stopped on exit."""
     sim = Simulator(tmp_path / name, personality, **kwargs)
     for attr, value in {**_FAST, **(fast or {})}.items():
         setattr(sim, attr, value)
-    await sim.start()
-    try:
+    async with sim, ControlServer(sim):
         yield sim
-    finally:
-        await sim.stop()
 
 
 async def run_command(*argv: str, timeout: float, merge_stderr: bool = False) -> tuple[int, str, str] | None:  # noqa: ASYNC109

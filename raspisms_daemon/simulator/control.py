@@ -1,5 +1,9 @@
 """The simulator's control channel: a unix socket, one JSON request per line, one JSON reply per line.
 
+Whoever runs a :class:`~.engine.Simulator` decides whether it can be driven from outside, and starts a
+:class:`ControlServer` for it (by convention at ``<link>.ctl``, :func:`control_path`);
+:func:`control_request` is the client side.
+
 Requests (``op`` and its fields) and replies::
 
     {"op": "sms", "from": "+33611111111", "text": "hi", "scts": "2024-01-02T03:04:05+01:00"?}
@@ -23,14 +27,12 @@ import json
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import PduError, RaspismsError
+from .engine import Simulator
 
-if TYPE_CHECKING:
-    from .simulator import Simulator
-
-__all__ = ["ControlError", "ControlServer", "control_request", "handle_request", "start_control_server"]
+__all__ = ["ControlError", "ControlServer", "control_path", "control_request", "handle_request"]
 
 log = logging.getLogger("raspisms_daemon.simulator")
 
@@ -42,12 +44,18 @@ class ControlError(RaspismsError):
     """The control socket is missing, refused the connection, or answered nonsense."""
 
 
-class ControlServer:
-    """The listening socket and its connection handlers, closed (and awaited) together."""
+def control_path(link: Path | str) -> Path:
+    """Where the control socket of the simulator at ``link`` listens: ``<link>.ctl``."""
+    return Path(f"{link}.ctl")
 
-    def __init__(self, sim: Simulator, path: Path) -> None:
+
+class ControlServer:
+    """The listening socket of one simulator and its connection handlers, closed (and awaited)
+    together. ``async with ControlServer(sim) as server:`` or :meth:`start` / :meth:`close`."""
+
+    def __init__(self, sim: Simulator, path: Path | None = None) -> None:
         self._sim = sim
-        self.path = path
+        self.path = control_path(sim.link) if path is None else path
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
 
@@ -59,8 +67,10 @@ class ControlServer:
             self._on_client, path=str(self.path), limit=_MAX_REQUEST
         )
         self.path.chmod(0o600)  # whoever can write here can make the "modem" receive anything
+        log.info("control socket for %s at %s", self._sim.link, self.path)
 
     async def close(self) -> None:
+        """Stop listening, end the open connections and remove the socket file; safe to call twice."""
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -70,6 +80,13 @@ class ControlServer:
         await asyncio.gather(*handlers, return_exceptions=True)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+    async def __aenter__(self) -> ControlServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -91,13 +108,8 @@ class ControlServer:
                 self._handlers.discard(task)
 
 
-async def start_control_server(sim: Simulator, path: Path) -> ControlServer:
-    server = ControlServer(sim, path)
-    await server.start()
-    return server
-
-
 async def handle_request(sim: Simulator, line: bytes) -> dict[str, Any]:
+    """Carry out one request line on ``sim``; the reply to send back."""
     try:
         request = json.loads(line)
         if not isinstance(request, dict):

@@ -1,6 +1,6 @@
 """What differs between the modems the simulator imitates: identity strings, storage, URCs, quirks.
 
-Pure data: the simulator engine (:mod:`raspisms_daemon.gsm.simulator`) asks a :class:`Profile` how
+Pure data: the firmware (:mod:`.commands`) and the engine (:mod:`.engine`) ask a :class:`Profile` how
 to word an answer, so that adding a personality is one entry in :data:`PROFILES`.
 """
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.gsm.pdu import SubmitPdu, decode
-from raspisms_daemon.gsm.simulator import Simulator
+from raspisms_daemon.simulator import Simulator
 from tests.helpers.simulator import run_command, simulated_modem
 
 GAMMU = shutil.which("gammu") or "/usr/bin/gammu"

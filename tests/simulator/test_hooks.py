@@ -1,4 +1,4 @@
-"""The simulator's public test hooks (lost URCs, raw PDUs, CNMI, deletion log, PIN attempts) and the
+"""The simulator's public test hooks (raw PDUs, CNMI, deletion log, PIN attempts) and the
 network registration commands libgammu needs (AT+CGREG, AT+CGATT, AT+COPS formats, AT+CCWA)."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from raspisms_daemon.gsm.pdu import DeliverPdu, decode
-from raspisms_daemon.gsm.sim_control import control_request
-from raspisms_daemon.gsm.simulator import SimulatorError
+from raspisms_daemon.simulator import SimulatorError
 from tests.helpers.simulator import SerialPeer, simulated_modem
 
 pytestmark = pytest.mark.timeout(30)
@@ -23,47 +22,6 @@ BROKEN = "07913316020000F0040B9133"  # cut in the middle of the originating addr
 async def quiet(peer: SerialPeer) -> None:
     await peer.command("ATE0")
     assert await peer.command("AT+CMEE=1") == ["OK"]
-
-
-async def test_drop_urcs_loses_the_next_n_cmti_but_keeps_the_messages(tmp_path: Path) -> None:
-    async with simulated_modem(tmp_path) as sim, SerialPeer(sim.link) as peer:
-        await quiet(peer)
-        await sim.fault("drop_urcs:2")
-        assert sim.state()["faults"] == ["drop_urcs:2"]
-        lost = [*await sim.inject_sms(SENDER, "lost 1"), *await sim.inject_sms(SENDER, "lost 2")]
-        shown = await sim.inject_sms(SENDER, "announced")
-        line, skipped = await peer.expect(r"^\+CMTI:")
-        assert line == f'+CMTI: "SM",{shown[0]}'
-        assert skipped == []  # the two before it were never written
-        assert sim.state()["faults"] == []
-        assert [s["index"] for s in sim.state()["stored"]] == [*lost, *shown]
-        listed = await peer.command("AT+CMGL=4")
-        assert len([x for x in listed if x.startswith("+CMGL:")]) == 3
-
-
-async def test_drop_urcs_without_count_drops_one_and_also_drops_cdsi(tmp_path: Path) -> None:
-    async with simulated_modem(tmp_path) as sim, SerialPeer(sim.link) as peer:
-        await quiet(peer)
-        assert await peer.command("AT+CNMI=2,1,0,2,0") == ["OK"]
-        await sim.fault("drop_urcs")
-        index = await sim.inject_raw_pdu(BROKEN, kind="status_report")
-        assert sim.state()["faults"] == []
-        second = await sim.inject_raw_pdu(BROKEN, kind="status_report")
-        line, skipped = await peer.expect(r"^\+CDSI:")
-        assert (line, skipped) == (f'+CDSI: "SM",{second}', [])
-        assert [s["index"] for s in sim.state()["stored"]] == [index, second]
-
-
-async def test_drop_urcs_through_the_control_socket_and_bad_counts(tmp_path: Path) -> None:
-    async with simulated_modem(tmp_path) as sim:
-        assert await control_request(sim.ctl_path, {"op": "fault", "kind": "drop_urcs:3"}) == {"ok": True}
-        assert sim.state()["faults"] == ["drop_urcs:3"]
-        bad = await control_request(sim.ctl_path, {"op": "fault", "kind": "drop_urcs:many"})
-        assert bad["ok"] is False and "bad count" in bad["error"]
-        with pytest.raises(SimulatorError, match="bad count"):
-            await sim.fault("drop_urcs:x")
-        await sim.fault("drop_urcs:0")
-        assert sim.state()["faults"] == []
 
 
 async def test_inject_raw_pdu_stores_even_a_broken_pdu_and_announces_it(tmp_path: Path) -> None:
@@ -91,18 +49,6 @@ async def test_inject_raw_pdu_refuses_what_is_not_hex_and_a_full_storage(tmp_pat
         assert await sim.inject_raw_pdu(BROKEN) == 1
         with pytest.raises(SimulatorError, match="storage full"):
             await sim.inject_raw_pdu(BROKEN)
-
-
-async def test_raw_pdu_through_the_control_socket_round_trips_a_real_message(tmp_path: Path) -> None:
-    async with simulated_modem(tmp_path) as sim:
-        await sim.inject_sms(SENDER, "template")
-        pdu = sim.state()["stored"][0]["pdu"]
-        reply = await control_request(sim.ctl_path, {"op": "pdu", "pdu": pdu})
-        assert reply == {"ok": True, "index": 2}
-        message = decode(sim.state()["stored"][1]["pdu"])
-        assert isinstance(message, DeliverPdu) and message.text == "template"
-        bad = await control_request(sim.ctl_path, {"op": "pdu", "pdu": "zz"})
-        assert bad["ok"] is False and "hexadecimal" in bad["error"]
 
 
 async def test_set_cnmi_makes_the_modem_hand_sms_and_reports_over_directly(tmp_path: Path) -> None:
