@@ -20,9 +20,9 @@ from ..store import outbox as store_outbox
 from ..store import webhooks as store_webhooks
 from ..webhooks.events import WEBHOOK_TYPES
 from . import metrics as prom
+from .control import CLOCK, CONTROL
 from .envelope import ApiError, Code, json_response
 from .params import bad, missing, opt_bool, opt_int, opt_str, read_params, str_list
-from .server import CLOCK, CONTROL
 
 __all__ = ["ATTACH_TIMEOUT", "add_routes"]
 

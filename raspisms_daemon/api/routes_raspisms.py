@@ -19,9 +19,9 @@ from ..errors import StoreError
 from ..store import lists
 from ..store import scheduled as scheduled_store
 from ..store.db import Database
+from .control import CLOCK, CONTROL
 from .envelope import ApiError, Code, json_response
 from .params import bad, missing, opt_bool, opt_int, opt_str, read_params, str_list
-from .server import CLOCK, CONTROL
 
 __all__ = ["LIST_TYPES", "add_routes", "parse_at"]
 

@@ -37,52 +37,21 @@ import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from aiohttp import web
 
 from ..clock import Clock, SystemClock
-from ..config import Config, UnixListen, parse_listen
-from ..phones.supervisor import PhoneStatus
-from ..store.db import Database
+from ..config import UnixListen, parse_listen
+from .control import CLOCK, CONTROL, DaemonControl
 from .envelope import ApiError, Code, error_response
-from .metrics import Sample
 
-__all__ = ["CLOCK", "CONTROL", "DaemonControl", "create_app", "start_api"]
+__all__ = ["create_app", "start_api"]
 
 log = logging.getLogger("raspisms_daemon.api")
 
 MAX_BODY = 1024 * 1024
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics"})
 
-
-class DaemonControl(Protocol):
-    """What the API needs from the running daemon (implemented by :class:`raspisms_daemon.daemon.Daemon`)."""
-
-    db: Database
-    config: Config
-
-    def phone_status(self) -> list[PhoneStatus]: ...
-
-    def wake_sender(self) -> None: ...
-
-    def wake_dispatcher(self) -> None: ...
-
-    async def attach(self, device: str | None) -> list[int]: ...
-
-    async def enable_phone(self, phone_id: int) -> bool:
-        """Undo a disable; False when the phone is unknown or disabled in the config."""
-        ...
-
-    async def disable_phone(self, phone_id: int, reason: str | None = None) -> bool:
-        """Stop sending with the phone until enabled again; False when the phone is unknown."""
-        ...
-
-    def metrics(self) -> list[Sample]: ...
-
-
-CONTROL = web.AppKey("control", DaemonControl)
-CLOCK = web.AppKey("clock", Clock)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

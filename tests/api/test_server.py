@@ -150,7 +150,7 @@ async def test_port_in_use_raises_and_leaves_nothing_running(api: Api) -> None:
 
 def test_fake_daemon_satisfies_the_protocol() -> None:
     # The test double must keep the shape of the real contract (attributes and methods).
-    from raspisms_daemon.api.server import DaemonControl
+    from raspisms_daemon.api.control import DaemonControl
 
     for name in ("phone_status", "wake_sender", "wake_dispatcher", "attach", "metrics"):
         assert hasattr(DaemonControl, name) and hasattr(FakeDaemon, name)
