@@ -14,6 +14,7 @@ no key.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -276,7 +277,7 @@ _SELECT = (
 )
 
 
-def _delivery(row: Any) -> Delivery:
+def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(
         id=row["id"],
         webhook_id=row["webhook_id"],

@@ -7,6 +7,7 @@ Functions take an ``aiosqlite.Connection``; the ones that write must run inside 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -90,7 +91,7 @@ def _validate(name: str, url: str, types: Iterable[str], fmt: str) -> tuple[str,
     return name, url, ",".join(t for t in WEBHOOK_TYPES if t in type_set)
 
 
-def _row_to_webhook(row: Any) -> Webhook:
+def _row_to_webhook(row: sqlite3.Row) -> Webhook:
     return Webhook(
         id=row["id"],
         name=row["name"],
