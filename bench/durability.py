@@ -143,8 +143,8 @@ async def fsyncs_per_sms(n: int, *, gap: float = 0.1, settle: float = 1.0) -> di
     await receiver.start("127.0.0.1", 0)
     try:
         async with simulator_process(workdir) as sim:
-            prefix = ("strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-e", "signal=none")
-            prefix += ("-o", str(log))
+            strace = ("strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-e", "signal=none", "-o")
+            prefix = (*strace, str(log))
             async with daemon_process(workdir, sim, receiver.url, prefix=prefix):
                 await sim.inject("warmup")
                 await wait_texts(arrivals, ["warmup"], 30.0)

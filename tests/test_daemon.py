@@ -78,6 +78,7 @@ async def test_a_failed_report_ends_the_sms_failed(tmp_path: Path) -> None:
 
 async def test_a_transient_cms_error_is_retried_and_the_sms_sent_once(tmp_path: Path) -> None:
     async with running_daemon(tmp_path) as env:
+        assert env.daemon.sender is not None  # built once the daemon runs
         env.daemon.sender.retry_delays = (0.05, 0.05, 0.05)
         await env.sims[0].fault("sms_error")  # the next AT+CMGS answers +CMS ERROR: 38
         await scheduled_store.create(

@@ -69,8 +69,11 @@ async def test_run_exits_78_on_an_invalid_config(tmp_path: Path) -> None:
     assert "[daemon] api_key" in err
 
 
+Env = tuple[DaemonProcess, Simulator, FaultyReceiver]
+
+
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[tuple[DaemonProcess, Simulator, FaultyReceiver]]:
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
     rx = FaultyReceiver(API_KEY)
     await rx.start()
     async with simulated_modem(tmp_path) as sim, daemon_process(tmp_path, sims=[sim], rx_url=rx.url) as proc:
@@ -79,7 +82,7 @@ async def env(tmp_path: Path) -> AsyncIterator[tuple[DaemonProcess, Simulator, F
 
 
 async def test_sigterm_stops_gracefully_with_exit_0_and_keeps_undelivered_webhooks(
-    env, tmp_path: Path
+    env: Env, tmp_path: Path
 ) -> None:
     proc, sim, rx = env
     await rx.go_down()
@@ -92,7 +95,7 @@ async def test_sigterm_stops_gracefully_with_exit_0_and_keeps_undelivered_webhoo
     await rx.wait_for(lambda: any(d.body.get("text") == "kept for later" for d in rx.deliveries), 15)
 
 
-async def test_send_phones_and_attach_commands_talk_to_the_running_daemon(env) -> None:
+async def test_send_phones_and_attach_commands_talk_to_the_running_daemon(env: Env) -> None:
     proc, sim, rx = env
     cfg = str(proc.config)
     code, out, err = await _cli(
@@ -109,7 +112,7 @@ async def test_send_phones_and_attach_commands_talk_to_the_running_daemon(env) -
     assert "attach" in out
 
 
-async def test_phones_disable_and_enable_commands_change_the_running_daemons_phone(env) -> None:
+async def test_phones_disable_and_enable_commands_change_the_running_daemons_phone(env: Env) -> None:
     proc, _, _ = env
     cfg = str(proc.config)
     code, out, err = await _cli("phones", "disable", "1", "-c", cfg, "--reason", "SIM swap")

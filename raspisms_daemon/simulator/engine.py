@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from ..errors import PduError
 from ..gsm.pdu import SubmitPdu, decode, encode_deliver, encode_status_report
@@ -40,11 +40,11 @@ _REPORT_STATUS = {"delivered": 0x00, "failed": 0x41}
 class Simulator:
     """One virtual modem. ``await start()``, talk to ``link`` with any serial client, ``await stop()``."""
 
-    # Class attributes so that tests can speed the simulated world up (set them on the instance).
-    ring_interval: ClassVar[float] = 1.0
-    noise_interval: ClassVar[float] = 3.0
-    reboot_delay: ClassVar[float] = 0.5
-    send_delay: ClassVar[float] = 0.05
+    # Defaults that tests override on an instance to speed the simulated world up.
+    ring_interval: float = 1.0
+    noise_interval: float = 3.0
+    reboot_delay: float = 0.5
+    send_delay: float = 0.05
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import cast
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,7 +21,7 @@ async def add_hook(api: Api, name: str = "inbox", **extra: object) -> dict[str, 
         "POST", "/api/webhooks/", json={"name": name, "url": "http://127.0.0.1:9/h", **extra}
     )
     assert status == 201, text
-    return body["response"]
+    return cast(dict[str, object], body["response"])  # JSON
 
 
 async def enqueue(api: Api, n: int = 1) -> list[int]:

@@ -18,7 +18,7 @@ from tests.helpers.receiver import FaultyReceiver
 from tests.helpers.simulator import simulated_modem
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
+def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
         rows = conn.execute(sql).fetchall()
     conn.close()

@@ -130,7 +130,7 @@ def _hook_after_first_accepted_part(sim: Simulator, fault: str) -> None:
             await sim.fault(fault)
         return reply
 
-    sim._accept_submit = accept_then_fault  # type: ignore[method-assign]
+    sim._accept_submit = accept_then_fault  # type: ignore[method-assign]  # a test hook on one instance
 
 
 async def test_a_transient_error_on_a_later_part_retries_that_part_only_never_resending_the_first(

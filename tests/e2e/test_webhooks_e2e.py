@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.simulator import Simulator
+from raspisms_daemon.webhooks.receiver import ReceivedDelivery
 from tests.helpers.daemon_process import API_KEY, DaemonProcess, daemon_process, poll_until
 from tests.helpers.receiver import FaultyReceiver
 from tests.helpers.simulator import simulated_modem
@@ -26,7 +27,7 @@ def _recent(value: str) -> None:
     assert age < 120, f"{value} is not the local time of now"
 
 
-def _fields(body: dict, spec: dict[str, type | tuple[type, ...]]) -> None:
+def _fields(body: dict[str, object], spec: dict[str, type | tuple[type, ...]]) -> None:
     assert set(body) == set(spec), f"fields {sorted(body)} != {sorted(spec)}"
     for key, kind in spec.items():
         assert isinstance(body[key], kind) and not (kind is int and isinstance(body[key], bool)), (
@@ -60,7 +61,7 @@ async def daemon(tmp_path: Path, sim: Simulator, rx: FaultyReceiver) -> AsyncIte
         yield proc
 
 
-def _of(rx: FaultyReceiver, type: str) -> list:
+def _of(rx: FaultyReceiver, type: str) -> list[ReceivedDelivery]:
     return [d for d in rx.deliveries if d.type == type]
 
 

@@ -9,6 +9,7 @@ from raspisms_daemon.gsm.at_protocol import (
     MAX_LINE,
     TRANSITIONS,
     AtParser,
+    Event,
     Garbage,
     ParserState,
     Prompt,
@@ -32,12 +33,12 @@ from raspisms_daemon.gsm.at_protocol import (
 )
 
 
-def feed(parser: AtParser, data: bytes) -> list:
+def feed(parser: AtParser, data: bytes) -> list[Event]:
     parser.receive_data(data)
     return parser.events()
 
 
-def run(command: str, data: bytes) -> list:
+def run(command: str, data: bytes) -> list[Event]:
     parser = AtParser()
     parser.start_command(command)
     return feed(parser, data)
@@ -94,6 +95,7 @@ def test_cmgl_pdu_lines_belong_to_the_response_and_rssi_noise_does_not_corrupt_i
             "AT+CMGL=4", ("+CMGL: 0,1,,23", "07911326", "+CMGL: 3,0,,24", "0791AA"), Result(ResultKind.OK)
         ),
     ]
+    assert isinstance(events[2], Response)
     assert parse_cmgl(events[2].lines) == [(0, 1, "07911326"), (3, 0, "0791AA")]
 
 
@@ -111,7 +113,8 @@ def test_prompt_is_its_own_token_and_cmgs_reference_is_an_info_line() -> None:
     assert feed(parser, b"AT+CMGS=23\r\r\n> ") == [Prompt()]
     assert parser.state is ParserState.PROMPT
     parser.pdu_sent("0011AA")
-    assert parser.state is ParserState.COMMAND
+    # mypy keeps the narrowing to PROMPT from above across pdu_sent(), which changes the state.
+    assert parser.state is ParserState.COMMAND  # type: ignore[comparison-overlap]
     # An echoing modem repeats the PDU and Ctrl-Z; that is not part of the answer.
     assert feed(parser, b"0011AA\x1a\r\n+CMGS: 12\r\n\r\nOK\r\n") == [
         Response("AT+CMGS=23", ("+CMGS: 12",), Result(ResultKind.OK))
@@ -216,9 +219,8 @@ def test_line_noise_inside_a_response_is_garbage_not_an_info_line() -> None:
         Response("AT+CSQ", ("+CSQ: 20,99",), Result(ResultKind.OK)),
     ]
     # UTF-8 (an operator name) is text, not noise.
-    assert run("AT+COPS?", '+COPS: 0,0,"Orange Réunion"\r\nOK\r\n'.encode())[0].lines == (
-        '+COPS: 0,0,"Orange Réunion"',
-    )
+    cops = run("AT+COPS?", '+COPS: 0,0,"Orange Réunion"\r\nOK\r\n'.encode())[0]
+    assert isinstance(cops, Response) and cops.lines == ('+COPS: 0,0,"Orange Réunion"',)
 
 
 def test_over_long_line_is_cut_and_reported_as_garbage() -> None:

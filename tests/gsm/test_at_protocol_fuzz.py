@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raspisms_daemon.errors import AtProtocolError
-from raspisms_daemon.gsm.at_protocol import AtParser, Garbage, Prompt, Response, Urc
+from raspisms_daemon.gsm.at_protocol import AtParser, Event, Garbage, Prompt, Response, Urc
 
 COMMANDS = [None, "AT", "AT+CMGL=4", "AT+CMGS=23", "AT+CREG?", "ATD123;", "AT+CSQ"]
 
@@ -22,7 +22,7 @@ data_strategy = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.binary(max_siz
 )
 
 
-def _drain(parser: AtParser, chunks: list[bytes]) -> list:
+def _drain(parser: AtParser, chunks: list[bytes]) -> list[Event]:
     out = []
     for chunk in chunks:
         parser.receive_data(chunk)

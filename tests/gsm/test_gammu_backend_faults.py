@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,7 +151,11 @@ async def test_a_reconnect_to_a_sim_that_wants_a_pin_nobody_configured_gives_up(
         await sim.fault("unplug")
         await events.wait_for(Disconnected, timeout=15)
 
-        class LockedAgain(gammu.StateMachine):
+        # python-gammu ships no hints, so StateMachine is Any to mypy; a subclass is how to override one
+        # method of this C type.
+        state_machine: Any = gammu.StateMachine
+
+        class LockedAgain(state_machine):  # type: ignore[misc]
             def GetSecurityStatus(self) -> str:
                 return "PIN"  # the SIM lost power with the modem: it wants its PIN again
 
@@ -165,4 +170,5 @@ async def test_a_reconnect_to_a_sim_that_wants_a_pin_nobody_configured_gives_up(
             await b.identity()
     finally:
         await b.stop()
-    assert b.state is GammuState.STOPPED
+    # mypy keeps the narrowing to FAILED from above across stop(), which changes the state.
+    assert b.state is GammuState.STOPPED  # type: ignore[comparison-overlap]

@@ -124,9 +124,11 @@ async def test_close_refuses_queued_jobs_and_runs_the_final_one_last() -> None:
     release = threading.Event()
     order: list[str] = []
 
-    first = asyncio.create_task(
-        w.call(lambda: release.wait(5) and order.append("first"), timeout=5, what="a")
-    )
+    def first_job() -> None:
+        if release.wait(5):
+            order.append("first")
+
+    first = asyncio.create_task(w.call(first_job, timeout=5, what="a"))
     second = asyncio.create_task(w.call(lambda: order.append("second"), timeout=5, what="b"))
     await asyncio.sleep(0.05)
     closing = asyncio.create_task(w.close(final=lambda: order.append("final"), timeout=5))

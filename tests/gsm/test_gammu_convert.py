@@ -297,6 +297,7 @@ def test_event_from_gammu(part: dict[str, Any], kind: type) -> None:
     event = event_from_gammu(part, NOW)
     assert isinstance(event, kind)
     if event is not None:
+        assert isinstance(event, SmsReceived | ReportReceived | UndecodableSms)  # what a stored part gives
         assert (event.index, event.storage, event.pdu) == (4, "1", "")
     if isinstance(event, UndecodableSms):
         assert event.error.startswith("gammu message: ")

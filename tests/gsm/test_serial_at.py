@@ -76,7 +76,9 @@ def texts(events: list[ModemEvent]) -> list[str]:
         else:
             groups.setdefault((event.message.number, concat.ref), {})[concat.seq] = event
     for parts in groups.values():
-        if len(parts) == next(iter(parts.values())).message.concat.total:  # type: ignore[union-attr]
+        concat = next(iter(parts.values())).message.concat
+        assert concat is not None  # only multipart messages are grouped
+        if len(parts) == concat.total:
             ordered = [parts[i].message for i in sorted(parts)]
             singles.append(decode_user_data(ordered[0].encoding, b"".join(m.data for m in ordered)))
     return singles

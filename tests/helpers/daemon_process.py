@@ -17,7 +17,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 
@@ -262,7 +262,7 @@ class DaemonProcess:
                     if status == 200 and (
                         phones_connected is None or body["phones"]["connected"] >= phones_connected
                     ):
-                        return body  # type: ignore[no-any-return]
+                        return cast(dict[str, Any], body)  # JSON
                 except (aiohttp.ClientError, OSError):
                     pass
                 await asyncio.sleep(0.05)

@@ -70,7 +70,7 @@ async def seed_events(
 
 
 async def wait_until(
-    db: Database, sql: str, expected: Any, *, within: float = 10.0, params: tuple = ()
+    db: Database, sql: str, expected: Any, *, within: float = 10.0, params: tuple[object, ...] = ()
 ) -> None:
     """Poll ``sql`` (its first column of its first row) until it equals ``expected``."""
     loop = asyncio.get_running_loop()

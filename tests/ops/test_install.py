@@ -102,7 +102,9 @@ def test_config_gets_a_fresh_api_key_and_is_readable_by_the_service_group_only(t
     assert keys[0] not in (REPO / "config.example.ini").read_text()
     assert keys[0] not in result.stdout + result.stderr  # the key is not echoed to a terminal or a log
     st = config.stat()
-    gid = int(passwd_entry(root, "group", "raspisms")[2])  # type: ignore[index]
+    group = passwd_entry(root, "group", "raspisms")
+    assert group is not None
+    gid = int(group[2])
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, 0, gid)
     assert stat.S_IMODE((root / "etc/raspisms-daemon").stat().st_mode) == 0o750
     # Apart from the key, it is the documented example.

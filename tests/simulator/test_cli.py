@@ -82,9 +82,9 @@ async def test_serve_then_sms_state_fault_through_the_control_socket(tmp_path: P
     finally:
         if serve.returncode is None:
             serve.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(serve.communicate(), 15)
-    assert serve.returncode == 0, err.decode()
-    assert "sms from +33611111111 stored at [1]" in err.decode()  # it logs what happens
+        _, serve_err = await asyncio.wait_for(serve.communicate(), 15)
+    assert serve.returncode == 0, serve_err.decode()
+    assert "sms from +33611111111 stored at [1]" in serve_err.decode()  # it logs what happens
     assert not Path(f"{link}.ctl").exists() and not link.is_symlink()  # noqa: ASYNC240
 
 

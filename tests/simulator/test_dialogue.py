@@ -111,7 +111,10 @@ async def test_multipart_messages_get_a_new_reference_each_time(tmp_path: Path) 
         first = await sim.inject_sms(SENDER, "a" * 300)
         second = await sim.inject_sms(SENDER, "b" * 300)
         stored = {s["index"]: decode(s["pdu"]) for s in sim.state()["stored"]}
-        refs = {stored[i].concat.ref for i in first}, {stored[i].concat.ref for i in second}  # type: ignore[union-attr]
+        concats = {
+            i: m.concat for i, m in stored.items() if isinstance(m, DeliverPdu) and m.concat is not None
+        }
+        refs = {concats[i].ref for i in first}, {concats[i].ref for i in second}
         assert len(refs[0]) == 1 and len(refs[1]) == 1 and refs[0] != refs[1]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-async def for_each_personality(tmp_path: Path, scenario) -> None:  # type: ignore[no-untyped-def]
+async def for_each_personality(tmp_path: Path, scenario: Callable[[Simulator], Awaitable[None]]) -> None:
     async def one(personality: str) -> None:
         async with simulated_modem(tmp_path, personality, name=f"modem-{personality}") as sim:
             await scenario(sim)

@@ -8,15 +8,23 @@ import os
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from raspisms_daemon.errors import StoreError
-from raspisms_daemon.store.db import BUSY_TIMEOUT_MS, migrations, open_database
+from raspisms_daemon.store.db import BUSY_TIMEOUT_MS, Database, migrations, open_database
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def pragma(db: Database, name: str) -> Any:
+    """The value of ``PRAGMA name`` (untyped: straight from a SQLite row)."""
+    row = await db.fetchone(f"PRAGMA {name}")
+    assert row is not None
+    return row[0]
 
 
 async def test_new_database_file_is_created_private_in_a_new_directory(tmp_path: Path) -> None:
@@ -42,10 +50,10 @@ async def test_existing_world_readable_database_is_made_private(tmp_path: Path) 
 async def test_database_uses_wal_full_sync_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "db.sqlite3")
     try:
-        assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
-        assert (await db.fetchone("PRAGMA synchronous"))[0] == 2  # type: ignore[index]  # FULL
-        assert (await db.fetchone("PRAGMA busy_timeout"))[0] == BUSY_TIMEOUT_MS  # type: ignore[index]
-        assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+        assert await pragma(db, "journal_mode") == "wal"
+        assert await pragma(db, "synchronous") == 2  # FULL
+        assert await pragma(db, "busy_timeout") == BUSY_TIMEOUT_MS
+        assert await pragma(db, "foreign_keys") == 1
     finally:
         await db.close()
 
@@ -54,7 +62,7 @@ async def test_migrations_set_user_version_and_create_the_webhook_tables(tmp_pat
     db = await open_database(tmp_path / "db.sqlite3")
     try:
         latest = migrations()[-1][0]
-        assert (await db.fetchone("PRAGMA user_version"))[0] == latest  # type: ignore[index]
+        assert await pragma(db, "user_version") == latest
         tables = {r[0] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"webhook", "outbox", "delivery_attempt"} <= tables
     finally:
@@ -179,13 +187,12 @@ async def test_a_non_durable_transaction_commits_and_always_leaves_synchronous_f
     db = await open_database(tmp_path / "db.sqlite3")
 
     async def synchronous() -> int:
-        row = await db.fetchone("PRAGMA synchronous")
-        assert row is not None
-        return int(row[0])
+        return int(await pragma(db, "synchronous"))
 
     async def writer(i: int) -> None:
         async with db.transaction(durable=False) as conn:
-            assert (await (await conn.execute("PRAGMA synchronous")).fetchone())[0] == 1  # NORMAL
+            row = await (await conn.execute("PRAGMA synchronous")).fetchone()
+            assert row is not None and row[0] == 1  # NORMAL
             await conn.execute(
                 "INSERT INTO webhook (name, url, types, created_at) VALUES (?, 'http://x/', 't', 0)",
                 (f"w{i}",),

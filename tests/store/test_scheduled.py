@@ -78,7 +78,7 @@ async def test_a_scheduled_sms_is_done_once_every_number_has_its_sended_row(db: 
         )
         await scheduled.finish(conn, sid)
     assert await scheduled.unsent_numbers(db, sid) == [second]
-    assert (await scheduled.get(db, sid)).state == "pending"  # type: ignore[union-attr]
+    assert (sch := await scheduled.get(db, sid)) is not None and sch.state == "pending"
     async with db.transaction() as conn:
         await conn.execute(
             "INSERT INTO sended (at, text, destination, scheduled_number, originating_scheduled) "
@@ -86,4 +86,4 @@ async def test_a_scheduled_sms_is_done_once_every_number_has_its_sended_row(db: 
             (NOW, second.number, second.id, sid),
         )
         await scheduled.finish(conn, sid)
-    assert (await scheduled.get(db, sid)).state == "done"  # type: ignore[union-attr]
+    assert (sch := await scheduled.get(db, sid)) is not None and sch.state == "done"
