@@ -46,9 +46,11 @@ fi
 # Debian's interpreter: apt's python3-gammu and python3-systemd are built for it.
 py=${PYTHON:-/usr/bin/python3}
 [ -x "$py" ] || py=python3
+# The venv is kept when it sees the system's packages and runs the same interpreter as $py.
+real_python() { "$1" -c 'import os, sys; print(os.path.realpath(sys._base_executable))' 2>/dev/null; }
 venv_ok() {
   [ -x .venv/bin/python ] && grep -q '^include-system-site-packages = true' .venv/pyvenv.cfg 2>/dev/null \
-    && [ "$(.venv/bin/python -c 'import sys; print(sys._base_executable)' 2>/dev/null)" = "$("$py" -c 'import sys; print(sys.executable)')" ]
+    && [ "$(real_python .venv/bin/python)" = "$(real_python "$py")" ]
 }
 if ! venv_ok; then
   echo "setup: creating .venv ($("$py" --version) with the system's site-packages)"
