@@ -84,7 +84,8 @@ say "clone of $(git -C "$source_dir" rev-parse --short HEAD) at /root/project"
 # sandboxes) can make its mounts private, as on a booted system.
 mount --bind "$run" "$run" && mounted+=("$run")
 mount -t proc proc "$run/proc" && mounted+=("$run/proc")
-mount -t sysfs sysfs "$run/sys" && mounted+=("$run/sys")
+# /sys with its cgroup mounts, as a booted Debian has them (systemd-journald in the tests needs them).
+mount --rbind /sys "$run/sys" && mount --make-rslave "$run/sys" && mounted+=("$run/sys")
 mount --rbind /dev "$run/dev" && mount --make-rslave "$run/dev" && mounted+=("$run/dev")
 mount -t tmpfs tmpfs "$run/run" && mounted+=("$run/run")
 
