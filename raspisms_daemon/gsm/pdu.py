@@ -285,7 +285,7 @@ def _gsm7_tables_of(encoding: str) -> tuple[int, int] | None:
     tables = {"locking": 0, "single": 0}
     for shift in shifts:
         name, _, value = shift.partition("=")
-        if name not in tables or not value.isdigit():
+        if name not in tables or not (value.isascii() and value.isdigit()):
             return None
         tables[name] = int(value)
     return tables["locking"], tables["single"]

@@ -552,3 +552,10 @@ def test_deliver_round_trip_keeps_number_text_time_and_zone(number: str, text: s
     for m in msgs:
         assert isinstance(m, DeliverPdu)
         assert m.number == number and m.scts == when and m.scts.utcoffset() == when.utcoffset()
+
+
+def test_decode_user_data_of_an_unknown_label_is_no_text() -> None:
+    # Labels come back from the store: one this codec never wrote reads as no text, not an error.
+    assert decode_user_data("gsm7;locking=²", b"\x41") == ""
+    assert decode_user_data("gsm7;shift=1", b"\x41") == ""
+    assert decode_user_data("gsm7;single=1", b"\x41") == "A"
