@@ -76,6 +76,7 @@ PURE = {
         "reliability",
         "gsm.pdu",
         "gsm.gsm7",
+        "gsm.gsm7_tables",
         "gsm.at_protocol",
         "gsm.call_tracker",
         "gsm.gammu_convert",

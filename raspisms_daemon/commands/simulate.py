@@ -36,7 +36,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = sub.add_parser("serve", help="run a simulated modem until SIGINT/SIGTERM")
     _link(serve)
     serve.add_argument(
-        "--personality", default="generic", choices=["generic", "huawei", "quectel", "sim800"]
+        "--personality", default="generic", choices=["generic", "huawei", "quectel", "sim800", "wavecom"]
+    )
+    serve.add_argument(
+        "--cpms-form",
+        choices=["groups", "spaced", "flat", "mixed", "nested"],
+        help="how AT+CPMS=? words the storages (default: the personality's)",
+    )
+    serve.add_argument(
+        "--line-endings", choices=["crlf", "cr"], default="crlf", help="end answer lines with CR LF or CR"
     )
     serve.add_argument("--pin", help="the SIM asks for this PIN (AT+CPIN)")
     serve.add_argument("--imei", default="867000000000001")
@@ -114,6 +122,8 @@ def _serve(args: argparse.Namespace) -> int:
             imei=args.imei,
             operator=args.operator,
             capacity=args.capacity,
+            cpms_form=args.cpms_form,
+            line_endings=args.line_endings,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -5,8 +5,11 @@ read from the modem (:meth:`AtParser.receive_data`) and pulls events (:meth:`AtP
 returns ``None`` when it needs more data). Events:
 
 * :class:`Response` — the command in flight finished: its info lines and its final :class:`Result`
-  (``OK``, ``ERROR``, ``+CME ERROR: n``, ``+CMS ERROR: n``, and ``NO CARRIER``/``BUSY``/``NO ANSWER``/
-  ``NO DIALTONE`` when they end a dial);
+  (``OK``, ``ERROR``, ``+CME ERROR: n``, ``+CMS ERROR: n``, Motorola's ``MODEM ERROR: n``, and
+  ``NO CARRIER``/``BUSY``/``NO ANSWER``/``NO DIALTONE`` when they end a dial). Old Wavecom firmware
+  ends its ``AT+CPIN?`` answer on the ``+CPIN:`` line without a result code: for the commands
+  :func:`ends_on_info_line` names, the caller may end the response there once the modem has been
+  silent long enough (:meth:`AtParser.end_on_info_line`);
 * :class:`Prompt` — the ``> `` prompt of ``AT+CMGS``/``AT+CMGW`` (no CRLF after it: its own token);
 * :class:`Urc` — an unsolicited result code (``+CMTI``, ``RING``, ``^RSSI`` …), with the PDU line for
   the two-line ones (``+CMT``, ``+CDS``); a URC in the middle of a response does not end or corrupt it;
@@ -16,7 +19,8 @@ Events are produced lazily in :meth:`next_event`, so a state change made by the 
 events (``pdu_sent`` after a :class:`Prompt`) applies to the bytes that follow.
 
 The module also holds the small pure parsers for the info lines the backend reads (``+CMGL``, ``+CSQ``,
-``+CREG`` …). It imports no I/O.
+``+CREG`` …), in every form the captures of real modems show (tests/data/corpus), and the storage
+choice :func:`choose_storage` makes from ``AT+CPMS=?``. It imports no I/O.
 """
 
 from __future__ import annotations
@@ -38,14 +42,19 @@ __all__ = [
     "Response",
     "Result",
     "ResultKind",
+    "StorageChoice",
+    "StoredPdu",
     "Trigger",
     "Urc",
+    "choose_storage",
     "command_prefix",
+    "ends_on_info_line",
     "is_hex",
     "parse_clip",
     "parse_cmgl",
     "parse_cmgr",
     "parse_cmgs",
+    "parse_cpin",
     "parse_cpms_test",
     "parse_creg",
     "parse_csq",
@@ -67,11 +76,14 @@ class ResultKind(enum.Enum):
     BUSY = "BUSY"
     NO_ANSWER = "NO ANSWER"
     NO_DIALTONE = "NO DIALTONE"
+    MODEM_ERROR = "MODEM ERROR"  # Motorola
+    INFO_LINE = "info line"  # no final result code: the answer ended on its info line
 
 
 @dataclass(frozen=True)
 class Result:
-    """A final result code. ``code`` for ``+CME``/``+CMS ERROR`` (``None`` when the modem gave text)."""
+    """A final result code. ``code`` for ``+CME``/``+CMS``/``MODEM ERROR`` (``None`` when the modem
+    gave text)."""
 
     kind: ResultKind
     code: int | None = None
@@ -79,7 +91,8 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.kind is ResultKind.OK
+        """The command succeeded: OK, or an answer that ended on its info line."""
+        return self.kind in (ResultKind.OK, ResultKind.INFO_LINE)
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,10 @@ _FINAL_DIAL = {
     "NO DIALTONE": ResultKind.NO_DIALTONE,
 }
 _ERR_RE = re.compile(r"^\+(CME|CMS) ERROR:\s*(.*)$", re.IGNORECASE)
+# Motorola's final error, as ModemManager reads it: only with a number ("MODEM ERROR: apple" is text).
+_MODEM_ERROR_RE = re.compile(r"^MODEM ERROR:\s*(\d+)$", re.IGNORECASE)
+# Commands whose answer some firmware ends on its info line, without a result code (Wavecom's +CPIN?).
+_ENDS_ON_INFO_LINE = frozenset({"AT+CPIN?"})
 _PREFIX_RE = re.compile(r"^([+^*][A-Z][A-Z0-9]*|DST):\s?(.*)$", re.IGNORECASE)
 _CMD_PREFIX_RE = re.compile(r"^AT([+^*$%#][A-Z][A-Z0-9]*)", re.IGNORECASE)
 _HEX_RE = re.compile(r"[0-9A-Fa-f]+")
@@ -183,17 +200,26 @@ def is_hex(text: str) -> bool:
     return bool(_HEX_RE.fullmatch(text)) and len(text) % 2 == 0
 
 
+def ends_on_info_line(command: str) -> bool:
+    """Whether some modem ends its answer to ``command`` on the info line, with no result code."""
+    return command.strip().upper() in _ENDS_ON_INFO_LINE
+
+
 def _parse_final(text: str, dial: bool) -> Result | None:
     upper = text.upper()
     if upper in _FINAL_PLAIN:
         return Result(_FINAL_PLAIN[upper])
     if dial and upper in _FINAL_DIAL:
         return Result(_FINAL_DIAL[upper])
+    m = _MODEM_ERROR_RE.match(text)
+    if m:
+        return Result(ResultKind.MODEM_ERROR, int(m.group(1)))
     m = _ERR_RE.match(text)
     if m:
         kind = ResultKind.CME_ERROR if m.group(1).upper() == "CME" else ResultKind.CMS_ERROR
         detail = m.group(2).strip()
-        return Result(kind, int(detail), "") if detail.isdigit() else Result(kind, None, detail)
+        code = _int(detail)
+        return Result(kind, code, "") if code is not None else Result(kind, None, detail)
     return None
 
 
@@ -260,6 +286,29 @@ class AtParser:
         """Give up on the command in flight (timeout); late result codes then come out as Garbage."""
         self._transition(Trigger.CANCEL)
         self._reset_command()
+
+    @property
+    def has_info_line(self) -> bool:
+        """The command in flight is one :func:`ends_on_info_line` names, and its info line is in."""
+        return (
+            self._state is ParserState.COMMAND
+            and self._command is not None
+            and ends_on_info_line(self._command)
+            and self._prefix is not None
+            and any(line.upper().startswith(self._prefix) for line in self._lines)
+        )
+
+    def end_on_info_line(self) -> Response | None:
+        """End the command in flight on its info line: the caller saw the modem fall silent after it
+        (no result code is coming). Its :class:`Response` (result ``INFO_LINE``), or None when
+        :attr:`has_info_line` is false and nothing changes."""
+        if not self.has_info_line:
+            return None
+        assert self._command is not None
+        response = Response(self._command, tuple(self._lines), Result(ResultKind.INFO_LINE))
+        self._transition(Trigger.FINAL)
+        self._reset_command()
+        return response
 
     def _reset_command(self) -> None:
         self._command = None
@@ -459,7 +508,8 @@ def split_args(args: str) -> list[str]:
 
 def _int(value: str) -> int | None:
     value = value.strip()
-    return int(value) if value.isdigit() else None
+    # isdigit() alone takes "²" (line noise), which int() refuses.
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def parse_storage_index(args: str) -> tuple[str, int] | None:
@@ -470,29 +520,98 @@ def parse_storage_index(args: str) -> tuple[str, int] | None:
     return parts[0].upper(), int(parts[1])
 
 
-def parse_cmgl(lines: tuple[str, ...] | list[str]) -> list[tuple[int, int | None, str]]:
-    """``+CMGL: <index>,<stat>,,<len>`` followed by the PDU line → ``[(index, stat, pdu)]``."""
-    out: list[tuple[int, int | None, str]] = []
-    pending: tuple[int, int | None] | None = None
+@dataclass(frozen=True)
+class StoredPdu:
+    """One message of a ``+CMGL`` listing or a ``+CMGR`` answer, as far as it can be read.
+
+    ``index`` (``+CMGL`` only) and ``stat`` come from the header line, ``None`` where it has none.
+    ``pdu`` is the hex PDU for the codec, ``""`` when the lines hold none; then ``problem`` says why.
+    ``lines`` are the lines after the header as the modem printed them: what to keep of a message
+    whose PDU cannot be read, and what to compare ``pdu`` with (a stray quote or junk around it).
+    """
+
+    index: int | None
+    stat: int | None
+    header: str
+    pdu: str
+    lines: tuple[str, ...]
+    problem: str | None = None
+
+    @property
+    def raw(self) -> str:
+        """The lines after the header, as printed (one per line)."""
+        return "\n".join(self.lines)
+
+
+# A PDU line some firmware ends with junk ("0791…07\"", gammu's capture at-sms/04): an even run of hex
+# digits this long at the start of the line is taken as the PDU.
+_MIN_PDU_DIGITS = 20
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]*")
+
+
+def _header_fields(line: str) -> tuple[list[str], str | None]:
+    """The fields of a ``+CMGL:``/``+CMGR:`` line, and the PDU when the modem put it on the same line
+    after a space (``+CMGR: 1,,147 0791…``, as ModemManager's tests show)."""
+    fields = split_args(line.split(":", 1)[1])
+    head, _, tail = fields[-1].rpartition(" ")
+    if head and is_hex(tail) and len(tail) >= _MIN_PDU_DIGITS:
+        fields[-1] = head.strip()
+        return fields, tail.upper()
+    return fields, None
+
+
+def _pdu_in(lines: list[str]) -> tuple[str, str | None]:
+    """(pdu, problem) from the lines after a header: a line of hex, else a long even run of hex at the
+    start of a line (junk after it ignored), else no PDU and why."""
+    texts = [line.strip() for line in lines if line.strip()]
+    for text in texts:
+        if is_hex(text):
+            return text.upper(), None
+    for text in texts:
+        run = _HEX_RUN.match(text.lstrip('"')).group()  # type: ignore[union-attr]  # matches any text
+        if len(run) >= _MIN_PDU_DIGITS and len(run) % 2 == 0:
+            return run.upper(), None
+    if not texts:
+        return "", "no PDU line"
+    odd = next((t for t in texts if _HEX_RE.fullmatch(t)), None)
+    if odd is not None:
+        return "", f"the PDU line has an odd number of hex digits ({len(odd)})"
+    return "", f"no hex PDU in {texts[0][:40]!r}"
+
+
+def _stored(header: str, body: list[str], *, listing: bool) -> StoredPdu:
+    fields, inline = _header_fields(header)
+    index = _int(fields[0]) if listing else None
+    stat_field = fields[1] if listing and len(fields) > 1 else fields[0] if len(fields) > 1 else ""
+    pdu, problem = (inline, None) if inline else _pdu_in(body)
+    lines = (inline,) if inline else tuple(body)
+    return StoredPdu(index, _int(stat_field), header, pdu, lines, problem)
+
+
+def parse_cmgl(lines: tuple[str, ...] | list[str]) -> list[StoredPdu]:
+    """Every ``+CMGL: <index>,<stat>,[<alpha>],<length>`` entry with the lines up to the next one,
+    malformed entries included (``problem`` set): each is a message on the SIM to account for."""
+    out: list[StoredPdu] = []
+    header: str | None = None
+    body: list[str] = []
     for line in lines:
         if line.upper().startswith("+CMGL:"):
-            parts = split_args(line.split(":", 1)[1])
-            index = _int(parts[0])
-            pending = (index, _int(parts[1]) if len(parts) > 1 else None) if index is not None else None
-        elif pending is not None and is_hex(line):
-            out.append((pending[0], pending[1], line.upper()))
-            pending = None
+            if header is not None:
+                out.append(_stored(header, body, listing=True))
+            header, body = line, []
+        elif header is not None:
+            body.append(line)
+    if header is not None:
+        out.append(_stored(header, body, listing=True))
     return out
 
 
-def parse_cmgr(lines: tuple[str, ...] | list[str]) -> str | None:
-    """The PDU line of a ``+CMGR`` answer (``None`` when the slot is empty)."""
-    seen_header = False
-    for line in lines:
+def parse_cmgr(lines: tuple[str, ...] | list[str]) -> StoredPdu | None:
+    """The message of a ``+CMGR`` answer, malformed or not; ``None`` when the slot is empty (no
+    ``+CMGR:`` header, as SIM800 answers a bare OK)."""
+    for i, line in enumerate(lines):
         if line.upper().startswith("+CMGR:"):
-            seen_header = True
-        elif seen_header and is_hex(line):
-            return line.upper()
+            return _stored(line, list(lines[i + 1 :]), listing=False)
     return None
 
 
@@ -503,20 +622,80 @@ def parse_cmgs(lines: tuple[str, ...] | list[str]) -> int | None:
     return None
 
 
+def parse_cpin(lines: tuple[str, ...] | list[str]) -> str | None:
+    """The SIM state an ``AT+CPIN?`` answer names: ``+CPIN: "SIM PIN"`` → ``SIM PIN`` (quotes removed;
+    a line without the prefix counts too, as ModemManager reads it)."""
+    for line in lines:
+        text = line.strip()
+        if text.upper().startswith("+CPIN:"):
+            text = text[len("+CPIN:") :]
+        text = text.strip().strip('"').strip()
+        if text:
+            return text
+    return None
+
+
 def parse_csq(args: str) -> int | None:
     """``+CSQ: 21,99`` / ``^RSSI: 21`` → 21; 99 (unknown) → None."""
     rssi = _int(split_args(args)[0])
     return None if rssi is None or rssi > 31 else rssi
 
 
-_REG_STAT = {0: "unregistered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming"}
+# 27.007 <stat>: 6/7 are "registered for SMS only", 9/10 "CSFB not preferred": SMS flows either way.
+_REG_STAT = {
+    0: "unregistered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming",
+    6: "home", 7: "roaming", 9: "home", 10: "roaming",
+}  # fmt: skip
+_HEX_LETTER = re.compile(r"[A-Fa-f]")
 
 
-def parse_creg(args: str, *, query: bool) -> str | None:
-    """``+CREG: 2,1,"..."`` (query answer: n first) or ``+CREG: 1,...`` (URC) → ``"home"`` …"""
-    parts = split_args(args)
-    idx = 1 if query and len(parts) >= 2 else 0
-    stat = _int(parts[idx]) if idx < len(parts) else None
+def _reg_fields(args: str) -> list[tuple[str, bool]]:
+    """The fields of a registration line, each with whether it was quoted (quotes removed)."""
+    out: list[tuple[str, bool]] = []
+    for raw in _split_raw(args):
+        text = raw.strip()
+        out.append((text.strip('"').strip(), text.startswith('"')))
+    return out
+
+
+def _split_raw(args: str) -> list[str]:
+    """``split_args`` keeping the quotes."""
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    for ch in args:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def parse_creg(args: str) -> str | None:
+    """``+CREG``/``+CGREG``/``+CEREG`` → ``"home"``, ``"roaming"`` …, the query answer and the URC alike.
+
+    The answer to ``AT+CREG?`` starts with ``<n>``, the URC does not, yet some firmware puts ``<n>``
+    in URCs too (``+CREG: 2,5,"0502",…``): as ModemManager does, the form is told by the fields, not
+    by who asked. ``<stat>`` is the field before the first location field (quoted, holding a hex
+    letter, or empty); without one, a second field of four digits or more is a location (the URC
+    ``<stat>,<lac>,<ci>``) and otherwise the second field is ``<stat>`` (``<n>,<stat>``)."""
+    fields = _reg_fields(args)
+    at = None
+    for i, (text, quoted) in enumerate(fields[1:], 1):
+        if quoted or not text or _HEX_LETTER.search(text):
+            at = i - 1
+            break
+    if at is None:
+        if len(fields) == 1:
+            at = 0
+        else:
+            second = fields[1][0].replace(" ", "")
+            at = 0 if len(fields) > 2 and second.isdigit() and len(second) >= 4 else 1
+    stat = _int(fields[at][0])
     return _REG_STAT.get(stat, "unknown") if stat is not None else None
 
 
@@ -531,10 +710,83 @@ def parse_clip(args: str) -> str | None:
     return number
 
 
+def _storage_names(item: str) -> list[str]:
+    """The storage names in one field of ``AT+CPMS=?`` (a group or a bare name), quotes and broken
+    quotes ignored: names are letters, digits and ``_``."""
+    names = (re.sub(r"[^A-Za-z0-9_]", "", name).upper() for name in item.split(","))
+    return [name for name in names if name]
+
+
+def _top_fields(body: str) -> list[str]:
+    """Split at the commas outside parentheses (quotes are not trusted: some firmware breaks them)."""
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
+    for ch in body:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
 def parse_cpms_test(lines: tuple[str, ...] | list[str]) -> list[list[str]]:
-    """``+CPMS: ("SM","ME"),("SM","ME"),("SM")`` → the storages offered for mem1, mem2, mem3."""
+    """The storages ``AT+CPMS=?`` offers for mem1, mem2, mem3, in every form modems print:
+    groups ``("SM","ME"),("SM","ME"),("SM")``; flat ``"ME","MT","SM"`` (one storage per parameter);
+    mixed ``("ME","MT"),"ME",("SM")``; nested ``(("SM","BM","SR"),("SM"))`` (Wavecom, two parameters);
+    empty groups; broken quotes. ``[]`` when the line lists nothing."""
     for line in lines:
         if line.upper().startswith("+CPMS:"):
-            groups = re.findall(r"\(([^)]*)\)", line)
-            return [[s.upper() for s in split_args(g) if s] for g in groups]
+            body = line.split(":", 1)[1].strip()
+            if not body:
+                return []
+            fields = [f.strip() for f in _top_fields(body)]
+            if len(fields) == 1 and fields[0].startswith("(") and "(" in fields[0][1:]:
+                fields = [f.strip() for f in _top_fields(fields[0][1:].rstrip().removesuffix(")"))]
+            return [_storage_names(f.replace("(", "").replace(")", "")) for f in fields]
     return []
+
+
+@dataclass(frozen=True)
+class StorageChoice:
+    """What ``AT+CPMS`` is set to: ``mems`` (mem1 read/delete, mem2 write, mem3 incoming; two when the
+    modem offers only two), and the storages worth sweeping."""
+
+    mems: tuple[str, ...]
+    sweep: frozenset[str]
+
+    @property
+    def primary(self) -> str:
+        return self.mems[0]
+
+    @property
+    def incoming(self) -> str:
+        return self.mems[2] if len(self.mems) > 2 else self.mems[0]
+
+
+_PREFERRED = ("SM", "ME", "MT")  # the SIM first: where an SMS-only modem keeps its messages
+
+
+def _pick(offered: list[str], wanted: str | None = None) -> str:
+    if not offered or (wanted is not None and wanted in offered):
+        return wanted or "SM"
+    return next((name for name in _PREFERRED if name in offered), offered[0])
+
+
+def choose_storage(offered: list[list[str]]) -> StorageChoice:
+    """The storages to use, from what ``AT+CPMS=?`` offered (:func:`parse_cpms_test`): a storage
+    each parameter offers (the SIM first, then ME, MT; an empty or missing list offers anything),
+    the same one wherever allowed; as many parameters as the modem lists, two to three."""
+    mem1 = _pick(offered[0] if offered else [])
+    mems = [mem1, _pick(offered[1] if len(offered) > 1 else [], mem1)]
+    if len(offered) != 2:
+        mems.append(_pick(offered[2] if len(offered) > 2 else offered[0] if offered else [], mem1))
+    # Every real storage mem1 offers may hold what arrived before we started.
+    sweep = {s for s in (offered[0] if offered else []) if s in ("SM", "ME")} | {mem1, mems[-1]}
+    return StorageChoice(tuple(mems), frozenset(sweep))

@@ -23,14 +23,17 @@ from typing import Any
 import serial
 
 from ..errors import ModemGone, ModemTimeout
-from .at_protocol import AtParser, ParserState, Prompt, Response, Urc, redact, redact_bytes
+from .at_protocol import AtParser, ParserState, Prompt, Response, Urc, ends_on_info_line, redact, redact_bytes
 
-__all__ = ["AtTransport"]
+__all__ = ["INFO_LINE_GRACE", "AtTransport"]
 
 log = logging.getLogger(__name__)
 
 CTRL_Z = b"\x1a"
 ESC = b"\x1b"
+# Silence after the info line of a command some firmware answers without a result code (Wavecom's
+# AT+CPIN?) that ends the answer there; a modem that sends its OK sends it within milliseconds.
+INFO_LINE_GRACE = 1.0
 
 
 class AtTransport:
@@ -205,7 +208,25 @@ class AtTransport:
     async def command(self, command: str, limit: float) -> Response:
         """Write one command and return its response (whatever its result)."""
         async with self._exchange(command, limit):
+            if ends_on_info_line(command):
+                return await self._result_or_info_line(command, limit)
             return await self._result(f"{redact(command)}: no answer", limit)
+
+    async def _result_or_info_line(self, command: str, limit: float) -> Response:
+        """The response, or the info line alone once the modem stayed silent after it for a whole
+        INFO_LINE_GRACE (checked twice a grace apart, so at least one grace passed since it came)."""
+        assert self._response is not None
+        deadline = self._loop.time() + limit
+        info_line = False
+        while (remaining := deadline - self._loop.time()) > 0:
+            done, _ = await asyncio.wait({self._response}, timeout=min(INFO_LINE_GRACE, remaining))
+            if done:
+                return self._response.result()
+            if info_line and (response := self._parser.end_on_info_line()) is not None:
+                self._log.info("%s: the answer ended on its info line, without a result code", command)
+                return response
+            info_line = self._parser.has_info_line
+        raise ModemTimeout(f"{redact(command)}: no answer in {limit:g} s")
 
     async def submit(self, length: int, pdu_hex: str, prompt_limit: float, limit: float) -> Response:
         """``AT+CMGS=<length>``, wait for ``> ``, write the PDU and Ctrl-Z, return the response."""

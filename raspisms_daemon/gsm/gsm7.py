@@ -1,18 +1,26 @@
-"""The GSM 03.38 / 3GPP TS 23.038 7-bit default alphabet, its extension table, and septet packing.
+"""The GSM 03.38 / 3GPP TS 23.038 7-bit alphabets and septet packing.
 
-Pure code: no I/O. Encoding is exact (a text either round-trips through GSM-7 or is refused), so the
-PDU codec can choose UCS-2 whenever GSM-7 would alter a single character.
+The default alphabet and its extension table, and the national language tables (:mod:`.gsm7_tables`):
+``locking`` names the table that replaces the default alphabet, ``single`` the one that replaces the
+extension table behind the escape (National Language Identifiers, 0 = default; an identifier without
+a table reads as the default). Pure code: no I/O. Encoding is exact (a text either round-trips through
+the chosen tables or is refused), so the PDU codec can choose UCS-2 whenever GSM-7 would alter a
+single character.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..errors import PduError
+from .gsm7_tables import LOCKING, SINGLE, UNDEFINED
 
 __all__ = [
     "ESCAPE",
     "char_septets",
     "decode_septets",
     "encode_septets",
+    "has_tables",
     "is_gsm7",
     "pack_septets",
     "septet_length",
@@ -49,47 +57,71 @@ _EXTENSION = {
     0x65: "€",
 }
 
-_ENCODE: dict[str, tuple[int, ...]] = {ch: (i,) for i, ch in enumerate(_BASIC) if i != ESCAPE}
-_ENCODE.update({ch: (ESCAPE, code) for code, ch in _EXTENSION.items()})
+
+def has_tables(locking: int, single: int) -> bool:
+    """Whether both identifiers name a table this codec holds (0 is the default alphabet)."""
+    return (locking == 0 or locking in LOCKING) and (single == 0 or single in SINGLE)
 
 
-def is_gsm7(text: str) -> bool:
-    """True when every character of ``text`` has an exact GSM-7 encoding."""
-    return all(ch in _ENCODE for ch in text)
+def _tables(locking: int, single: int) -> tuple[str, dict[int, str]]:
+    return LOCKING.get(locking, _BASIC), SINGLE.get(single, _EXTENSION)
 
 
-def septet_length(text: str) -> int:
-    """Number of septets ``text`` takes in GSM-7 (escaped characters count two). PduError if not GSM-7."""
-    return sum(char_septets(ch) for ch in text)
+@lru_cache(maxsize=32)
+def _encoder(locking: int, single: int) -> dict[str, tuple[int, ...]]:
+    """Character → septets for one pair of tables: the locking table first (one septet), then the
+    single shift table (escape + code); the lowest code wins where a table holds a character twice."""
+    table, shifted = _tables(locking, single)
+    out: dict[str, tuple[int, ...]] = {}
+    for code in sorted(shifted, reverse=True):
+        out[shifted[code]] = (ESCAPE, code)
+    for code in range(127, -1, -1):
+        ch = table[code]
+        if code != ESCAPE and ch != UNDEFINED:
+            out[ch] = (code,)
+    return out
 
 
-def _septets_of(ch: str) -> tuple[int, ...]:
+def is_gsm7(text: str, locking: int = 0, single: int = 0) -> bool:
+    """True when every character of ``text`` has an exact encoding in these tables."""
+    encoder = _encoder(locking, single)
+    return all(ch in encoder for ch in text)
+
+
+def septet_length(text: str, locking: int = 0, single: int = 0) -> int:
+    """Number of septets ``text`` takes (escaped characters count two). PduError if not encodable."""
+    return sum(char_septets(ch, locking, single) for ch in text)
+
+
+def _septets_of(ch: str, locking: int, single: int) -> tuple[int, ...]:
     try:
-        return _ENCODE[ch]
+        return _encoder(locking, single)[ch]
     except KeyError:
         raise PduError(f"character {ch!r} has no GSM-7 encoding") from None
 
 
-def char_septets(ch: str) -> int:
-    """Septets one character takes: 1, or 2 for the extension table. PduError if not GSM-7."""
-    return len(_septets_of(ch))
+def char_septets(ch: str, locking: int = 0, single: int = 0) -> int:
+    """Septets one character takes: 1, or 2 behind the escape. PduError if not encodable."""
+    return len(_septets_of(ch, locking, single))
 
 
-def encode_septets(text: str) -> list[int]:
-    """Text to septet values (escape pairs included). PduError if a character is not in GSM-7."""
+def encode_septets(text: str, locking: int = 0, single: int = 0) -> list[int]:
+    """Text to septet values (escape pairs included). PduError if a character is not encodable."""
     out: list[int] = []
     for ch in text:
-        out.extend(_septets_of(ch))
+        out.extend(_septets_of(ch, locking, single))
     return out
 
 
-def decode_septets(septets: list[int] | bytes) -> str:
-    """Septet values to text.
+def decode_septets(septets: list[int] | bytes, locking: int = 0, single: int = 0) -> str:
+    """Septet values to text, with the given tables.
 
-    An escape followed by a code the extension table lacks shows the basic character for that code,
-    as TS 23.038 asks; a lone escape at the very end (or an escape before another escape, reserved
-    for a future table) shows a space.
+    An escape followed by a code the single shift table lacks shows the locking table's character for
+    that code, as TS 23.038 asks; a lone escape at the very end (or an escape before another escape,
+    reserved for a future table) shows a space, and so does a position the locking table leaves
+    undefined (as oFono, Android and Mozilla show it).
     """
+    table, shifted = _tables(locking, single)
     out: list[str] = []
     i = 0
     n = len(septets)
@@ -100,14 +132,12 @@ def decode_septets(septets: list[int] | bytes) -> str:
                 out.append(" ")
                 break
             nxt = septets[i + 1] & 0x7F
-            if nxt == ESCAPE:
-                out.append(" ")
-            else:
-                out.append(_EXTENSION.get(nxt, _BASIC[nxt]))
+            ch = " " if nxt == ESCAPE else shifted.get(nxt, table[nxt])
             i += 2
-            continue
-        out.append(_BASIC[s])
-        i += 1
+        else:
+            ch = table[s]
+            i += 1
+        out.append(" " if ch == UNDEFINED else ch)
     return "".join(out)
 
 

@@ -10,6 +10,9 @@ Conventions:
   ``*``/``#``/``a``-``c`` for the semi-octets 0xA-0xE), alphanumeric senders (type 5) as their text.
 - Timestamps are aware datetimes in the zone the PDU states (quarter hours); years are 2000-2099.
 - ``udh`` is the whole user data header including its length octet (as python-gammu reports it).
+- ``encoding`` is ``"gsm7"``, ``"ucs2"`` or ``"8bit"``; GSM-7 under national language tables (UDH IE
+  0x25 locking shift, 0x24 single shift, TS 23.040 §9.2.3.24.15-16) is ``"gsm7;locking=1;single=1"``
+  (an identifier 0 is left out), so that the label alone says how to read ``data``.
 - ``data`` is the user data after the header: the septet values one per octet for GSM-7, the UTF-16-BE
   octets for UCS-2, the raw octets for 8-bit. Multipart reassembly should join the parts' ``data`` and
   call :func:`decode_user_data` once, which heals an escape or surrogate pair that a sender split
@@ -18,19 +21,27 @@ Conventions:
   UCS-2 that is not valid UTF-16 (odd length, lone surrogate) decodes with U+FFFD in place of the bad
   code units rather than failing, so the rest of the message is not lost.
 - Octets after the user data are ignored (SIM800 pads ``+CMGR`` PDUs with FF).
-- Anything malformed raises :class:`~raspisms_daemon.errors.PduError`, and nothing else.
+- What a message can be read without is not worth losing it over: a timestamp that is no date
+  (all zeros, a non-decimal digit) decodes as :data:`UNKNOWN_TIME`, a time zone octet that is not BCD
+  as UTC, a UDHI bit with no user data as no header, a national language without a table as the
+  default alphabet. Each such repair is named in ``problems``, for the log.
+- Anything else malformed raises :class:`~raspisms_daemon.errors.PduError`, and nothing else: a message
+  whose user data is cut short is refused whole, since its text would look complete without its end.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from ..errors import PduError
 from . import gsm7
 
 __all__ = [
+    "UNKNOWN_TIME",
     "Concat",
     "DeliverPdu",
     "StatusReportPdu",
@@ -46,17 +57,20 @@ __all__ = [
     "status_outcome",
 ]
 
-# Part sizes (TS 23.040 §9.2.3.24): 140 octets of user data; a concatenation header takes 6 octets
-# (8-bit reference) or 7 (16-bit), which leaves 153/152 septets or 67/66 UCS-2 code units.
+# Part sizes (TS 23.040 §9.2.3.24): 140 octets of user data, a user data header included; GSM-7 text
+# starts on the septet after the header. A concatenation header takes 6 octets (8-bit reference) or
+# 7 (16-bit), which leaves 153/152 septets or 67/66 UCS-2 code units; each national shift element 3 more.
 GSM7_SINGLE = 160
-UCS2_SINGLE = 70
-GSM7_PART = {False: 153, True: 152}
-UCS2_PART = {False: 67, True: 66}
 MAX_UD_OCTETS = 140
 MAX_PARTS = 255
 
 _IEI_CONCAT_8 = 0x00
 _IEI_CONCAT_16 = 0x08
+_IEI_SINGLE_SHIFT = 0x24
+_IEI_LOCKING_SHIFT = 0x25
+
+# What an unreadable timestamp decodes as: the first instant the format can hold (years 2000-2099).
+UNKNOWN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -80,10 +94,11 @@ class DeliverPdu:
     first_octet: int
     pid: int
     dcs: int
-    encoding: str  # "gsm7" | "ucs2" | "8bit"
+    encoding: str  # "gsm7" | "ucs2" | "8bit", or "gsm7;locking=<id>;single=<id>"
     udh: bytes | None
     data: bytes
     flash: bool
+    problems: tuple[str, ...] = ()  # what was repaired to decode it (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,7 @@ class StatusReportPdu:
     discharge: datetime
     status: int
     outcome: str  # "delivered" | "pending" | "failed"
+    problems: tuple[str, ...] = ()  # what was repaired to decode it (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,7 @@ class SubmitPdu:
     data: bytes = b""
     flash: bool = False
     validity: bytes | None = None  # raw TP-VP octets, None when absent
+    problems: tuple[str, ...] = ()  # what was repaired to decode it (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -209,27 +226,33 @@ def _read_smsc(r: _Reader) -> str | None:
     return "+" + digits if (toa >> 4) & 0x07 == 1 else digits
 
 
-def _read_timestamp(r: _Reader, what: str) -> datetime:
+def _read_timestamp(r: _Reader, what: str, problems: list[str]) -> datetime:
+    """TP-SCTS / TP-DT. The time is the least part of a message: one that is no date decodes as
+    UNKNOWN_TIME, a time zone that is no BCD number as UTC (the wall clock kept), and ``problems``
+    says so; the octets must still be there."""
     raw = r.take(7, what)
     values: list[int] = []
     for b in raw[:6]:
         lo, hi = b & 0x0F, b >> 4
         if lo > 9 or hi > 9:
-            raise PduError(f"{what} has a non-decimal semi-octet: {raw.hex().upper()}")
+            problems.append(f"{what} {raw.hex().upper()} has a non-decimal digit: time unknown")
+            return UNKNOWN_TIME
         values.append(lo * 10 + hi)
     tz = raw[6]
     tens, units = tz & 0x07, tz >> 4
     if units > 9:
-        raise PduError(f"{what} has a bad time zone octet {tz:02X}")
-    quarters = tens * 10 + units
-    offset = timedelta(minutes=15 * quarters)
-    if tz & 0x08:
-        offset = -offset
+        problems.append(f"{what} time zone octet {tz:02X} is not BCD: read as UTC")
+        offset = timedelta(0)
+    else:
+        offset = timedelta(minutes=15 * (tens * 10 + units))
+        if tz & 0x08:
+            offset = -offset
     year, month, day, hour, minute, second = values
     try:
         return datetime(2000 + year, month, day, hour, minute, second, tzinfo=timezone(offset))
-    except ValueError as exc:
-        raise PduError(f"{what} is not a valid date/time: {raw.hex().upper()} ({exc})") from exc
+    except ValueError:
+        problems.append(f"{what} {raw.hex().upper()} is not a date: time unknown")
+        return UNKNOWN_TIME
 
 
 def _dcs_info(dcs: int) -> tuple[str, bool]:
@@ -248,19 +271,50 @@ def _dcs_info(dcs: int) -> tuple[str, bool]:
     return "gsm7", False  # 1000-1011 reserved, 1100/1101 message waiting (GSM-7)
 
 
+def _gsm7_label(locking: int, single: int) -> str:
+    """The ``encoding`` of GSM-7 under these tables: ``"gsm7"``, or ``"gsm7;locking=1;single=1"``."""
+    shifts = [f"{name}={value}" for name, value in (("locking", locking), ("single", single)) if value]
+    return ";".join(["gsm7", *shifts])
+
+
+def _gsm7_tables_of(encoding: str) -> tuple[int, int] | None:
+    """(locking, single) of a GSM-7 ``encoding`` label; None for any other label."""
+    kind, *shifts = encoding.split(";")
+    if kind != "gsm7":
+        return None
+    tables = {"locking": 0, "single": 0}
+    for shift in shifts:
+        name, _, value = shift.partition("=")
+        if name not in tables or not (value.isascii() and value.isdigit()):
+            return None
+        tables[name] = int(value)
+    return tables["locking"], tables["single"]
+
+
 def decode_user_data(encoding: str, data: bytes) -> str:
     """Text of user data in the ``data`` form of the dataclasses (see the module docstring)."""
-    if encoding == "gsm7":
-        return gsm7.decode_septets(data)
     if encoding == "ucs2":
         # "replace" turns an odd trailing octet or a lone surrogate into U+FFFD instead of failing.
         return data.decode("utf-16-be", errors="replace")
+    tables = _gsm7_tables_of(encoding)
+    if tables is not None:
+        return gsm7.decode_septets(data, *tables)
     return ""
 
 
-def parse_udh(udh: bytes) -> Concat | None:
-    """Walk the information elements of a UDH (length octet included); return the concat IE if any."""
+@dataclass(frozen=True)
+class _Header:
+    """What a UDH says that the decoder uses (TS 23.040 §9.2.3.24): the last of a repeated element counts."""
+
     concat: Concat | None = None
+    locking: int = 0
+    single: int = 0
+
+
+def _read_udh(udh: bytes) -> _Header:
+    """Walk the information elements of a UDH (length octet included)."""
+    concat: Concat | None = None
+    locking = single = 0
     i = 1
     while i < len(udh):
         if i + 1 >= len(udh):
@@ -269,23 +323,34 @@ def parse_udh(udh: bytes) -> Concat | None:
         value = udh[i + 2 : i + 2 + iedl]
         if len(value) != iedl:
             raise PduError(f"information element {iei:02X} runs past the user data header")
-        if iei == _IEI_CONCAT_8 and iedl == 3:
-            ref, total, seq = value[0], value[1], value[2]
-        elif iei == _IEI_CONCAT_16 and iedl == 4:
-            ref, total, seq = (value[0] << 8) | value[1], value[2], value[3]
-        else:
-            i += 2 + iedl
-            continue
-        # TS 23.040 §9.2.3.24.1: an element with seq 0 or beyond total is to be ignored.
-        if total >= 1 and 1 <= seq <= total:
-            concat = Concat(ref=ref, total=total, seq=seq)
         i += 2 + iedl
-    return concat
+        if iei == _IEI_LOCKING_SHIFT and iedl == 1:
+            locking = value[0]
+        elif iei == _IEI_SINGLE_SHIFT and iedl == 1:
+            single = value[0]
+        elif iei in (_IEI_CONCAT_8, _IEI_CONCAT_16) and iedl == (3 if iei == _IEI_CONCAT_8 else 4):
+            ref = value[0] if iei == _IEI_CONCAT_8 else (value[0] << 8) | value[1]
+            total, seq = value[-2], value[-1]
+            # TS 23.040 §9.2.3.24.1: an element with seq 0 or beyond total is to be ignored.
+            if total >= 1 and 1 <= seq <= total:
+                concat = Concat(ref=ref, total=total, seq=seq)
+    return _Header(concat, locking, single)
 
 
-def _read_user_data(r: _Reader, encoding: str, udhi: bool) -> tuple[str, bytes | None, bytes, Concat | None]:
-    """TP-UDL and TP-UD: (text, udh, data, concat)."""
+def parse_udh(udh: bytes) -> Concat | None:
+    """Walk the information elements of a UDH (length octet included); return the concat IE if any."""
+    return _read_udh(udh).concat
+
+
+def _read_user_data(
+    r: _Reader, encoding: str, udhi: bool, problems: list[str]
+) -> tuple[str, str, bytes | None, bytes, Concat | None]:
+    """TP-UDL and TP-UD: (text, encoding, udh, data, concat); ``encoding`` names the national tables."""
     udl = r.u8("user data length")
+    if udhi and udl == 0:
+        # A header needs at least its length octet: the bit is wrong, and the message simply empty.
+        problems.append("the UDHI bit is set but there is no user data")
+        udhi = False
     if encoding == "gsm7":
         if udl > GSM7_SINGLE:
             raise PduError(f"user data length {udl} septets exceeds {GSM7_SINGLE}")
@@ -293,8 +358,6 @@ def _read_user_data(r: _Reader, encoding: str, udhi: bool) -> tuple[str, bytes |
         start = 0
         udh: bytes | None = None
         if udhi:
-            if not raw:
-                raise PduError("user data header indicated but the user data is empty")
             header_len = raw[0] + 1
             if header_len * 8 > udl * 7:
                 raise PduError("user data header is longer than the user data")
@@ -308,15 +371,20 @@ def _read_user_data(r: _Reader, encoding: str, udhi: bool) -> tuple[str, bytes |
         udh = None
         data = bytes(raw)
         if udhi:
-            if not raw:
-                raise PduError("user data header indicated but the user data is empty")
             header_len = raw[0] + 1
             if header_len > udl:
                 raise PduError("user data header is longer than the user data")
             udh = bytes(raw[:header_len])
             data = bytes(raw[header_len:])
-    concat = parse_udh(udh) if udh is not None else None
-    return decode_user_data(encoding, data), udh, data, concat
+    header = _read_udh(udh) if udh is not None else _Header()
+    if encoding == "gsm7" and (header.locking or header.single):
+        if not gsm7.has_tables(header.locking, header.single):
+            problems.append(
+                f"no GSM-7 table for national language locking={header.locking} single={header.single}:"
+                " the default alphabet stands in"
+            )
+        encoding = _gsm7_label(header.locking, header.single)
+    return decode_user_data(encoding, data), encoding, udh, data, header.concat
 
 
 def status_outcome(status: int) -> str:
@@ -365,6 +433,7 @@ def decode(pdu: str | bytes, *, smsc: bool = True) -> DeliverPdu | StatusReportP
 
 def _decode(raw: bytes, with_smsc: bool) -> DeliverPdu | StatusReportPdu | SubmitPdu:
     r = _Reader(raw)
+    problems: list[str] = []
     smsc = _read_smsc(r) if with_smsc else None
     tpdu_start = r.pos
     fo = r.u8("first octet")
@@ -373,9 +442,9 @@ def _decode(raw: bytes, with_smsc: bool) -> DeliverPdu | StatusReportPdu | Submi
         number = _read_address(r, "originating address")
         pid = r.u8("protocol identifier")
         dcs = r.u8("data coding scheme")
-        scts = _read_timestamp(r, "service centre timestamp")
+        scts = _read_timestamp(r, "service centre timestamp", problems)
         encoding, flash = _dcs_info(dcs)
-        text, udh, data, concat = _read_user_data(r, encoding, bool(fo & 0x40))
+        text, encoding, udh, data, concat = _read_user_data(r, encoding, bool(fo & 0x40), problems)
         return DeliverPdu(
             smsc=smsc,
             number=number,
@@ -389,6 +458,7 @@ def _decode(raw: bytes, with_smsc: bool) -> DeliverPdu | StatusReportPdu | Submi
             udh=udh,
             data=data,
             flash=flash,
+            problems=tuple(problems),
         )
     if mti == 1:
         mr = r.u8("message reference")
@@ -398,7 +468,7 @@ def _decode(raw: bytes, with_smsc: bool) -> DeliverPdu | StatusReportPdu | Submi
         vpf = (fo >> 3) & 0x03
         validity = r.take({0: 0, 1: 7, 2: 1, 3: 7}[vpf], "validity period") if vpf else None
         encoding, flash = _dcs_info(dcs)
-        text, udh, data, concat = _read_user_data(r, encoding, bool(fo & 0x40))
+        text, encoding, udh, data, concat = _read_user_data(r, encoding, bool(fo & 0x40), problems)
         return SubmitPdu(
             smsc=smsc,
             first_octet=fo,
@@ -415,12 +485,13 @@ def _decode(raw: bytes, with_smsc: bool) -> DeliverPdu | StatusReportPdu | Submi
             data=data,
             flash=flash,
             validity=validity,
+            problems=tuple(problems),
         )
     if mti == 2:
         mr = r.u8("message reference")
         number = _read_address(r, "recipient address")
-        scts = _read_timestamp(r, "service centre timestamp")
-        discharge = _read_timestamp(r, "discharge time")
+        scts = _read_timestamp(r, "service centre timestamp", problems)
+        discharge = _read_timestamp(r, "discharge time", problems)
         status = r.u8("status")
         # Optional parameter indicator, PID, DCS and user data may follow; nothing we use.
         return StatusReportPdu(
@@ -432,6 +503,7 @@ def _decode(raw: bytes, with_smsc: bool) -> DeliverPdu | StatusReportPdu | Submi
             discharge=discharge,
             status=status,
             outcome=status_outcome(status),
+            problems=tuple(problems),
         )
     raise PduError(f"reserved message type indicator 3 (first octet {fo:02X})")
 
@@ -510,21 +582,56 @@ def _utf16_units(ch: str) -> int:
     return 2 if ord(ch) > 0xFFFF else 1
 
 
-def split_text(text: str, *, wide_ref: bool = False) -> tuple[str, list[str]]:
-    """Choose the encoding and cut ``text`` into parts: ("gsm7" | "ucs2", chunks).
+def _user_data_header(concat: Concat | None, wide: bool, locking: int, single: int) -> bytes:
+    """The UDH (length octet first) for these elements; b"" when there is none to send."""
+    elements = b""
+    if concat is not None:
+        if wide:
+            ref = [concat.ref >> 8, concat.ref & 0xFF]
+            elements += bytes([_IEI_CONCAT_16, 4, *ref, concat.total, concat.seq])
+        else:
+            elements += bytes([_IEI_CONCAT_8, 3, concat.ref, concat.total, concat.seq])
+    if locking:
+        elements += bytes([_IEI_LOCKING_SHIFT, 1, locking])
+    if single:
+        elements += bytes([_IEI_SINGLE_SHIFT, 1, single])
+    return bytes([len(elements)]) + elements if elements else b""
+
+
+def _capacity(encoding: str, header: bytes) -> int:
+    """Septets (GSM-7) or UTF-16 code units (UCS-2) a part holds after ``header``."""
+    if encoding == "ucs2":
+        return (MAX_UD_OCTETS - len(header)) // 2
+    return GSM7_SINGLE - (len(header) * 8 + 6) // 7
+
+
+def split_text(
+    text: str, *, wide_ref: bool = False, locking: int = 0, single: int = 0
+) -> tuple[str, list[str]]:
+    """Choose the encoding and cut ``text`` into parts: (``encoding`` label, chunks).
 
     GSM-7 whenever every character has an exact GSM-7 encoding (160 septets single, 153 per part),
     otherwise UCS-2 (70 code units single, 67 per part); with ``wide_ref`` (16-bit concat reference)
-    a part holds 152/66. Escape pairs and surrogate pairs are never cut: a part ends early instead.
-    Greedy cutting is minimal here, since every character weighs 1 or 2 and the order is fixed.
+    a part holds 152/66. ``locking``/``single`` ask for national language tables (TS 23.038 Annex A):
+    they are used when they encode the whole text, the default alphabet otherwise, and their shift
+    elements take room in every part. Escape pairs and surrogate pairs are never cut: a part ends
+    early instead. Greedy cutting is minimal here, since every character weighs 1 or 2 and the order
+    is fixed.
     """
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
         raise PduError("text contains a lone surrogate code point")
-    if gsm7.is_gsm7(text):
-        encoding, weigh, single, part = "gsm7", gsm7.char_septets, GSM7_SINGLE, GSM7_PART[wide_ref]
-    else:
-        encoding, weigh, single, part = "ucs2", _utf16_units, UCS2_SINGLE, UCS2_PART[wide_ref]
-    if sum(weigh(ch) for ch in text) <= single:
+    if not gsm7.has_tables(locking, single):
+        raise PduError(f"no GSM-7 table for national language locking={locking} single={single}")
+    weigh: Callable[[str], int] = _utf16_units
+    encoding, tables = "ucs2", (0, 0)
+    for candidate in dict.fromkeys([(locking, single), (0, 0)]):
+        if gsm7.is_gsm7(text, *candidate):
+            encoding, tables = _gsm7_label(*candidate), candidate
+            weigh = functools.partial(gsm7.char_septets, locking=candidate[0], single=candidate[1])
+            break
+    alone = _capacity(encoding, _user_data_header(None, False, *tables))
+    part = _capacity(encoding, _user_data_header(Concat(0, 1, 1), wide_ref, *tables))
+    if sum(weigh(ch) for ch in text) <= alone:
         return encoding, [text]
     chunks: list[str] = []
     current: list[str] = []
@@ -551,18 +658,13 @@ def _concat_reference(concat_ref: int) -> tuple[bool, int]:
     return wide, concat_ref % (65536 if wide else 256)
 
 
-def _concat_udh(ref: int, total: int, seq: int, wide: bool) -> bytes:
-    if wide:
-        return bytes([6, _IEI_CONCAT_16, 4, (ref >> 8) & 0xFF, ref & 0xFF, total, seq])
-    return bytes([5, _IEI_CONCAT_8, 3, ref & 0xFF, total, seq])
-
-
 def _encode_user_data(encoding: str, text: str, udh: bytes | None) -> tuple[int, bytes]:
     """(TP-UDL, TP-UD) for a chunk, the UDH (length octet included) first."""
     header = udh or b""
-    if encoding == "gsm7":
+    tables = _gsm7_tables_of(encoding)
+    if tables is not None:
         start = (len(header) * 8 + 6) // 7  # fill bits bring the text to a septet boundary
-        septets = gsm7.encode_septets(text)
+        septets = gsm7.encode_septets(text, *tables)
         packed = bytearray(gsm7.pack_septets(septets, start))
         packed[: len(header)] = header
         udl = start + len(septets)
@@ -602,24 +704,28 @@ def encode_submit(
     concat_ref: int = 0,
     flash: bool = False,
     validity_minutes: int | None = None,
+    locking: int = 0,
+    single: int = 0,
 ) -> list[SubmitPart]:
     """SMS-SUBMIT parts for ``text`` to ``number``, each ready for ``AT+CMGS=<tpdu_length>``.
 
     A text that fits one SMS gives one part without a UDH. Longer texts get a concatenation UDH with
     reference ``concat_ref % 256`` (8-bit element), or ``concat_ref % 65536`` in a 16-bit element when
     ``concat_ref > 255``. ``smsc=None`` writes "00" (the SIM's SMSC). TP-MR is 00: the modem sets it.
+    ``locking``/``single`` ask for national language tables, as :func:`split_text` says.
     """
     wide, ref = _concat_reference(concat_ref)
     address = _encode_address(number, alphanumeric_ok=False)
     smsc_octets = _encode_smsc(smsc)
-    encoding, chunks = split_text(text, wide_ref=wide)
+    encoding, chunks = split_text(text, wide_ref=wide, locking=locking, single=single)
+    tables = _gsm7_tables_of(encoding) or (0, 0)
     dcs = (0x08 if encoding == "ucs2" else 0x00) | (0x10 if flash else 0x00)
     vp = b"" if validity_minutes is None else bytes([_validity_octet(validity_minutes)])
     total = len(chunks)
     parts: list[SubmitPart] = []
     for seq, chunk in enumerate(chunks, 1):
         concat = Concat(ref=ref, total=total, seq=seq) if total > 1 else None
-        udh = _concat_udh(ref, total, seq, wide) if concat else None
+        udh = _user_data_header(concat, wide, *tables) or None
         udl, ud = _encode_user_data(encoding, chunk, udh)
         fo = 0x01 | (0x20 if status_report else 0) | (0x40 if udh else 0) | (0x10 if vp else 0)
         tpdu = bytes([fo, 0x00]) + address + bytes([0x00, dcs]) + vp + bytes([udl]) + ud
@@ -646,22 +752,26 @@ def encode_deliver(
     scts: datetime,
     smsc: str | None = "+33612000000",
     concat_ref: int = 0,
+    locking: int = 0,
+    single: int = 0,
 ) -> list[str]:
     """SMS-DELIVER PDUs (hex, SMSC part first) as a network would send ``text`` from ``number``.
 
     ``number`` may be alphanumeric (e.g. "MyBank"): it is then sent with type 0xD0 in packed GSM-7.
-    Splitting and concatenation follow :func:`encode_submit`.
+    Splitting, concatenation and national language tables follow :func:`encode_submit`.
     """
     wide, ref = _concat_reference(concat_ref)
     address = _encode_address(number, alphanumeric_ok=True)
     smsc_octets = _encode_smsc(smsc)
     stamp = _encode_timestamp(scts)
-    encoding, chunks = split_text(text, wide_ref=wide)
+    encoding, chunks = split_text(text, wide_ref=wide, locking=locking, single=single)
+    tables = _gsm7_tables_of(encoding) or (0, 0)
     dcs = 0x08 if encoding == "ucs2" else 0x00
     total = len(chunks)
     out: list[str] = []
     for seq, chunk in enumerate(chunks, 1):
-        udh = _concat_udh(ref, total, seq, wide) if total > 1 else None
+        concat = Concat(ref=ref, total=total, seq=seq) if total > 1 else None
+        udh = _user_data_header(concat, wide, *tables) or None
         udl, ud = _encode_user_data(encoding, chunk, udh)
         fo = 0x04 | (0x40 if udh else 0)  # 0x04: TP-MMS, no more messages waiting
         tpdu = bytes([fo]) + address + bytes([0x00, dcs]) + stamp + bytes([udl]) + ud

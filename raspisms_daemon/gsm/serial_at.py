@@ -20,7 +20,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ..clock import Clock, SystemClock, sleep_or_until
@@ -30,10 +30,14 @@ from . import pdu as pdu_codec
 from .at_protocol import (
     Response,
     ResultKind,
+    StorageChoice,
+    StoredPdu,
     Urc,
+    choose_storage,
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,
+    parse_cpin,
     parse_cpms_test,
     parse_creg,
     parse_csq,
@@ -82,15 +86,6 @@ class BackendState(enum.Enum):
     STOPPED = "stopped"
 
 
-@dataclass(frozen=True)
-class _Setup:
-    """What init chose for storage: the one to read from, where new SMS go, the ones to sweep."""
-
-    primary: str = "SM"
-    incoming: str = "SM"
-    storages: frozenset[str] = frozenset({"SM"})
-
-
 class _Lost(Exception):
     """Internal: the connected phase ended; the supervisor reconnects."""
 
@@ -127,7 +122,7 @@ class SerialAtBackend:
         self._check_now = asyncio.Event()  # a command timed out: ping at once
         self._op_lock = asyncio.Lock()  # a storage switch and the command using it go together
         self._mem1: str | None = None  # the storage AT+CMGR/CMGL/CMGD act on right now
-        self._setup = _Setup()
+        self._setup = StorageChoice(("SM", "SM", "SM"), frozenset({"SM"}))
         self._sweep_storages: set[str] = set()
         self._emitted = EmittedMessages()
         self._signal: int | None = None
@@ -168,12 +163,12 @@ class SerialAtBackend:
         """udev says a device appeared: if we are waiting for ours, try at once."""
         self._attach.set()
 
-    def _adopt(self, transport: AtTransport, identity: Identity, setup: _Setup) -> None:
+    def _adopt(self, transport: AtTransport, identity: Identity, setup: StorageChoice) -> None:
         # State is assigned only here, after a connect fully succeeded.
         self._setup = setup
         self._mem1 = setup.primary
         # Storages learnt from URCs ("SR" for reports) stay swept after a reconnect.
-        self._sweep_storages |= setup.storages
+        self._sweep_storages |= setup.sweep
         self._transport = transport
         self._identity = identity
         self._signal = identity.signal
@@ -181,7 +176,7 @@ class SerialAtBackend:
         self._state = BackendState.CONNECTED
 
     # -- connecting ---------------------------------------------------------------------------------
-    async def _connect(self) -> tuple[AtTransport, Identity, _Setup]:
+    async def _connect(self) -> tuple[AtTransport, Identity, StorageChoice]:
         self._urcs = asyncio.Queue()  # URCs of a dead port are stale
         transport = await AtTransport.open(
             self._phone.device,
@@ -238,7 +233,7 @@ class SerialAtBackend:
                 last = exc
         raise ModemTimeout("modem does not answer AT") from last
 
-    async def _init(self, t: AtTransport) -> tuple[Identity, _Setup]:
+    async def _init(self, t: AtTransport) -> tuple[Identity, StorageChoice]:
         await self._wake(t)
         await self._ok(t, "ATE0")
         await self._try(t, "AT+CMEE=1")
@@ -265,7 +260,7 @@ class SerialAtBackend:
                     await self._clock.sleep(0.5)
                     continue
                 raise
-            status = _first(lines, "+CPIN") or ""
+            status = parse_cpin(lines) or ""
             refused = self._refused_pins.refused(self._phone.device, pin)
             decision = decide_pin(
                 sim_status_from_cpin(status), status, pin, refused_before=refused, entered=entered
@@ -287,17 +282,12 @@ class SerialAtBackend:
             self._log.info("SIM unlocked with the configured PIN")
         raise ModemTimeout("SIM never became ready")
 
-    async def _select_storage(self, t: AtTransport) -> _Setup:
-        offered = parse_cpms_test(await self._try(t, "AT+CPMS=?") or ())
-        mem1 = offered[0] if offered else []
-        mem3 = offered[2] if len(offered) > 2 else mem1
-        storage = "SM" if "SM" in mem1 or not mem1 else mem1[0]
-        incoming = storage if storage in mem3 or not mem3 else mem3[0]
-        if await self._try(t, f'AT+CPMS="{storage}","{storage}","{incoming}"') is None:
-            await self._try(t, f'AT+CPMS="{storage}"')
-        # Sweep every real storage the modem offers: what arrived before start may sit in any of them.
-        swept = {s for s in mem1 if s in ("SM", "ME")} | {storage, incoming}
-        return _Setup(primary=storage, incoming=incoming, storages=frozenset(swept))
+    async def _select_storage(self, t: AtTransport) -> StorageChoice:
+        choice = choose_storage(parse_cpms_test(await self._try(t, "AT+CPMS=?") or ()))
+        mems = ",".join(f'"{mem}"' for mem in choice.mems)
+        if await self._try(t, f"AT+CPMS={mems}") is None:
+            await self._try(t, f'AT+CPMS="{choice.primary}"')
+        return choice
 
     async def _set_cnmi(self, t: AtTransport) -> None:
         for mode in CNMI_MODES:
@@ -337,7 +327,7 @@ class SerialAtBackend:
 
     async def _read_registration(self, t: AtTransport) -> str | None:
         creg = _first(await self._try(t, "AT+CREG?"), "+CREG")
-        return parse_creg(creg, query=True) if creg else None
+        return parse_creg(creg) if creg else None
 
     # -- the supervisor -----------------------------------------------------------------------------
     async def _supervise(self) -> None:
@@ -535,7 +525,7 @@ class SerialAtBackend:
                 self._set_signal(parse_csq(urc.args))
             elif name in ("+CREG", "+CGREG", "+CEREG"):
                 if name == "+CREG":
-                    registration = parse_creg(urc.args, query=False)
+                    registration = parse_creg(urc.args)
                     self._identity = replace(self._identity, registration=registration)
             else:
                 self._log.debug("URC ignored: %r", urc.line)
@@ -563,11 +553,11 @@ class SerialAtBackend:
             await self._use_storage(t, storage)
             response = await self._cmd(t, f"AT+CMGR={index}")
         _raise_for(response)
-        pdu = parse_cmgr(response.lines)
-        if pdu is None:
+        entry = parse_cmgr(response.lines)
+        if entry is None:
             self._log.info("%s/%d is empty", storage, index)
             return
-        self._emit_pdu(index, storage, pdu)
+        self._emit_stored(index, storage, entry)
 
     async def _sweep(self, t: AtTransport) -> None:
         """``AT+CMGL=4`` on every storage: real modems lose URCs."""
@@ -587,26 +577,53 @@ class SerialAtBackend:
                 if not response.result.ok:
                     self._log.warning("AT+CMGL=4 on %s: %s", storage, response.result)
                     continue
-                for index, _stat, pdu in parse_cmgl(response.lines):
-                    self._emit_pdu(index, storage, pdu)
+                for entry in parse_cmgl(response.lines):
+                    if entry.index is None:
+                        self._log.warning("AT+CMGL on %s: %r has no index; left alone", storage, entry.header)
+                    else:
+                        self._emit_stored(entry.index, storage, entry)
         except ModemTimeout as exc:
             self._log.warning("sweep failed: %s", exc)
         except ModemGone as exc:
             raise _Lost(str(exc)) from exc
 
+    def _emit_stored(self, index: int, storage: str, entry: StoredPdu) -> None:
+        """One stored message as the modem listed it: decoded, or reported raw when its lines hold no
+        PDU (the supervisor keeps it and frees the slot); one with no line at all stays on the SIM."""
+        if entry.problem is None:
+            if entry.raw != entry.pdu:
+                self._log.info("%s/%d: ignored what surrounds the PDU in %r", storage, index, entry.raw[:200])
+            self._emit_pdu(index, storage, entry.pdu)
+            return
+        if not entry.lines:
+            self._log.warning("%s/%d came without a PDU (%r); left on the SIM", storage, index, entry.header)
+            return
+        if self._first_time(storage, index, entry.raw):
+            self._log.warning("unreadable message at %s/%d (%s); kept raw", storage, index, entry.problem)
+            error = f"{entry.problem} (after {entry.header!r})"
+            self._stream.emit(UndecodableSms(index, storage, entry.raw, error))
+
+    def _first_time(self, storage: str, index: int, content: str) -> bool:
+        """Not emitted yet (or deleted since): emitted and not yet deleted, the supervisor has it, and
+        seen through an alias, emitting it again would make two messages of one."""
+        if self._emitted.seen((storage, index, content), aliases=self._sweep_storages):
+            return False
+        self._emitted.add((storage, index, content))
+        return True
+
     def _emit_pdu(self, index: int | None, storage: str, pdu: str) -> None:
-        if index is not None:
-            # Emitted and not yet deleted: the supervisor has it. Seen through an alias, emitting it
-            # again would make two messages of one.
-            if self._emitted.seen((storage, index, pdu), aliases=self._sweep_storages):
-                return
-            self._emitted.add((storage, index, pdu))
+        if index is not None and not self._first_time(storage, index, pdu):
+            return
         try:
             message = pdu_codec.decode(pdu)
         except PduError as exc:
             self._log.warning("undecodable PDU at %s/%s: %s", storage, index, exc)
             self._stream.emit(UndecodableSms(index, storage, pdu, str(exc)))
             return
+        if message.problems:
+            self._log.warning(
+                "PDU at %s/%s read with repairs (%s): %s", storage, index, "; ".join(message.problems), pdu
+            )
         if isinstance(message, pdu_codec.DeliverPdu):
             self._stream.emit(SmsReceived(index, storage, pdu, message))
         elif isinstance(message, pdu_codec.StatusReportPdu):
@@ -673,13 +690,14 @@ class SerialAtBackend:
 
 def _raise_for(response: Response) -> None:
     result = response.result
-    if result.kind is ResultKind.OK:
+    if result.ok:
         return
     if result.kind is ResultKind.CMS_ERROR:
         raise CmsError(result.code if result.code is not None else -1, result.text)
     if result.kind is ResultKind.CME_ERROR:
         raise CmeError(result.code if result.code is not None else -1, result.text)
-    raise ModemError(f"{redact(response.command)}: {result.kind.value}")
+    code = f" {result.code}" if result.code is not None else ""  # MODEM ERROR: <n>
+    raise ModemError(f"{redact(response.command)}: {result.kind.value}{code}")
 
 
 def _first(lines: Sequence[str] | None, prefix: str | None) -> str | None:

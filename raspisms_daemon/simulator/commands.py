@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from ..gsm.at_protocol import split_args
 from .modem import ModemState, number_type, tpdu_length
-from .personality import Personality
+from .personality import Personality, cpms_offer, cpms_test_line
 
 __all__ = ["AtCommands", "Reply", "split_commands"]
 
@@ -38,7 +38,7 @@ _CME_TEXT = {
 @dataclass
 class Reply:
     records: list[list[str]] = field(default_factory=list)
-    final: str = "OK"
+    final: str = "OK"  # "": no final result code at all (Wavecom's AT+CPIN?)
     prompt: int | None = None  # AT+CMGS=<length>: enter the "> " prompt expecting this TPDU length
     after: list[Callable[[], None]] = field(default_factory=list)  # run once the final result is written
 
@@ -50,7 +50,8 @@ class Reply:
             out.append("\r\n" + "\r\n".join(record) + "\r\n")
             if between is not None:
                 out.append("\r\n" + between() + "\r\n")
-        out.append(f"\r\n{self.final}\r\n")
+        if self.final:
+            out.append(f"\r\n{self.final}\r\n")
         return "".join(out).encode()
 
 
@@ -141,7 +142,7 @@ class AtCommands:
     def run(self, body: str) -> Reply:
         """Answer a command line (``body`` is what follows its ``AT``): its commands in turn, up to the
         first that fails -- its error is the final result code, and nothing the line scheduled runs --
-        or that opens the ``> `` prompt."""
+        or that opens the ``> `` prompt, or that ends without a result code."""
         try:
             commands = split_commands(body)
         except ValueError:
@@ -153,6 +154,9 @@ class AtCommands:
             reply.after.extend(one.after)
             if one.prompt is not None:
                 reply.prompt = one.prompt
+                break
+            if one.final == "":
+                reply.final = ""
                 break
             if one.final != "OK":
                 reply.final = one.final
@@ -293,7 +297,7 @@ class AtCommands:
     def _h_cpin(self, op: str, args: str) -> Reply:
         modem = self._modem
         if op == "?":
-            return Reply([[f"+CPIN: {modem.sim_state}"]])
+            return Reply([[f"+CPIN: {modem.sim_state}"]], final="OK" if modem.profile.cpin_final else "")
         if op == "=?":
             return Reply()
         given = split_args(args)
@@ -361,9 +365,9 @@ class AtCommands:
 
     def _h_cpms(self, op: str, args: str) -> Reply:
         modem = self._modem
-        names = ",".join(f'"{s}"' for s in modem.profile.storages)
+        offered = cpms_offer(modem.profile, modem.cpms_form)
         if op == "=?":
-            return Reply([[f"+CPMS: ({names}),({names}),({names})"]])
+            return Reply([[cpms_test_line(modem.cpms_form, offered)]])
         if not modem.sim_ready():
             return self._sim_locked_reply(sms=True)
         cap = modem.capacity
@@ -371,14 +375,15 @@ class AtCommands:
             m = modem.settings.mems
             u = [modem.used(mem) for mem in m]
             return Reply([[f'+CPMS: "{m[0]}",{u[0]},{cap},"{m[1]}",{u[1]},{cap},"{m[2]}",{u[2]},{cap}']])
+        # Each parameter takes only what AT+CPMS=? offers for it, and no more parameters than it lists.
         wanted = [a.upper() for a in split_args(args) if a]
-        if not wanted or len(wanted) > 3 or any(w not in modem.profile.storages for w in wanted):
+        if not wanted or len(wanted) > len(offered) or any(w not in offered[i] for i, w in enumerate(wanted)):
             return Reply(final=self.cms(302))
         mems = list(modem.settings.mems)
         mems[: len(wanted)] = wanted
         modem.settings.mems = (mems[0], mems[1], mems[2])
-        u = [modem.used(mem) for mem in mems]
-        return Reply([[f"+CPMS: {u[0]},{cap},{u[1]},{cap},{u[2]},{cap}"]])
+        counts = ",".join(f"{modem.used(mem)},{cap}" for mem in mems[: len(offered)])
+        return Reply([[f"+CPMS: {counts}"]])
 
     def _h_cnmi(self, op: str, args: str) -> Reply:
         current = ",".join(str(v) for v in self._modem.settings.cnmi)

@@ -6,7 +6,8 @@ Whoever runs a :class:`~.engine.Simulator` decides whether it can be driven from
 
 Requests (``op`` and its fields) and replies::
 
-    {"op": "sms", "from": "+33611111111", "text": "hi", "scts": "2024-01-02T03:04:05+01:00"?}
+    {"op": "sms", "from": "+33611111111", "text": "hi", "scts": "2024-01-02T03:04:05+01:00"?,
+     "locking": 1?, "single": 1?}  (national language tables, TS 23.038)
                                                 -> {"ok": true, "indexes": [1]}
     {"op": "pdu", "pdu": "0791…", "kind": "deliver|status_report"?} -> {"ok": true, "index": 1}
     {"op": "call", "from": "+336…", "ring_seconds": 5?}          -> {"ok": true}
@@ -14,6 +15,9 @@ Requests (``op`` and its fields) and replies::
     {"op": "reports", "mode": "delivered|failed|none", "delay": 0?} -> {"ok": true}
     {"op": "fault", "kind": "unplug|replug|stall|unstall|garbage|error[:n]|sms_error|drop_urcs[:n]"}
                                                                   -> {"ok": true}
+    {"op": "answer", "command": "AT+CMGL=4", "raw": "+CMGL: 1,0,,23\r\n0791…\r\nOK\r\n"}
+                                                                  -> {"ok": true}
+    {"op": "urc", "lines": ["+CREG: 2,5,\"0502\",\"0404736D\""]}        -> {"ok": true}
     {"op": "state"}                                               -> {"ok": true, "state": {...}}
 
 Any failure -> ``{"ok": false, "error": "<what went wrong>"}``.
@@ -121,7 +125,9 @@ async def handle_request(sim: Simulator, line: bytes) -> dict[str, Any]:
             when = datetime.fromisoformat(scts) if scts else None
             if when is not None and when.tzinfo is None:
                 raise ValueError("scts needs a time zone")
-            indexes = await sim.inject_sms(_text(request, "from"), _text(request, "text"), scts=when)
+            tables = {key: int(request.get(key, 0)) for key in ("locking", "single")}
+            sender, text = _text(request, "from"), _text(request, "text")
+            indexes = await sim.inject_sms(sender, text, scts=when, **tables)
             return {"ok": True, "indexes": indexes}
         if op == "pdu":
             index = await sim.inject_raw_pdu(_text(request, "pdu"), kind=request.get("kind", "deliver"))
@@ -139,9 +145,18 @@ async def handle_request(sim: Simulator, line: bytes) -> dict[str, Any]:
         if op == "fault":
             await sim.fault(_text(request, "kind"))
             return {"ok": True}
+        if op == "answer":
+            sim.answer_once(_text(request, "command"), _text(request, "raw"))
+            return {"ok": True}
+        if op == "urc":
+            lines = request.get("lines")
+            if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+                raise ValueError("lines must be a list of strings")
+            sim.send_urc(*lines)
+            return {"ok": True}
         if op == "state":
             return {"ok": True, "state": sim.state()}
-        raise ValueError(f"unknown op {op!r} (sms, pdu, call, end_call, reports, fault, state)")
+        raise ValueError(f"unknown op {op!r} (sms, pdu, call, end_call, reports, fault, answer, urc, state)")
     except (ValueError, TypeError, RaspismsError) as exc:
         kind = "bad text or number" if isinstance(exc, PduError) else None
         message = f"{kind}: {exc}" if kind else str(exc)

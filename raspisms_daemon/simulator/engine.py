@@ -12,6 +12,7 @@ from another process.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
@@ -20,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PduError
+from ..gsm.at_protocol import redact
 from ..gsm.pdu import SubmitPdu, decode, encode_deliver, encode_status_report
 from .commands import AtCommands, Reply
 from .faults import Faults, fault_name, garbage
 from .line import CommandLine, LineDiscipline, PduEntered
 from .modem import Call, ModemState, SimulatorError, tpdu_length
-from .personality import Personality, Profile, profile_for
+from .personality import CPMS_FORMS, Personality, Profile, profile_for
 from .pty import Pty
 from .urcs import Noise, UrcGate, direct_delivery, ring_lines, routes_directly, stored_indication
 
@@ -35,6 +37,9 @@ log = logging.getLogger("raspisms_daemon.simulator")
 
 # The TP-Status of the report the network sends for each report mode.
 _REPORT_STATUS = {"delivered": 0x00, "failed": 0x41}
+# How lines end: CR LF (V.250's default), or a bare CR as some firmware sends.
+LINE_ENDINGS = {"crlf": b"\r\n", "cr": b"\r"}
+_HEARD_KEPT = 200
 
 
 class Simulator:
@@ -61,10 +66,18 @@ class Simulator:
         smsc: str = "+33612000000",
         rssi: int = 20,
         last_mr: int = 0,
+        cpms_form: str | None = None,
+        line_endings: str = "crlf",
     ) -> None:
+        if cpms_form is not None and cpms_form not in CPMS_FORMS:
+            raise SimulatorError(f"unknown AT+CPMS=? form {cpms_form!r} ({', '.join(CPMS_FORMS)})")
+        if line_endings not in LINE_ENDINGS:
+            raise SimulatorError(f"unknown line endings {line_endings!r} ({', '.join(LINE_ENDINGS)})")
         self.link = Path(link)
+        self.line_endings = line_endings
         self.modem = ModemState(
             profile_for(personality),
+            cpms_form=cpms_form,
             pin=pin,
             imei=imei,
             imsi=imsi,
@@ -85,6 +98,11 @@ class Simulator:
         self._pty = Pty(self.link, on_data=self._rx.put_nowait, on_hangup=self._reset_input)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running = False
+        self._recorded: dict[str, collections.deque[bytes]] = {}
+        # The command lines the client sent, last ones, PINs hidden (state()'s "heard"), and a hook
+        # called with each.
+        self.heard: collections.deque[str] = collections.deque(maxlen=_HEARD_KEPT)
+        self.on_command: Callable[[str], None] | None = None
 
     # What callers read of the modem (its state lives in ``modem``).
 
@@ -184,12 +202,17 @@ class Simulator:
 
     # ------------------------------------------------------------------ public API
 
-    async def inject_sms(self, number: str, text: str, *, scts: datetime | None = None) -> list[int]:
+    async def inject_sms(
+        self, number: str, text: str, *, scts: datetime | None = None, locking: int = 0, single: int = 0
+    ) -> list[int]:
         """The network delivers an SMS: stored (one slot per part) with ``+CMTI``, or ``+CMT`` when
-        CNMI mt=2 and a client listens. Returns the storage indexes ([] when handed over directly)."""
+        CNMI mt=2 and a client listens. Returns the storage indexes ([] when handed over directly).
+        ``locking``/``single`` name national language tables (TS 23.038) the sender wrote it with."""
         when = scts or datetime.now(UTC).astimezone().replace(microsecond=0)
         ref = self.modem.next_concat_ref()
-        parts = encode_deliver(number, text, scts=when, smsc=self.modem.smsc, concat_ref=ref)
+        parts = encode_deliver(
+            number, text, scts=when, smsc=self.modem.smsc, concat_ref=ref, locking=locking, single=single
+        )
         if routes_directly("deliver", self.modem.settings.cnmi) and self._urcs_deliverable():
             for pdu in parts:
                 self._urc(*direct_delivery("deliver", pdu))
@@ -225,6 +248,23 @@ class Simulator:
         if not self.modem.set_cnmi((mode, mt, bm, ds, bfr)):
             values = f"{mode},{mt},{bm},{ds},{bfr}"
             raise SimulatorError(f"the {self.personality.value} modem refuses CNMI {values}")
+
+    def answer_once(self, command: str, raw: str) -> None:
+        """The next time the client sends ``command`` (the whole line, ``AT`` included; case and
+        surrounding spaces do not matter), answer with ``raw`` exactly as given instead of the
+        firmware's answer: a capture of a real modem, quirks and all. Answers queue up per command;
+        the firmware answers once they are used up. The firmware's state is left as it is."""
+        key = command.strip().upper()
+        if not key.startswith("AT"):
+            raise SimulatorError(f"{command!r} is not a command line (it starts with AT)")
+        self._recorded.setdefault(key, collections.deque()).append(raw.encode("latin-1"))
+
+    def send_urc(self, *lines: str) -> None:
+        """Unsolicited lines as the modem would send them on its own (``+CREG: 2,5,"0502",…``),
+        written like the firmware's own URCs: held back while the client types or an answer is due."""
+        if not lines:
+            raise SimulatorError("no line to send")
+        self._urc(*lines)
 
     def set_reports(self, mode: str, delay: float = 0.0) -> None:
         """What the network answers for SMS sent from now on: "delivered", "failed" or "none"."""
@@ -277,6 +317,9 @@ class Simulator:
         s = modem.settings
         return {
             "personality": self.personality.value,
+            "cpms_form": modem.cpms_form,
+            "line_endings": self.line_endings,
+            "heard": list(self.heard),
             "link": str(self.link),
             "tty": self.tty,
             "client": self._pty.client,
@@ -305,17 +348,21 @@ class Simulator:
                 "cfun": s.cfun,
                 "sim": modem.sim_state,
                 "pin_attempts": modem.pin_attempts,
+                "mems": list(s.mems),
                 "noise": self._noise.on(),
             },
         }
 
     # ------------------------------------------------------------------ output
 
-    def _write(self, data: bytes, *, force: bool = False) -> None:
-        """Bytes for the client; a stalled firmware writes nothing (unless ``force``: line noise)."""
+    def _write(self, data: bytes, *, force: bool = False, recorded: bool = False) -> None:
+        """Bytes for the client, lines ended as ``line_endings`` says (a ``recorded`` answer goes out
+        as it was captured); a stalled firmware writes nothing (unless ``force``: line noise)."""
         if self._faults.stalled and not force:
             log.debug("stalled, dropped %r", data[:60])
             return
+        if not recorded and self.line_endings != "crlf":
+            data = data.replace(b"\r\n", LINE_ENDINGS[self.line_endings])
         self._pty.write(data)
 
     def _unplug(self) -> None:
@@ -396,6 +443,9 @@ class Simulator:
         if not text:
             return
         log.debug("<- %s", text)
+        self.heard.append(redact(text))
+        if self.on_command is not None:
+            self.on_command(redact(text))
         if not text[:2].upper() == "AT":
             log.debug("ignored a line without AT prefix: %r", text)
             return
@@ -405,6 +455,12 @@ class Simulator:
                 log.info("stalled modem reset by AT+CFUN=1,1")
                 self._faults.stalled = False
                 self._start_reboot()
+            return
+        recorded = self._recorded.get(text.upper())
+        if recorded:
+            answer = recorded.popleft()
+            log.info("%s answered as recorded: %r", text, answer[:80])
+            self._write(answer, recorded=True)
             return
         if self._faults.take_error():
             self._finish(Reply(final=self._commands.cms(500)))

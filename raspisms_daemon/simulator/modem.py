@@ -100,6 +100,7 @@ class ModemState:
         self,
         profile: Profile,
         *,
+        cpms_form: str | None = None,
         pin: str | None,
         imei: str,
         imsi: str,
@@ -112,6 +113,7 @@ class ModemState:
     ) -> None:
         self.profile = profile
         self.personality = profile.personality
+        self.cpms_form = cpms_form or profile.cpms_form  # how AT+CPMS=? words the storages
         self.pin = pin
         self.imei = imei
         self.imsi = imsi

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-__all__ = ["PROFILES", "Personality", "Profile", "profile_for"]
+__all__ = ["CPMS_FORMS", "PROFILES", "Personality", "Profile", "cpms_offer", "cpms_test_line", "profile_for"]
 
 
 class Personality(enum.Enum):
@@ -17,6 +17,16 @@ class Personality(enum.Enum):
     HUAWEI = "huawei"
     QUECTEL = "quectel"
     SIM800 = "sim800"
+    WAVECOM = "wavecom"
+
+
+# How AT+CPMS=? words the storages, as real modems do (the captures in tests/data/corpus):
+# groups  ("SM","ME","MT"),("SM","ME","MT"),("SM","ME","MT")
+# spaced  ( "SM" , "ME" , "MT" ) , ( … ) , ( … )
+# flat    "SM","SM","SM"                       one storage per parameter (Huawei MU609)
+# mixed   ("SM","ME","MT"),"SM",("SM","ME","MT")   a bare item between groups
+# nested  (("SM","ME","MT"),("SM"))            two parameters only (Wavecom)
+CPMS_FORMS = ("groups", "spaced", "flat", "mixed", "nested")
 
 
 @dataclass(frozen=True)
@@ -28,14 +38,17 @@ class Profile:
     # The storage name this modem files incoming SMS under, and where its indexes start.
     storage: str
     first_index: int
-    # Storages AT+CPMS accepts (and lists in AT+CPMS=?).
+    # Storages AT+CPMS accepts (and lists in AT+CPMS=?, worded as ``cpms_form`` says).
     storages: tuple[str, ...]
+    cpms_form: str
     # What AT+CPMS? names before the client chooses (SIM800 says "SM_P", the preferred SIM storage).
     cpms_default: str
     # Which command reads the ICCID, and the prefix of its answer ("" = bare digits, as SIM800 does).
     iccid_command: str
     iccid_prefix: str
     cnmi_test: str
+    # Old Wavecom firmware answers AT+CPIN? with its +CPIN line and no OK.
+    cpin_final: bool
     # CNMI <ds> values accepted (Quectel EC25 has no ds=2: clients must fall back to ds=1, +CDS).
     cnmi_ds: tuple[int, ...]
     boot_urcs: tuple[str, ...]
@@ -55,10 +68,12 @@ _GENERIC = Profile(
     storage="SM",
     first_index=1,
     storages=("SM", "ME", "MT"),
+    cpms_form="groups",
     cpms_default="SM",
     iccid_command="+CCID",
     iccid_prefix="+CCID: ",
     cnmi_test="+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)",
+    cpin_final=True,
     cnmi_ds=(0, 1, 2),
     boot_urcs=("+CPIN: {cpin}",),
     call_end_urc="NO CARRIER",
@@ -121,7 +136,50 @@ PROFILES: dict[Personality, Profile] = {
         ati=("SIM800 R14.18",),
         cops_suffix="",
     ),
+    # The Multiband 900E/1800 of python-gsmmodem's fixtures: +CPIN without OK, two storage parameters.
+    Personality.WAVECOM: replace(
+        _GENERIC,
+        personality=Personality.WAVECOM,
+        manufacturer="WAVECOM MODEM",
+        model="MULTIBAND  900E  1800",
+        revision="641b09gg.Q2406B 1266500 070207 17:06",
+        storages=("SM", "BM", "SR"),
+        cpms_form="nested",
+        cpin_final=False,
+        cnmi_test="+CNMI: (0-3),(0-3),(0-2),(0,1),(0,1)",
+        boot_urcs=("+WIND: 1", "+WIND: 4"),
+        ati=("{manufacturer}", "{model}", "{revision}"),
+    ),
 }
+
+
+def cpms_offer(profile: Profile, form: str) -> tuple[tuple[str, ...], ...]:
+    """What AT+CPMS=? offers for each parameter in ``form``: every storage, or (flat) the one messages
+    are filed in; a mixed form's bare item and a nested form's second group offer that one alone."""
+    every, mine = profile.storages, (profile.storage,)
+    return {
+        "groups": (every, every, every),
+        "spaced": (every, every, every),
+        "flat": (mine, mine, mine),
+        "mixed": (every, mine, every),
+        "nested": (every, mine),
+    }[form]
+
+
+def cpms_test_line(form: str, offered: tuple[tuple[str, ...], ...]) -> str:
+    """The ``+CPMS:`` line of AT+CPMS=? in ``form``."""
+
+    def group(names: tuple[str, ...], sep: str = ",") -> str:
+        return sep.join(f'"{name}"' for name in names)
+
+    if form == "spaced":
+        return "+CPMS: " + " , ".join(f"( {group(names, ' , ')} )" for names in offered)
+    if form == "flat":
+        return "+CPMS: " + ",".join(group(names) for names in offered)
+    if form == "mixed":
+        return "+CPMS: " + ",".join(group(n) if i == 1 else f"({group(n)})" for i, n in enumerate(offered))
+    groups = ",".join(f"({group(names)})" for names in offered)
+    return f"+CPMS: ({groups})" if form == "nested" else f"+CPMS: {groups}"
 
 
 def profile_for(personality: Personality | str) -> Profile:

@@ -16,9 +16,12 @@ from raspisms_daemon.gsm.at_protocol import (
     Response,
     Result,
     ResultKind,
+    StorageChoice,
     Trigger,
     Urc,
+    choose_storage,
     command_prefix,
+    ends_on_info_line,
     parse_clip,
     parse_cmgl,
     parse_cmgr,
@@ -96,7 +99,8 @@ def test_cmgl_pdu_lines_belong_to_the_response_and_rssi_noise_does_not_corrupt_i
         ),
     ]
     assert isinstance(events[2], Response)
-    assert parse_cmgl(events[2].lines) == [(0, 1, "07911326"), (3, 0, "0791AA")]
+    listed = [(e.index, e.stat, e.pdu, e.problem) for e in parse_cmgl(events[2].lines)]
+    assert listed == [(0, 1, "07911326", None), (3, 0, "0791AA", None)]
 
 
 def test_urcs_between_info_line_and_ok_keep_the_response_intact() -> None:
@@ -330,15 +334,16 @@ def test_info_line_parsers_read_index_pdu_mr_signal_registration_and_caller() ->
     assert parse_storage_index('"SM",3') == ("SM", 3)
     assert parse_storage_index('"ME",0') == ("ME", 0)
     assert parse_storage_index('"SM"') is None
-    assert parse_cmgr(("+CMGR: 0,,23", "0791AAFF")) == "0791AAFF"
+    entry = parse_cmgr(("+CMGR: 0,,23", "0791AAFF"))
+    assert entry is not None and (entry.stat, entry.pdu, entry.problem) == (0, "0791AAFF", None)
     assert parse_cmgr(()) is None
     assert parse_cmgs(("+CMGS: 12",)) == 12
     assert parse_cmgs(()) is None
     assert parse_csq("21,99") == 21
     assert parse_csq("99,99") is None
-    assert parse_creg('2,1,"1A2B","0C3D"', query=True) == "home"
-    assert parse_creg("5", query=False) == "roaming"
-    assert parse_creg('1,"1A2B","0C3D"', query=False) == "home"
+    assert parse_creg('2,1,"1A2B","0C3D"') == "home"
+    assert parse_creg("5") == "roaming"
+    assert parse_creg('1,"1A2B","0C3D"') == "home"
     assert parse_clip('"+33612345678",145,,,,0') == "+33612345678"
     assert parse_clip('"33612345678",145') == "+33612345678"
     assert parse_clip('"",128') is None
@@ -350,3 +355,137 @@ def test_redact_hides_pins_and_puks() -> None:
     assert redact('AT+CPIN="12345678","4321"') == "AT+CPIN=****"
     assert redact("AT+CPIN?") == "AT+CPIN?"
     assert redact_bytes(b'AT+CPIN="1234"\rAT\r') == b"AT+CPIN=****\rAT\r"
+
+
+def test_motorola_modem_error_with_a_number_is_a_final_result() -> None:
+    assert run("AT+CMGS=23", b"\r\nMODEM ERROR: 5\r\n") == [
+        Response("AT+CMGS=23", (), Result(ResultKind.MODEM_ERROR, 5))
+    ]
+    assert not Result(ResultKind.MODEM_ERROR, 5).ok
+    # Without a number it is text, as ModemManager reads it: an info line, the command goes on.
+    assert run("AT+CSQ", b"\r\nMODEM ERROR: apple\r\nOK\r\n") == [
+        Response("AT+CSQ", ("MODEM ERROR: apple",), Result(ResultKind.OK))
+    ]
+
+
+def test_an_answer_without_result_code_ends_on_its_info_line_when_the_caller_says_so() -> None:
+    parser = AtParser()
+    parser.start_command("AT+CPIN?")
+    assert not parser.has_info_line and parser.end_on_info_line() is None  # nothing in yet
+    assert feed(parser, b"\r\n+CPIN: READY\r\n") == []  # Wavecom: no OK follows
+    assert parser.has_info_line
+    response = parser.end_on_info_line()
+    assert response == Response("AT+CPIN?", ("+CPIN: READY",), Result(ResultKind.INFO_LINE))
+    assert response.result.ok and parser.state is ParserState.IDLE
+    # An OK that comes after all is a stray result code, never the next command's.
+    assert feed(parser, b"\r\nOK\r\n") == [Garbage(b"OK", "result code with no command in flight")]
+
+
+@pytest.mark.parametrize("command", ["AT+CSQ", "AT+CPIN=1234", "AT+CREG?"])
+def test_other_commands_never_end_on_their_info_line(command: str) -> None:
+    parser = AtParser()
+    parser.start_command(command)
+    feed(parser, b"\r\n+CSQ: 9,99\r\n+CPIN: READY\r\n+CREG: 2,1\r\n")
+    assert not ends_on_info_line(command)
+    assert parser.end_on_info_line() is None and parser.state is ParserState.COMMAND
+
+
+@pytest.mark.parametrize(
+    ("line", "offered"),
+    [
+        ('+CPMS: ("SM","ME"),("SM","ME"),("SM")', [["SM", "ME"], ["SM", "ME"], ["SM"]]),
+        ('+CPMS: ("SM", "ME"), ("SM", "ME"), ("SM", "ME")', [["SM", "ME"]] * 3),
+        ('+CPMS: "ME","MT","SM"', [["ME"], ["MT"], ["SM"]]),  # flat: one storage per parameter
+        ('+CPMS: ("ME","MT"),"ME",("SM")', [["ME", "MT"], ["ME"], ["SM"]]),  # mixed
+        ('+CPMS:  (  "ME" , "MT" ) ,  "ME" , ( "SM" )', [["ME", "MT"], ["ME"], ["SM"]]),
+        ('+CPMS: (("SM","BM","SR"),("SM"))', [["SM", "BM", "SR"], ["SM"]]),  # nested, two parameters
+        ('+CPMS: (ME", "SR"), ("ME", "SR"), ("ME")', [["ME", "SR"], ["ME", "SR"], ["ME"]]),  # broken quote
+        ("+CPMS: (),,(  )", [[], [], []]),
+        ("+CPMS: ", []),
+        ("OK", []),
+    ],
+)
+def test_cpms_test_answers_are_read_in_every_form(line: str, offered: list[list[str]]) -> None:
+    assert parse_cpms_test((line,)) == offered
+
+
+@pytest.mark.parametrize(
+    ("offered", "mems", "sweep"),
+    [
+        ([["SM", "ME", "MT"]] * 3, ("SM", "SM", "SM"), {"SM", "ME"}),
+        ([["ME", "MT"], ["ME", "SM", "MT"], ["SM", "MT"]], ("ME", "ME", "SM"), {"ME", "SM"}),
+        ([["ME"], ["MT"], ["SM"]], ("ME", "MT", "SM"), {"ME", "SM"}),
+        ([["SM", "BM", "SR"], ["SM"]], ("SM", "SM"), {"SM"}),  # two parameters only
+        ([["ME", "SR"], ["ME", "SR"], ["ME"]], ("ME", "ME", "ME"), {"ME"}),
+        ([[], [], []], ("SM", "SM", "SM"), {"SM"}),  # offers nothing: try the SIM
+        ([], ("SM", "SM", "SM"), {"SM"}),
+    ],
+)
+def test_the_storage_chosen_is_one_each_parameter_offers(
+    offered: list[list[str]], mems: tuple[str, ...], sweep: set[str]
+) -> None:
+    choice = choose_storage(offered)
+    assert choice == StorageChoice(mems, frozenset(sweep))
+    assert (choice.primary, choice.incoming) == (mems[0], mems[-1])
+
+
+@pytest.mark.parametrize(
+    ("args", "state"),
+    [
+        ("3", "denied"),  # URC <stat>
+        ("1,3", "denied"),  # answer <n>,<stat>
+        ('2,1,"1A2B","0C3D"', "home"),  # answer <n>,<stat>,<lac>,<ci>
+        ('1,"CE00","00005449"', "home"),  # URC <stat>,<lac>,<ci>
+        ("1,84CD,00D30156", "home"),  # unquoted hex location
+        ('2,5,"0502","0404736D"', "roaming"),  # URC that still carries <n> (Sony-Ericsson MD400)
+        ("2,1,000B,2816, B, C2816", "home"),  # Samsung S8500 Wave URC
+        ("2,,", "searching"),  # URC <stat> with empty location
+        ("1,0001,0010,0", "home"),  # URC with an all-digit location
+        ("2, 0001, 00000100, 7", "searching"),
+        ("1, 2, 0001, 00000100, 7", "searching"),  # <n> first, all digits
+        ('002,001,"18d8","ffff"', "home"),  # leading zeros
+        ('002,0011,"0f0d","14c3"', "unknown"),  # stat 11: attached for RLOS only
+        ('6,"8B37","0A265185",7', "home"),  # registered for SMS only
+        ("2,10,ebbd,f025", "roaming"),
+        ("", None),
+    ],
+)
+def test_registration_is_read_from_the_fields_whoever_asked(args: str, state: str | None) -> None:
+    assert parse_creg(args) == state
+
+
+def test_malformed_stored_messages_are_listed_with_their_lines_and_why() -> None:
+    odd = "079100F40D1101000F001000B917118336058F300001954747A0E4ACF41F27298CDCE83C6EF371B0402814020"
+    good = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
+    entries = parse_cmgl(
+        [
+            "+CMGL: 17,3,35", odd,  # odd number of hex digits (a Pantech)
+            "+CMGL: 2,1,,24", good + '"',  # a stray quote after the PDU
+            "+CMGL: 3,1,,24", "AFSDLF SDKFJ", good,  # a junk line before the PDU
+            "+CMGL: 4,1,,24", "0BD04259303784=96p331",  # no PDU in the line
+            "+CMGL: 5,1,,24",  # no line at all
+            "+CMGL: 6,1,,147 " + good,  # the PDU on the header line
+        ]
+    )  # fmt: skip
+    assert [(e.index, e.pdu, e.problem) for e in entries] == [
+        (17, "", "the PDU line has an odd number of hex digits (89)"),
+        (2, good, None),
+        (3, good, None),
+        (4, "", "no hex PDU in '0BD04259303784=96p331'"),
+        (5, "", "no PDU line"),
+        (6, good, None),
+    ]
+    raws = [odd, good + '"', "AFSDLF SDKFJ\n" + good, "0BD04259303784=96p331", "", good]
+    assert [e.raw for e in entries] == raws
+    text_mode = parse_cmgr(['+CMGR: "REC READ","+393312345678",,"16/05/10,10:33:08+08"', "Test message"])
+    assert text_mode is not None and (text_mode.pdu, text_mode.raw) == ("", "Test message")
+    assert text_mode.problem == "no hex PDU in 'Test message'"
+
+
+def test_digits_of_other_scripts_are_text_not_numbers() -> None:
+    # str.isdigit() takes "²" and "٣", which int() refuses or reads: a modem's numbers are ASCII.
+    assert run("AT+CSQ", "\r\n+CME ERROR: ²\r\n".encode()) == [
+        Response("AT+CSQ", (), Result(ResultKind.CME_ERROR, None, "²"))
+    ]
+    assert parse_csq("²,99") is None and parse_storage_index('"SM",²') is None
+    assert parse_creg("²") is None

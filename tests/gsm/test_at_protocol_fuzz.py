@@ -6,15 +6,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raspisms_daemon.errors import AtProtocolError
-from raspisms_daemon.gsm.at_protocol import AtParser, Event, Garbage, Prompt, Response, Urc
+from raspisms_daemon.gsm.at_protocol import (
+    AtParser,
+    Event,
+    Garbage,
+    Prompt,
+    Response,
+    Urc,
+    choose_storage,
+    is_hex,
+    parse_cmgl,
+    parse_cmgr,
+    parse_cpin,
+    parse_cpms_test,
+    parse_creg,
+)
 
-COMMANDS = [None, "AT", "AT+CMGL=4", "AT+CMGS=23", "AT+CREG?", "ATD123;", "AT+CSQ"]
+COMMANDS = [None, "AT", "AT+CMGL=4", "AT+CMGS=23", "AT+CREG?", "ATD123;", "AT+CSQ", "AT+CPIN?", "AT+CPMS=?"]
 
 # Realistic fragments mixed with arbitrary bytes, so that the interesting paths are reached often.
 FRAGMENTS = [
     b"\r\n", b"\r", b"\n", b"OK", b"ERROR", b"+CMS ERROR: 500", b"+CME ERROR: 10", b"> ", b">",
     b"+CMTI: \"SM\",3", b"+CMT: ,23", b"+CDS: 25", b"0791AABB", b"RING", b"NO CARRIER", b"^RSSI: 9",
     b"+CMGL: 1,0,,23", b"+CREG: 1", b"+CREG: 2,1", b"AT+CMGL=4", b"\x00", b"\xff", b"\x1a", b"A" * 700,
+    b"MODEM ERROR: 5", b"MODEM ERROR: apple", b"+CPIN: READY", b'+CPMS: (("SM","BM"),("SM"))', b'"', b"(",
+    b"+CMGR: 1,,147 0791AA", b"+CME ERROR:",
 ]  # fmt: skip
 
 data_strategy = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.binary(max_size=40)), max_size=30).map(
@@ -31,6 +47,10 @@ def _drain(parser: AtParser, chunks: list[bytes]) -> list[Event]:
             out.append(ev)
             if isinstance(ev, Prompt):
                 parser.pdu_sent()
+    # The transport's silence decision: end an answer on its info line once nothing more comes.
+    ended = parser.end_on_info_line()
+    if ended is not None:
+        out.append(ended)
     return out
 
 
@@ -78,3 +98,20 @@ def test_random_bytes_never_raise_anything_but_at_protocol_error(data: bytes) ->
         _drain(parser, [data])
     except AtProtocolError:
         pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from([f.decode("latin-1") for f in FRAGMENTS]), st.text(max_size=60))))
+def test_the_info_line_parsers_take_any_lines_without_raising(lines: list[str]) -> None:
+    for entry in parse_cmgl(lines):
+        assert entry.pdu == "" or is_hex(entry.pdu)
+        assert (entry.problem is None) == bool(entry.pdu)
+    read = parse_cmgr(lines)
+    assert read is None or (read.problem is None) == bool(read.pdu)
+    offered = parse_cpms_test(lines)
+    assert all(name.isalnum() or "_" in name for group in offered for name in group)
+    choice = choose_storage(offered)
+    assert 2 <= len(choice.mems) <= 3 and choice.primary in choice.sweep
+    for line in lines:
+        assert parse_creg(line) in (None, "home", "roaming", "searching", "denied", "unregistered", "unknown")
+        parse_cpin([line])

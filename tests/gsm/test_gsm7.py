@@ -75,3 +75,27 @@ def test_pack_unpack_round_trip(septets: list[int], start: int) -> None:
     packed = gsm7.pack_septets(septets, start)
     assert len(packed) == ((start + len(septets)) * 7 + 7) // 8
     assert gsm7.unpack_septets(packed, start + len(septets), start) == septets
+
+
+def test_national_tables_are_chosen_by_their_identifiers() -> None:
+    # Turkish (1): ı and Ş are in the locking table, Ğ behind the escape of the single shift table.
+    assert gsm7.encode_septets("ı", locking=1) == [0x07]
+    assert gsm7.encode_septets("Ğ", single=1) == [0x1B, 0x47]
+    assert gsm7.decode_septets([0x07, 0x1B, 0x47], locking=1, single=1) == "ıĞ"
+    assert not gsm7.is_gsm7("ı") and gsm7.is_gsm7("ı", locking=1)
+    # The locking table replaces the default one: è is not Turkish.
+    assert not gsm7.is_gsm7("è", locking=1) and gsm7.is_gsm7("è", single=1)
+
+
+def test_a_character_in_both_tables_takes_one_septet() -> None:
+    # Portuguese holds € in its locking table and behind the escape: the short form wins.
+    assert gsm7.char_septets("€", locking=3, single=3) == 1
+    assert gsm7.char_septets("€", single=3) == 2
+
+
+def test_identifiers_without_a_table_are_known_as_such() -> None:
+    assert gsm7.has_tables(0, 0) and gsm7.has_tables(1, 13) and gsm7.has_tables(0, 2)
+    assert not gsm7.has_tables(2, 0)  # Spanish has no locking table
+    assert not gsm7.has_tables(0, 14) and not gsm7.has_tables(99, 0)
+    # Decoding with them reads the default alphabet rather than failing.
+    assert gsm7.decode_septets([0x41, 0x1B, 0x65], locking=99, single=99) == "A€"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from raspisms_daemon.errors import PduError
 from raspisms_daemon.gsm.pdu import (
+    UNKNOWN_TIME,
     Concat,
     DeliverPdu,
     StatusReportPdu,
@@ -302,6 +303,39 @@ def test_split_text_sixteen_bit_reference_leaves_one_less() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("locking", "single", "alone", "part"),
+    [(0, 0, 160, 153), (1, 0, 155, 149), (0, 1, 155, 149), (1, 1, 152, 146), (3, 3, 152, 146)],
+)
+def test_national_shift_elements_take_room_in_every_part(
+    locking: int, single: int, alone: int, part: int
+) -> None:
+    # Each shift element takes 3 octets of the UDH (TS 23.040 §9.2.3.24.15-16).
+    label = ";".join(["gsm7", *(f"{n}={v}" for n, v in (("locking", locking), ("single", single)) if v)])
+    assert split_text("a" * alone, locking=locking, single=single) == (label, ["a" * alone])
+    encoding, chunks = split_text("a" * (alone + 1), locking=locking, single=single)
+    assert (encoding, [len(c) for c in chunks]) == (label, [part, alone + 1 - part])
+
+
+def test_national_tables_save_parts_over_ucs2_and_round_trip() -> None:
+    text = "Çalışma saatleri değişti: Şubat ayında İstanbul ofisi 09:00-18:00 açık. " * 4
+    assert split_text(text)[0] == "ucs2"
+    turkish = encode_deliver("+905321234567", text, scts=SCTS, concat_ref=7, locking=1, single=1)
+    assert len(turkish) < len(encode_deliver("+905321234567", text, scts=SCTS, concat_ref=7))
+    parts = [decode(hex_pdu) for hex_pdu in turkish]
+    assert all(isinstance(p, DeliverPdu) and p.encoding == "gsm7;locking=1;single=1" for p in parts)
+    assert "".join(p.text for p in parts if isinstance(p, DeliverPdu)) == text
+    submit = encode_submit("+905321234567", text, locking=1, single=1)
+    assert [p.encoding for p in submit] == ["gsm7;locking=1;single=1"] * len(turkish)
+
+
+def test_national_tables_that_cannot_encode_the_text_give_way_to_the_default_then_ucs2() -> None:
+    assert split_text("è", locking=1)[0] == "gsm7"  # not Turkish, but in the default alphabet
+    assert split_text("ı😀", locking=1, single=1)[0] == "ucs2"
+    with pytest.raises(PduError):
+        split_text("x", locking=2)  # Spanish has no locking table
+
+
 def test_concat_ref_wraps_to_one_octet_below_256() -> None:
     parts = encode_submit("+1", "a" * 200, concat_ref=255)
     assert parts[0].udh == bytes([5, 0, 3, 255, 2, 1])
@@ -341,16 +375,40 @@ def test_unencodable_input_raises_pdu_error(call: Any) -> None:
         VECTORS[3]["hex"][:-2],  # status report without TP-ST
         "00" + "0004912143" + "0000" + "42103020000000" + "A1" + "00" * 160,  # UDL 161 septets
         "00" + "0004912143" + "0008" + "42103020000000" + "8D" + "00" * 141,  # UDL 141 octets
-        "00" + "0004912143" + "0000" + "421030200000A0" + "01" + "41",  # zone units semi-octet 0xA
-        "00" + "0004912143" + "0000" + "42133020000000" + "01" + "41",  # month 31
         "00" + "4004912143" + "0004" + "42103020000000" + "03" + "0A0000",  # UDH longer than UD
         "00" + "4004912143" + "0004" + "42103020000000" + "03" + "020003",  # IE runs past the UDH
-        "00" + "4004912143" + "0000" + "42103020000000" + "00",  # UDHI with empty UD
+        "00" + "0004912143" + "0000" + "42103020000000" + "05" + "41",  # UD cut short
     ],
 )
 def test_malformed_pdus_raise_pdu_error(bad: str) -> None:
     with pytest.raises(PduError):
         decode(bad)
+
+
+UNKNOWN = UNKNOWN_TIME.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("stamp", "scts", "problem"),
+    [
+        ("421030200000A0", "2024-01-03T02:00:00+00:00", "not BCD"),  # zone semi-octet 0xA: read as UTC
+        ("42133020000000", UNKNOWN, "not a date"),  # month 31
+        ("00000000000000", UNKNOWN, "not a date"),  # month 0, day 0
+        ("4210302000F000", UNKNOWN, "non-decimal"),
+    ],
+)
+def test_an_unreadable_timestamp_costs_the_time_not_the_message(stamp: str, scts: str, problem: str) -> None:
+    msg = decode("00" + "0004912143" + "0000" + stamp + "01" + "41")
+    assert isinstance(msg, DeliverPdu)
+    assert (msg.text, msg.number, msg.scts.isoformat()) == ("A", "+1234", scts)
+    assert len(msg.problems) == 1 and problem in msg.problems[0]
+
+
+def test_a_udhi_bit_without_user_data_is_an_empty_message_without_header() -> None:
+    msg = decode("00" + "4004912143" + "0000" + "42103020000000" + "00")
+    assert isinstance(msg, DeliverPdu)
+    assert (msg.text, msg.udh, msg.concat) == ("", None, None)
+    assert msg.problems == ("the UDHI bit is set but there is no user data",)
 
 
 def test_wrong_input_type_raises_pdu_error() -> None:
@@ -496,3 +554,10 @@ def test_deliver_round_trip_keeps_number_text_time_and_zone(number: str, text: s
     for m in msgs:
         assert isinstance(m, DeliverPdu)
         assert m.number == number and m.scts == when and m.scts.utcoffset() == when.utcoffset()
+
+
+def test_decode_user_data_of_an_unknown_label_is_no_text() -> None:
+    # Labels come back from the store: one this codec never wrote reads as no text, not an error.
+    assert decode_user_data("gsm7;locking=²", b"\x41") == ""
+    assert decode_user_data("gsm7;shift=1", b"\x41") == ""
+    assert decode_user_data("gsm7;single=1", b"\x41") == "A"

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from raspisms_daemon.commands.pdu import pdu_to_json
 from raspisms_daemon.errors import PduError
+from raspisms_daemon.gsm.gsm7_tables import LOCKING, SINGLE, UNDEFINED
 from raspisms_daemon.gsm.pdu import (
     DeliverPdu,
     StatusReportPdu,
@@ -24,9 +25,19 @@ from raspisms_daemon.gsm.pdu import (
     encode_submit,
 )
 
+from .test_corpus_codec import NATIONAL_CASES, PDU_CASES
 from .test_pdu import VECTORS
 
 WHEN = datetime(2025, 6, 30, 12, 0, 0, tzinfo=timezone(timedelta(hours=-4)))
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        decode(raw)
+    except PduError:
+        return False
+    return True
+
 
 CORPUS: list[bytes] = [bytes.fromhex(v["hex"]) for v in VECTORS]
 CORPUS += [bytes.fromhex(p.hex) for p in encode_submit("+33612345678", "Café [€] " * 30, concat_ref=9)]
@@ -35,6 +46,15 @@ CORPUS += [bytes.fromhex(p.hex) for p in encode_submit("+1", "vp", smsc="+123", 
 CORPUS += [bytes.fromhex(h) for h in encode_deliver("MyBank", "Votre code: 123456", scts=WHEN)]
 CORPUS += [bytes.fromhex(h) for h in encode_deliver("+447700900123", "x{y}" * 50, scts=WHEN, concat_ref=77)]
 CORPUS += [bytes.fromhex(encode_status_report(42, "+33612345678", status=0x45, scts=WHEN, discharge=WHEN))]
+CORPUS += [bytes.fromhex(h) for h in encode_deliver("+9053", "Şğı " * 50, scts=WHEN, locking=1, single=1)]
+# What other projects captured and assert (tests/data/corpus) that decodes: national UDHs among them.
+CORPUS += [
+    raw
+    for case in PDU_CASES + NATIONAL_CASES
+    if "hex" in case and len(case["hex"]) % 2 == 0 and case["smsc_included"]
+    for raw in [bytes.fromhex(case["hex"])]
+    if _decodes(raw)
+]
 
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -97,3 +117,27 @@ def test_corpus_itself_decodes() -> None:
     # The mutations start from valid PDUs; if these stopped decoding the fuzzing would prove little.
     for raw in CORPUS:
         assert isinstance(decode(raw), DeliverPdu | SubmitPdu | StatusReportPdu)
+
+
+LANGUAGES = sorted(set(LOCKING) | set(SINGLE))
+
+
+@st.composite
+def national_text(draw: st.DrawFn) -> tuple[str, int, int]:
+    """A text written with one language's tables, and those tables."""
+    lang = draw(st.sampled_from(LANGUAGES))
+    locking = lang if lang in LOCKING else 0
+    alphabet = sorted(set(LOCKING.get(locking, "") + "".join(SINGLE[lang].values())) - {UNDEFINED, "\x1b"})
+    return "".join(draw(st.lists(st.sampled_from(alphabet), min_size=1, max_size=400))), locking, lang
+
+
+@settings(max_examples=300, deadline=None)
+@given(national_text(), st.integers(0, 65535))
+def test_any_text_of_a_national_alphabet_round_trips_through_parts(
+    sample: tuple[str, int, int], ref: int
+) -> None:
+    text, locking, single = sample
+    pdus = encode_deliver("+1", text, scts=WHEN, concat_ref=ref, locking=locking, single=single)
+    parts = [decode(h) for h in pdus]
+    assert all(isinstance(p, DeliverPdu) and p.problems == () for p in parts)
+    assert "".join(p.text for p in parts if isinstance(p, DeliverPdu)) == text

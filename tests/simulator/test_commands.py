@@ -195,3 +195,45 @@ def test_a_reply_on_the_wire_can_carry_a_line_after_each_record() -> None:
     assert reply.encode(lambda: next(noise)) == (
         b"\r\n+CMGL: 1,0,,20\r\nAB\r\n\r\n^RSSI:20\r\n\r\n+CMGL: 2,0,,20\r\nCD\r\n\r\n^BOOT:1\r\n\r\nOK\r\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("form", "line"),
+    [
+        ("groups", '+CPMS: ("SM","ME","MT"),("SM","ME","MT"),("SM","ME","MT")'),
+        ("spaced", '+CPMS: ( "SM" , "ME" , "MT" ) , ( "SM" , "ME" , "MT" ) , ( "SM" , "ME" , "MT" )'),
+        ("flat", '+CPMS: "SM","SM","SM"'),
+        ("mixed", '+CPMS: ("SM","ME","MT"),"SM",("SM","ME","MT")'),
+        ("nested", '+CPMS: (("SM","ME","MT"),("SM"))'),
+    ],
+)
+def test_cpms_test_answer_comes_in_each_form_real_modems_use(form: str, line: str) -> None:
+    assert Firmware(cpms_form=form).lines("+CPMS=?") == [line, "OK"]
+
+
+@pytest.mark.parametrize(
+    ("form", "body", "final"),
+    [
+        ("groups", '+CPMS="ME","MT","SM"', "OK"),
+        ("flat", '+CPMS="SM","SM","SM"', "OK"),
+        ("flat", '+CPMS="ME"', "+CMS ERROR: 302"),  # flat offers the SIM alone
+        ("mixed", '+CPMS="ME","SM","MT"', "OK"),
+        ("mixed", '+CPMS="ME","ME"', "+CMS ERROR: 302"),  # the bare item offers one storage
+        ("nested", '+CPMS="ME","SM"', "OK"),
+        ("nested", '+CPMS="SM","SM","SM"', "+CMS ERROR: 302"),  # two parameters only
+    ],
+)
+def test_each_storage_parameter_takes_only_what_it_offers(form: str, body: str, final: str) -> None:
+    firmware = Firmware(cpms_form=form)
+    firmware.modem.settings.cmee = 1
+    assert firmware.lines(body)[-1] == final
+
+
+def test_wavecom_answers_cpin_without_ok_and_offers_two_storage_parameters() -> None:
+    wavecom = Firmware("wavecom")
+    assert wavecom.lines("+CPIN?") == ["+CPIN: READY", ""]  # no final result code
+    assert wavecom.commands.run("+CPIN?").encode() == b"\r\n+CPIN: READY\r\n"
+    assert wavecom.lines("+CPMS=?") == ['+CPMS: (("SM","BM","SR"),("SM"))', "OK"]
+    assert wavecom.lines('+CPMS="SM","SM","SR"') == ["ERROR"]  # as python-gsmmodem's fixture answers
+    assert wavecom.lines('+CPMS="SM","SM"') == ["+CPMS: 0,30,0,30", "OK"]
+    assert Firmware().lines("+CPIN?") == ["+CPIN: READY", "OK"]

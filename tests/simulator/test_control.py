@@ -16,7 +16,7 @@ from raspisms_daemon.simulator import (
     control_request,
 )
 from raspisms_daemon.simulator.control import handle_request
-from tests.helpers.simulator import simulated_modem
+from tests.helpers.simulator import SerialPeer, simulated_modem
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -123,3 +123,16 @@ async def test_raw_pdu_through_the_control_socket_round_trips_a_real_message(tmp
         assert isinstance(message, DeliverPdu) and message.text == "template"
         bad = await control_request(ctl, {"op": "pdu", "pdu": "zz"})
         assert bad["ok"] is False and "hexadecimal" in bad["error"]
+
+
+async def test_recorded_answers_and_urcs_through_the_control_socket(tmp_path: Path) -> None:
+    async with simulated_modem(tmp_path) as sim, SerialPeer(sim.link) as peer:
+        ctl = control_path(sim.link)
+        await peer.command("ATE0")
+        recorded = {"op": "answer", "command": "AT+CSQ", "raw": "+CSQ: 7,99\r\nOK\r\n"}
+        assert await control_request(ctl, recorded) == {"ok": True}
+        assert await peer.command("AT+CSQ") == ["+CSQ: 7,99", "OK"]
+        assert await control_request(ctl, {"op": "urc", "lines": ["+CREG: 1"]}) == {"ok": True}
+        assert await peer.next_line() == "+CREG: 1"
+        for bad in ({"op": "urc", "lines": "+CREG: 1"}, {"op": "answer", "command": "AT+CSQ"}):
+            assert (await control_request(ctl, bad))["ok"] is False

@@ -449,3 +449,48 @@ async def test_cnmi_mode_0_sends_no_indications_but_stores(tmp_path: Path) -> No
         await asyncio.sleep(0.2)
         assert await peer.command("AT+CSQ") == ["+CSQ: 20,99", "OK"]  # no URC came before it
         assert [s["kind"] for s in sim.state()["stored"]] == ["deliver", "status_report"]
+
+
+async def test_cr_only_line_endings_reach_the_wire(tmp_path: Path) -> None:
+    async with simulated_modem(tmp_path, line_endings="cr") as sim, SerialPeer(sim.link) as peer:
+        peer.write("ATE0\r")
+        assert await peer.read_until("OK\r") == b"ATE0\r\rOK\r"  # the echo, then the answer
+        peer.write("AT+CSQ\r")
+        answer = await peer.read_until("OK\r")
+        assert answer == b"\r+CSQ: 20,99\r\rOK\r" and b"\n" not in answer
+        sim.send_urc('+CMTI: "SM",4')
+        assert await peer.read_until('"SM",4\r') == b'\r+CMTI: "SM",4\r'
+
+
+async def test_a_recorded_answer_is_given_once_exactly_as_captured(tmp_path: Path) -> None:
+    capture = '+CMGL: 17,3,35\r\n079100F40D11\r\n"junk\r\nOK\r\n'
+    async with simulated_modem(tmp_path, line_endings="cr") as sim, SerialPeer(sim.link) as peer:
+        await peer.command("ATE0")
+        sim.answer_once(" at+cmgl=4 ", capture)
+        peer.write("AT+CMGL=4\r")
+        assert await peer.read_until("OK\r\n") == capture.encode()  # CR LF kept: as captured
+        assert await peer.command("AT+CMGL=4") == ["OK"]  # used up: the firmware answers again
+        assert list(sim.state()["heard"])[-2:] == ["AT+CMGL=4", "AT+CMGL=4"]
+        with pytest.raises(SimulatorError, match="not a command line"):
+            sim.answer_once("CMGL=4", "OK")
+
+
+async def test_urcs_sent_on_request_wait_for_the_answer_being_written(tmp_path: Path) -> None:
+    async with simulated_modem(tmp_path) as sim, SerialPeer(sim.link) as peer:
+        await peer.command("ATE0")
+        heard: list[str] = []
+        sim.on_command = heard.append
+        sim.send_urc('+CREG: 2,5,"0502","0404736D"', "+CGREG: 1")
+        assert await peer.next_line() == '+CREG: 2,5,"0502","0404736D"'
+        assert await peer.next_line() == "+CGREG: 1"
+        await peer.command('AT+CPIN="1234"')
+        assert heard == ["AT+CPIN=****"] and sim.state()["heard"][-1] == "AT+CPIN=****"
+        with pytest.raises(SimulatorError, match="no line"):
+            sim.send_urc()
+
+
+async def test_unknown_forms_and_line_endings_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SimulatorError, match="AT\\+CPMS=\\? form"):
+        Simulator(tmp_path / "modem", cpms_form="curly")
+    with pytest.raises(SimulatorError, match="line endings"):
+        Simulator(tmp_path / "modem", line_endings="lf")
