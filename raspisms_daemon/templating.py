@@ -5,7 +5,8 @@ sent) and ``contact_metas`` (``{"number": …}``). Pure: no I/O.
 RaspiSMS uses Twig 3 in a sandbox with ``strict_variables`` off and no autoescaping; this is Jinja2's
 sandboxed environment set up the same way, which reads Twig's everyday syntax as it is
 (``{{ contact.name }}``, ``{{ contact.name|default('ami') }}``, ``{% if … %}``, ``{% for … %}``, ``~``).
-An undefined variable, or an attribute of one, renders empty, as in Twig.
+An undefined variable, or an attribute of one, renders empty, as in Twig; ``.`` on the data reads its
+keys only (``contact.items`` is the data's ``items``), as Twig reads an array.
 
 Limits, so that a template cannot hold the event loop or the memory (Twig has none): ``range`` and
 ``*``/``**`` are bounded, the whole render may iterate ``MAX_ITERATIONS`` times and write ``MAX_OUTPUT``
@@ -86,6 +87,13 @@ def _environment() -> Any:
 
         class _Sandbox(SandboxedEnvironment):
             intercepted_binops = frozenset({"*", "**"})
+
+            def getattr(self, obj: Any, attribute: str) -> Any:
+                # Twig's "." on an array is the key (contact.items is the data's "items", not a method);
+                # RaspiSMS's sandbox allows no method anyway.
+                if isinstance(obj, dict):
+                    return obj[attribute] if attribute in obj else self.undefined(obj=obj, name=attribute)
+                return super().getattr(obj, attribute)
 
             def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
                 if operator == "**" and isinstance(right, int | float) and abs(right) > 64:

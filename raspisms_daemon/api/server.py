@@ -45,10 +45,10 @@ from ..clock import Clock, SystemClock
 from ..config import Config, UnixListen, parse_listen
 from ..phones.supervisor import PhoneStatus
 from ..store.db import Database
-from .envelope import ApiError, Code, error_response
+from .envelope import ApiError, Code, error_response, raspisms_error
 from .metrics import Sample
 
-__all__ = ["CLOCK", "CONTROL", "DaemonControl", "create_app", "start_api"]
+__all__ = ["CLOCK", "CONTROL", "DaemonControl", "create_app", "given_api_key", "start_api"]
 
 log = logging.getLogger("raspisms_daemon.api")
 
@@ -119,17 +119,32 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(500, Code.INTERNAL_ERROR, "internal error (details in the daemon's log)")
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def given_api_key(request: web.Request) -> str | None:
+    """The key as RaspiSMS takes it (controllers/publics/Api.php:89): the ``api_key`` query parameter,
+    else the ``api_key`` field of a form body, else the ``X-Api-Key`` header. The first one present
+    wins, even when empty or wrong: the next ones are not looked at."""
+    if "api_key" in request.query:
+        return request.query.getall("api_key")[-1]  # PHP keeps the last of a repeated name
+    if request.content_type in FORM_TYPES:
+        form = await request.post()  # cached: the handler reads the same form
+        if "api_key" in form:
+            value = form.getall("api_key")[-1]
+            return value if isinstance(value, str) else ""
+    return request.headers.get("X-Api-Key")
+
+
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in PUBLIC_PATHS:
         return await handler(request)
     expected = request.app[CONTROL].config.daemon.api_key.encode()
-    given = request.headers.get("X-Api-Key") or request.query.get("api_key") or ""
-    # compare_digest on bytes: constant time, and no TypeError on a non-ASCII header.
+    given = await given_api_key(request) or ""
+    # compare_digest on bytes: constant time, and no TypeError on a non-ASCII value.
     if not expected or not hmac.compare_digest(given.encode("utf-8", "replace"), expected):
-        raise ApiError(
-            401, Code.INVALID_CREDENTIALS, "invalid or missing API key: send it in the X-Api-Key header"
-        )
+        raise raspisms_error(Code.INVALID_CREDENTIALS, status=401)
     return await handler(request)
 
 
