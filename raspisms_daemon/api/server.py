@@ -1,22 +1,28 @@
-"""The local HTTP API: a RaspiSMS-compatible subset, plus webhooks, deliveries, phones, health and metrics.
+"""The local HTTP API: RaspiSMS 3.9.5's API, plus webhooks, deliveries, phones, the STOP list, health
+and metrics.
 
-- Auth: the ``X-Api-Key`` header (or RaspiSMS's ``api_key`` query parameter), compared in constant time
-  with ``[daemon] api_key``. ``/healthz`` and ``/metrics`` need no key: they expose counts, never
-  message content, and Prometheus scrapers rarely send custom headers; the API listens on 127.0.0.1 or
-  a unix socket by default.
+- Auth: the API key as RaspiSMS takes it (``api_key`` query parameter, else ``api_key`` form field,
+  else ``X-Api-Key`` header; the first present is the one checked), compared in constant time with
+  ``[daemon] api_key``. ``/healthz`` and ``/metrics`` need no key: they expose counts, never message
+  content, and Prometheus scrapers rarely send custom headers; the API listens on 127.0.0.1 or a unix
+  socket by default.
 - Every answer is RaspiSMS's JSON envelope ``{error, message, response, next, prev}`` (``/metrics`` is
-  Prometheus text). Unknown route → 404, bad or missing key → 401, bad request → 400 with a message;
-  an unexpected exception → 500 with no detail (the traceback goes to the log only).
-- The access log is off: RaspiSMS clients may pass the key in the query string.
+  Prometheus text; RaspiSMS's ``status/force`` route answers its partial envelope). Unknown route →
+  404, bad or missing key → 401, bad request → 4xx with a message; an unexpected exception → 500 with
+  no detail (the traceback goes to the log only).
+- The access log is off: RaspiSMS clients pass the key in the query string, and list links carry it.
 - Reads that are not part of a write go through ``db.reads`` (the read-only connection): a list never
   shows rows of a transaction another coroutine has not committed yet (and may roll back).
 
-Routes (a trailing ``/`` is optional everywhere):
+Routes (a trailing ``/`` is optional everywhere; RaspiSMS's also under ``/raspisms``):
 
-    POST   /api/scheduled/                 text, numbers, [at, id_phone, flash, tag] → 201, id   (RaspiSMS)
+    POST   /api/scheduled/                 RaspiSMS's fields (form, multipart or JSON) → 201, id  (RaspiSMS)
+    GET    /api/send-sms/?to=&text=[&id_phone=]  → 200, id                                  (RaspiSMS)
     DELETE /api/scheduled/{id}/            → 204; 400 CANNOT_DELETE when not pending           (RaspiSMS)
-    GET    /api/list/{type}/[{page}/]      sended|received|scheduled|phone|call, 25 a page     (RaspiSMS)
-    GET    /api/webhooks/                  list;  POST: name, url, [types, format, enabled] → 201
+    GET    /api/list/{type}/[{page}/|after/{id}/|before/{id}/]  25 a page, oldest first     (RaspiSMS)
+    GET    /api/usage/ · /api/stats/sms-status/ · /api/invalid_number/[{page}/]             (RaspiSMS)
+    POST   /api/phone/{id}/status/ · /api/phone/{id}/status/force/                           (RaspiSMS)
+    GET    /api/webhooks/                  list;  POST: name, url, [types, format, flavor, enabled] → 201
     GET    /api/webhooks/{name}/           one;   DELETE: remove it and its outbox rows
     POST   /api/webhooks/{name}/enable     (its backlog becomes due at once)  · …/disable
     GET    /api/deliveries/?state=&webhook=&limit=    newest first
@@ -25,6 +31,7 @@ Routes (a trailing ``/`` is optional everywhere):
     GET    /api/phones/                    live status from the supervisors
     POST   /api/phones/{id}/disable        [reason]: stop sending with it (kept across restarts) · 404
     POST   /api/phones/{id}/enable         undo a disable (by the API or the reliability check) · 404
+    GET    /api/smsstop/ · POST: number · DELETE /api/smsstop/{number}/   the SMS STOP list
     POST   /api/daemon/attach              {"device": path|null} → {"device", "phones": [ids]}
     GET    /healthz                        no key: {"status": "ok", "phones": {…counts}, "backlog": n}
     GET    /metrics                        no key: Prometheus text
