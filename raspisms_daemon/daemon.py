@@ -236,7 +236,13 @@ class Daemon:
         ]
         out += [
             Sample(name, counters.get(name, 0))
-            for name in ("received_total", "sent_total", "sent_failed_total", "calls_total")
+            for name in (
+                "received_total",
+                "sent_total",
+                "sent_failed_total",
+                "sent_skipped_total",
+                "calls_total",
+            )
         ]
         attempts = self.dispatcher.attempts_total() if self.dispatcher is not None else {}
         out += [
@@ -273,16 +279,26 @@ class Daemon:
                     log.info("%d webhook deliveries interrupted by the last stop are due again", released)
                 for p in cfg.phones:
                     await phone_store.upsert(
-                        conn, id=p.id, name=p.name, backend=p.backend, device=p.device, enabled=p.enabled
+                        conn,
+                        id=p.id,
+                        name=p.name,
+                        backend=p.backend,
+                        device=p.device,
+                        enabled=p.enabled,
+                        group=p.group,
+                        priority=p.priority,
                     )
             self.ctx = ctx = PhoneContext(
                 db=db,
                 sink=EventSink(api_key, self.clock),
                 clock=self.clock,
                 user_id=cfg.daemon.user_id,
-                status_success=cfg.delivery.status_success,
+                sms_stop=cfg.sms_stop.enabled,
+                stop_reply=cfg.sms_stop.reply,
+                templating=cfg.api.templating,
                 multipart_timeout=cfg.daemon.multipart_timeout,
                 wake_dispatcher=self.wake_dispatcher,
+                wake_sender=self.wake_sender,
             )
             session = aiohttp.ClientSession()
             self.dispatcher = Dispatcher(db, session, cfg.delivery, clock=self.clock, api_key=api_key)

@@ -6,9 +6,9 @@ Webhook bodies, the API's lists and the ``at`` of a scheduled SMS all use it, in
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-__all__ = ["DATE_FORMAT", "format_date", "parse_date"]
+__all__ = ["DATE_FORMAT", "format_date", "parse_date", "parse_loose_date"]
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -19,5 +19,35 @@ def format_date(when: datetime) -> str:
 
 
 def parse_date(text: str) -> datetime:
-    """``YYYY-MM-DD HH:MM:SS`` → a naive wall-clock datetime; ValueError when it is not one."""
-    return datetime.strptime(text.strip(), DATE_FORMAT)
+    """``YYYY-MM-DD HH:MM:SS`` → a naive wall-clock datetime; ValueError when it is not exactly one.
+
+    As RaspiSMS's ``Tool::validate_date``: the text must read back the same (zero-padded fields, a real
+    date: ``2024-02-30 10:00:00`` and ``2024-1-5 10:00:00`` are refused)."""
+    when = datetime.strptime(text, DATE_FORMAT)
+    if format_date(when) != text:
+        raise ValueError(f"{text!r} is not a date of format Y-m-d H:i:s")
+    return when
+
+
+_LOOSE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+_RELATIVE_DAYS = {"today": 0, "midnight": 0, "yesterday": -1, "tomorrow": 1}
+
+
+def parse_loose_date(text: str, now: datetime) -> datetime:
+    """What PHP's ``new DateTime(text)`` reads among the usual forms: ``Y-m-d H:i:s``, ``Y-m-d H:i``,
+    ``Y-m-d`` (midnight), ISO 8601, ``now``, ``today``/``midnight``, ``yesterday``, ``tomorrow``
+    (relative to the naive local ``now``); ValueError otherwise."""
+    value = text.strip()
+    word = value.lower()
+    if word == "now":
+        return now
+    if word in _RELATIVE_DAYS:
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return day + timedelta(days=_RELATIVE_DAYS[word])
+    for fmt in _LOOSE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            pass
+    parsed = datetime.fromisoformat(value)
+    return parsed.astimezone().replace(tzinfo=None) if parsed.tzinfo is not None else parsed

@@ -62,8 +62,10 @@ user=raspisms
 # pip builds python-gammu (and systemd-python) from source: a compiler, libgammu-dev and minutes on a
 # Pi, which on 32-bit armhf is where installs break. Debian's python3-gammu and
 # python3-systemd are prebuilt for every Raspberry Pi OS architecture, so the venv sees them through
-# --system-site-packages; everything else is pip-installed into the venv.
-apt_packages=(python3 python3-venv python3-pip python3-setuptools python3-wheel python3-gammu python3-systemd udev)
+# --system-site-packages; everything else is pip-installed into the venv. python3-markupsafe likewise:
+# Jinja2's one compiled dependency, for which PyPI may have no armhf wheel.
+apt_packages=(python3 python3-venv python3-pip python3-setuptools python3-wheel python3-gammu python3-systemd
+  python3-markupsafe udev)
 if [ -z "$root" ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${apt_packages[@]}"; do

@@ -18,7 +18,9 @@ case "${1:-}" in
   *) echo "usage: $0 [--dev]" >&2; exit 2 ;;
 esac
 
-apt_packages=(python3 python3-venv python3-gammu python3-systemd ca-certificates)
+# python3-markupsafe: Jinja2's one compiled dependency, prebuilt for every Pi (PyPI may have no armhf
+# wheel); pip then sees it and installs Jinja2's pure-Python wheel only.
+apt_packages=(python3 python3-venv python3-gammu python3-systemd python3-markupsafe ca-certificates)
 # For the tests: libgammu's own tools (gammu, gammu-smsd for the benchmarks), systemd-analyze (unit
 # files), umockdev + udevadm (udev rules), strace (durability), curl + openssl (gammu-smsd's hook),
 # setpriv (util-linux), PHP's CLI (a RaspiSMS-style receiver), mosquitto (MQTT broker), FUSE

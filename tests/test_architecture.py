@@ -72,6 +72,8 @@ PURE = {
     f"{ROOT}.{m}"
     for m in (
         "dates",
+        "numbers",
+        "templating",
         "errors",
         "reliability",
         "gsm.pdu",

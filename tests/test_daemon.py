@@ -57,7 +57,7 @@ async def test_a_scheduled_sms_is_sent_once_then_its_delivery_report_changes_its
         assert sent.body["status"] == "unknown" and sent.body["originating_scheduled"] == sid
         assert sent.body["tag"] == "door" and sent.body["origin"] == 1
         (change,) = await env.wait_type("send_sms_status_change")
-        assert change.body == {"id": sent.body["id"], "status": "delivered"}
+        assert change.body == {"id": sent.body["id"], "status": "success"}  # documented flavor
         assert [s["number"] for s in env.sims[0].state()["sent"]] == ["+33698765432"]
         row = await env.daemon.db.fetchone("SELECT status, state FROM sended")
         assert row is not None and (row["status"], row["state"]) == ("delivered", "sent")
@@ -129,5 +129,5 @@ async def test_each_modem_personality_receives_sends_and_reports(tmp_path: Path,
         )
         env.daemon.wake_sender()
         (change,) = await env.wait_type("send_sms_status_change", within=15)
-        assert change.body["status"] == "delivered"
+        assert change.body["status"] == "success"
         await _sim_empty(env.sims[0])

@@ -105,7 +105,7 @@ async def test_unknown_and_malformed_phone_ids_get_404_and_400_in_the_envelope(t
     async with running_daemon(tmp_path, api=True) as env:
         for action in ("enable", "disable"):
             status, body = await call(env, "POST", f"/api/phones/9/{action}/")
-            assert status == 404 and body["error"] == 128 and body["message"] == "no phone with id 9", body
+            assert status == 404 and body["error"] == 512 and body["message"] == "no phone with id 9", body
             status, body = await call(env, "POST", f"/api/phones/x1/{action}/")
             assert status == 400 and body["error"] == 2 and "positive integer" in body["message"], body
         async with (

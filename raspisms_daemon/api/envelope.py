@@ -11,11 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["ApiError", "Code", "envelope", "error_response", "json_response"]
+__all__ = ["MESSAGES", "ApiError", "Code", "envelope", "error_response", "json_response", "raspisms_error"]
 
 
 class Code(IntEnum):
-    """RaspiSMS's ``Api::ERROR_CODES`` (bit values), plus two of ours above them."""
+    """RaspiSMS's ``Api::ERROR_CODES`` (bit values, controllers/publics/Api.php:27-37), plus two of ours
+    above them."""
 
     NONE = 0
     INVALID_CREDENTIALS = 1
@@ -25,8 +26,23 @@ class Code(IntEnum):
     SUSPENDED_USER = 16
     CANNOT_DELETE = 32
     CANNOT_UPLOAD_FILE = 64
-    NOT_FOUND = 128  # ours: unknown route or unknown id
+    CANNOT_UPDATE = 128
     INTERNAL_ERROR = 256  # ours: a bug or a broken store; details are in the daemon's log only
+    NOT_FOUND = 512  # ours: unknown route or unknown id
+
+
+# RaspiSMS's ``Api::ERROR_MESSAGES`` (Api.php:39-48): each answer appends its own details.
+MESSAGES = {
+    Code.INVALID_CREDENTIALS: "Invalid API Key. Please provide a valid API key as GET or POST parameter "
+    '"api_key" or a HTTP "X-Api-Key".',
+    Code.INVALID_PARAMETER: "You have specified an invalid parameter : ",
+    Code.MISSING_PARAMETER: "One require parameter is missing : ",
+    Code.CANNOT_CREATE: "Cannot create a new entry.",
+    Code.SUSPENDED_USER: "This user account is currently suspended.",
+    Code.CANNOT_DELETE: "Cannot delete this entry.",
+    Code.CANNOT_UPLOAD_FILE: "Failed to upload or save an uploaded file : ",
+    Code.CANNOT_UPDATE: "Cannot update this entry : ",
+}
 
 
 class ApiError(Exception):
@@ -37,6 +53,11 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def raspisms_error(code: Code, details: str = "", *, status: int = 400) -> ApiError:
+    """An error as RaspiSMS words it: its message for ``code`` followed by ``details``."""
+    return ApiError(status, code, MESSAGES[code] + details)
 
 
 def envelope(

@@ -1,4 +1,8 @@
-"""Reading request parameters (JSON object, urlencoded or multipart form) into plain Python values."""
+"""Reading request parameters (JSON object, urlencoded or multipart form) into plain Python values.
+
+A form is read as PHP reads it (:func:`.php.parse_form`): ``a[]`` and ``a[i][k]`` build arrays (dicts
+in order), a repeated plain name keeps its last value, a multipart file is an :class:`.php.Upload`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from .envelope import ApiError, Code
+from .php import Upload, parse_form, values_of
 
 __all__ = ["bad", "missing", "opt_bool", "opt_int", "opt_str", "read_params", "str_list"]
 
@@ -24,20 +29,11 @@ def missing(message: str) -> ApiError:
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
-    """The request's parameters; a form's repeated keys and ``key[]`` keys become lists."""
+    """The request's body parameters (the query string is not read: RaspiSMS reads ``$_POST``)."""
     ctype = request.content_type
     if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.post()
-        out: dict[str, Any] = {}
-        for key in form:
-            if key in out:
-                continue
-            values = [v if isinstance(v, str) else "" for v in form.getall(key)]
-            if key.endswith("[]"):
-                out[key[:-2]] = values
-            else:
-                out[key] = values if len(values) > 1 else values[0]
-        return out
+        return parse_form((key, _form_value(value)) for key, value in form.items())
     raw = await request.read()
     if not raw.strip():
         return {}
@@ -54,6 +50,14 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise bad("the JSON body must be an object")
     return obj
+
+
+def _form_value(value: str | bytes | bytearray | web.FileField) -> str | Upload:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, web.FileField):
+        return Upload(value.filename, value.file.read())
+    return Upload("", bytes(value))
 
 
 def opt_str(params: dict[str, Any], key: str, *, max_len: int = 1000) -> str | None:
@@ -98,15 +102,15 @@ def opt_bool(params: dict[str, Any], key: str, default: bool = False) -> bool:
 
 
 def str_list(params: dict[str, Any], key: str) -> list[str]:
-    """A list given as a JSON array, repeated form keys, ``key[]``, or one comma-separated string."""
+    """A list given as a JSON array, ``key[]``, or one comma-separated string."""
     value = params.get(key)
     if value is None:
         return []
     if isinstance(value, str):
         items = value.split(",")
-    elif isinstance(value, list):
+    elif isinstance(value, list | dict):
         items = []
-        for item in value:
+        for item in values_of(value):
             if isinstance(item, bool) or not isinstance(item, str | int):
                 raise bad(f"{key} must be a list of strings")
             items.extend(str(item).split(","))

@@ -1,5 +1,5 @@
 """Our own routes: webhooks CRUD, deliveries (list, attempts, replay), live phone status, enabling and
-disabling a phone, udev attach, ``/healthz`` and ``/metrics``.
+disabling a phone, the SMS STOP list, udev attach, ``/healthz`` and ``/metrics``.
 
 Reads outside a transaction use ``db.reads`` (committed rows only); writes use ``db.transaction()``."""
 
@@ -17,8 +17,9 @@ from ..config import validate_webhook_url
 from ..errors import DeliveryError, StoreError
 from ..phones.supervisor import PhoneStatus
 from ..store import outbox as store_outbox
+from ..store import smsstop as store_smsstop
 from ..store import webhooks as store_webhooks
-from ..webhooks.events import WEBHOOK_TYPES
+from ..webhooks.events import DEFAULT_FLAVOR, WEBHOOK_TYPES
 from . import metrics as prom
 from .control import CLOCK, CONTROL
 from .envelope import ApiError, Code, json_response
@@ -74,6 +75,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     if not types or [t.lower() for t in types] == ["all"]:
         types = list(WEBHOOK_TYPES)
     fmt = opt_str(params, "format") or "form"
+    flavor = opt_str(params, "flavor") or DEFAULT_FLAVOR
     enabled = opt_bool(params, "enabled", default=True)
     async with control.db.transaction() as conn:
         try:
@@ -84,7 +86,14 @@ async def create_webhook(request: web.Request) -> web.Response:
             raise ApiError(409, Code.CANNOT_CREATE, f"a webhook named {name!r} already exists")
         try:
             hook = await store_webhooks.add_webhook(
-                conn, name, url, types=types, format=fmt, enabled=enabled, now=request.app[CLOCK].time()
+                conn,
+                name,
+                url,
+                types=types,
+                format=fmt,
+                flavor=flavor,
+                enabled=enabled,
+                now=request.app[CLOCK].time(),
             )
         except DeliveryError as exc:
             raise bad(str(exc)) from None
@@ -234,6 +243,45 @@ async def attach(request: web.Request) -> web.Response:
     return json_response({"device": device, "phones": ids})
 
 
+# --- the SMS STOP list -----------------------------------------------------------------------------
+
+
+def stop_json(entry: store_smsstop.StopEntry, clock: Clock) -> dict[str, object]:
+    """An entry as the API shows it: times in ISO 8601 with the daemon's zone."""
+    out = entry.as_dict()
+    for key in ("at", "last_skipped_at"):
+        value = out[key]
+        if isinstance(value, float):
+            out[key] = clock.local(value).isoformat(timespec="seconds")
+    return out
+
+
+async def list_stops(request: web.Request) -> web.Response:
+    entries = await store_smsstop.entries(request.app[CONTROL].db.reads)
+    return json_response([stop_json(e, request.app[CLOCK]) for e in entries])
+
+
+async def add_stop(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    number = (opt_str(params, "number", max_len=64) or "").strip()
+    if not number:
+        raise missing("number is required")
+    async with request.app[CONTROL].db.transaction() as conn:
+        added = await store_smsstop.add(conn, number, at=request.app[CLOCK].time())
+    if not added:
+        raise ApiError(409, Code.CANNOT_CREATE, f"{number} is on the SMS STOP list already")
+    return json_response({"added": number}, status=201)
+
+
+async def remove_stop(request: web.Request) -> web.Response:
+    number = request.match_info["number"]
+    async with request.app[CONTROL].db.transaction() as conn:
+        removed = await store_smsstop.remove(conn, number)
+    if not removed:
+        raise _not_found(f"{number} is not on the SMS STOP list (write + as %2B in a URL)")
+    return json_response({"removed": number})
+
+
 # --- health and metrics (no API key) --------------------------------------------------------------
 
 
@@ -315,5 +363,8 @@ def add_routes(app: web.Application) -> None:
         r.add_post("/api/phones/{id}/enable" + slash, enable_phone)
         r.add_post("/api/phones/{id}/disable" + slash, disable_phone)
         r.add_post("/api/daemon/attach" + slash, attach)
+        r.add_get("/api/smsstop" + slash, list_stops)
+        r.add_post("/api/smsstop" + slash, add_stop)
+        r.add_delete("/api/smsstop/{number}" + slash, remove_stop)
     r.add_get("/healthz", healthz)
     r.add_get("/metrics", metrics)

@@ -1,22 +1,28 @@
-"""The local HTTP API: a RaspiSMS-compatible subset, plus webhooks, deliveries, phones, health and metrics.
+"""The local HTTP API: RaspiSMS 3.9.5's API, plus webhooks, deliveries, phones, the STOP list, health
+and metrics.
 
-- Auth: the ``X-Api-Key`` header (or RaspiSMS's ``api_key`` query parameter), compared in constant time
-  with ``[daemon] api_key``. ``/healthz`` and ``/metrics`` need no key: they expose counts, never
-  message content, and Prometheus scrapers rarely send custom headers; the API listens on 127.0.0.1 or
-  a unix socket by default.
+- Auth: the API key as RaspiSMS takes it (``api_key`` query parameter, else ``api_key`` form field,
+  else ``X-Api-Key`` header; the first present is the one checked), compared in constant time with
+  ``[daemon] api_key``. ``/healthz`` and ``/metrics`` need no key: they expose counts, never message
+  content, and Prometheus scrapers rarely send custom headers; the API listens on 127.0.0.1 or a unix
+  socket by default.
 - Every answer is RaspiSMS's JSON envelope ``{error, message, response, next, prev}`` (``/metrics`` is
-  Prometheus text). Unknown route → 404, bad or missing key → 401, bad request → 400 with a message;
-  an unexpected exception → 500 with no detail (the traceback goes to the log only).
-- The access log is off: RaspiSMS clients may pass the key in the query string.
+  Prometheus text; RaspiSMS's ``status/force`` route answers its partial envelope). Unknown route →
+  404, bad or missing key → 401, bad request → 4xx with a message; an unexpected exception → 500 with
+  no detail (the traceback goes to the log only).
+- The access log is off: RaspiSMS clients pass the key in the query string, and list links carry it.
 - Reads that are not part of a write go through ``db.reads`` (the read-only connection): a list never
   shows rows of a transaction another coroutine has not committed yet (and may roll back).
 
-Routes (a trailing ``/`` is optional everywhere):
+Routes (a trailing ``/`` is optional everywhere; RaspiSMS's also under ``/raspisms``):
 
-    POST   /api/scheduled/                 text, numbers, [at, id_phone, flash, tag] → 201, id   (RaspiSMS)
+    POST   /api/scheduled/                 RaspiSMS's fields (form, multipart or JSON) → 201, id  (RaspiSMS)
+    GET    /api/send-sms/?to=&text=[&id_phone=]  → 200, id                                  (RaspiSMS)
     DELETE /api/scheduled/{id}/            → 204; 400 CANNOT_DELETE when not pending           (RaspiSMS)
-    GET    /api/list/{type}/[{page}/]      sended|received|scheduled|phone|call, 25 a page     (RaspiSMS)
-    GET    /api/webhooks/                  list;  POST: name, url, [types, format, enabled] → 201
+    GET    /api/list/{type}/[{page}/|after/{id}/|before/{id}/]  25 a page, oldest first     (RaspiSMS)
+    GET    /api/usage/ · /api/stats/sms-status/ · /api/invalid_number/[{page}/]             (RaspiSMS)
+    POST   /api/phone/{id}/status/ · /api/phone/{id}/status/force/                           (RaspiSMS)
+    GET    /api/webhooks/                  list;  POST: name, url, [types, format, flavor, enabled] → 201
     GET    /api/webhooks/{name}/           one;   DELETE: remove it and its outbox rows
     POST   /api/webhooks/{name}/enable     (its backlog becomes due at once)  · …/disable
     GET    /api/deliveries/?state=&webhook=&limit=    newest first
@@ -25,6 +31,7 @@ Routes (a trailing ``/`` is optional everywhere):
     GET    /api/phones/                    live status from the supervisors
     POST   /api/phones/{id}/disable        [reason]: stop sending with it (kept across restarts) · 404
     POST   /api/phones/{id}/enable         undo a disable (by the API or the reliability check) · 404
+    GET    /api/smsstop/ · POST: number · DELETE /api/smsstop/{number}/   the SMS STOP list
     POST   /api/daemon/attach              {"device": path|null} → {"device", "phones": [ids]}
     GET    /healthz                        no key: {"status": "ok", "phones": {…counts}, "backlog": n}
     GET    /metrics                        no key: Prometheus text
@@ -43,9 +50,9 @@ from aiohttp import web
 from ..clock import Clock, SystemClock
 from ..config import UnixListen, parse_listen
 from .control import CLOCK, CONTROL, DaemonControl
-from .envelope import ApiError, Code, error_response
+from .envelope import ApiError, Code, error_response, raspisms_error
 
-__all__ = ["create_app", "start_api"]
+__all__ = ["create_app", "given_api_key", "start_api"]
 
 log = logging.getLogger("raspisms_daemon.api")
 
@@ -88,17 +95,32 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(500, Code.INTERNAL_ERROR, "internal error (details in the daemon's log)")
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def given_api_key(request: web.Request) -> str | None:
+    """The key as RaspiSMS takes it (controllers/publics/Api.php:89): the ``api_key`` query parameter,
+    else the ``api_key`` field of a form body, else the ``X-Api-Key`` header. The first one present
+    wins, even when empty or wrong: the next ones are not looked at."""
+    if "api_key" in request.query:
+        return request.query.getall("api_key")[-1]  # PHP keeps the last of a repeated name
+    if request.content_type in FORM_TYPES:
+        form = await request.post()  # cached: the handler reads the same form
+        if "api_key" in form:
+            value = form.getall("api_key")[-1]
+            return value if isinstance(value, str) else ""
+    return request.headers.get("X-Api-Key")
+
+
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in PUBLIC_PATHS:
         return await handler(request)
     expected = request.app[CONTROL].config.daemon.api_key.encode()
-    given = request.headers.get("X-Api-Key") or request.query.get("api_key") or ""
-    # compare_digest on bytes: constant time, and no TypeError on a non-ASCII header.
+    given = await given_api_key(request) or ""
+    # compare_digest on bytes: constant time, and no TypeError on a non-ASCII value.
     if not expected or not hmac.compare_digest(given.encode("utf-8", "replace"), expected):
-        raise ApiError(
-            401, Code.INVALID_CREDENTIALS, "invalid or missing API key: send it in the X-Api-Key header"
-        )
+        raise raspisms_error(Code.INVALID_CREDENTIALS, status=401)
     return await handler(request)
 
 

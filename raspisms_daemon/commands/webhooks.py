@@ -12,7 +12,7 @@ import time
 
 from ..store import webhooks as store
 from ..store.db import Database
-from ..webhooks.events import WEBHOOK_FORMATS, WEBHOOK_TYPES
+from ..webhooks.events import DEFAULT_FLAVOR, WEBHOOK_FLAVORS, WEBHOOK_FORMATS, WEBHOOK_TYPES
 from ._common import add_database_options, print_table, run_on_database
 
 __all__ = ["register"]
@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--format", choices=WEBHOOK_FORMATS, default="form", help="request body format (default form)"
     )
+    p.add_argument(
+        "--flavor",
+        choices=WEBHOOK_FLAVORS,
+        default=DEFAULT_FLAVOR,
+        help="event bodies as RaspiSMS documents them (default) or as RaspiSMS's code sends them",
+    )
     p.set_defaults(func=cmd_add)
 
     for action, helptext, func in (
@@ -76,13 +82,14 @@ def cmd_list(args: argparse.Namespace) -> int:
                 h.name,
                 "yes" if h.enabled else f"no ({h.disabled_reason or 'disabled'})",
                 h.format,
+                h.flavor,
                 h.source,
                 ",".join(t for t in WEBHOOK_TYPES if t in h.types),
                 h.url,
             ]
             for h in hooks
         ]
-        print_table(rows, ["NAME", "ENABLED", "FORMAT", "SOURCE", "TYPES", "URL"])
+        print_table(rows, ["NAME", "ENABLED", "FORMAT", "FLAVOR", "SOURCE", "TYPES", "URL"])
         return 0
 
     return run_on_database(args, action)
@@ -92,9 +99,16 @@ def cmd_add(args: argparse.Namespace) -> int:
     async def action(db: Database) -> int:
         async with db.transaction() as conn:
             hook = await store.add_webhook(
-                conn, args.name, args.url, types=args.types, format=args.format, now=time.time()
+                conn,
+                args.name,
+                args.url,
+                types=args.types,
+                format=args.format,
+                flavor=args.flavor,
+                now=time.time(),
             )
-        print(f"webhook {hook.name!r} added (id {hook.id}, {hook.format}, {len(hook.types)} types)")
+        what = f"id {hook.id}, {hook.format}, {hook.flavor}, {len(hook.types)} types"
+        print(f"webhook {hook.name!r} added ({what})")
         return 0
 
     return run_on_database(args, action)

@@ -29,6 +29,7 @@ from .schema import (
     DeliveryConfig,
     PhoneConfig,
     ReliabilityConfig,
+    SmsStopConfig,
     WebhookConfig,
 )
 from .values import (
@@ -57,6 +58,7 @@ __all__ = [
     "PhoneConfig",
     "ReliabilityConfig",
     "ReliabilityRule",
+    "SmsStopConfig",
     "TcpListen",
     "UnixListen",
     "WebhookConfig",

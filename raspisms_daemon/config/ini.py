@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError, Problem
 from ..reliability import ReliabilityRule
-from ..webhooks.events import WEBHOOK_FORMATS
+from ..webhooks.events import WEBHOOK_FLAVORS, WEBHOOK_FORMATS
 from .schema import (
     BACKENDS,
     LOG_LEVELS,
@@ -36,6 +36,7 @@ from .schema import (
     DeliveryConfig,
     PhoneConfig,
     ReliabilityConfig,
+    SmsStopConfig,
     WebhookConfig,
 )
 from .values import (
@@ -58,7 +59,6 @@ from .values import (
     validate_webhook_name,
     webhook_types,
     webhook_url,
-    word,
 )
 
 __all__ = ["EXAMPLE_API_KEY", "KNOWN_KEYS", "MAX_KEY_FILE", "Host", "parse_ini"]
@@ -76,7 +76,7 @@ _DAEMON_KEYS: dict[str, Converter] = {
     "log_level": one_of(*LOG_LEVELS),
     "multipart_timeout": duration(positive=True),
 }
-_API_KEYS: dict[str, Converter] = {"enabled": boolean, "listen": listen}
+_API_KEYS: dict[str, Converter] = {"enabled": boolean, "listen": listen, "templating": boolean}
 _DELIVERY_KEYS: dict[str, Converter] = {
     "timeout": duration(positive=True),
     "connect_timeout": duration(positive=True),
@@ -85,7 +85,6 @@ _DELIVERY_KEYS: dict[str, Converter] = {
     "concurrency": integer(1, 10_000),
     "per_webhook_concurrency": integer(1, 10_000),
     "retention": duration(),
-    "status_success": word,
 }
 _RULE_KEYS: dict[str, Converter] = {
     "enabled": boolean,
@@ -104,6 +103,7 @@ _WEBHOOK_KEYS: dict[str, Converter] = {
     "types": webhook_types,
     "format": one_of(*WEBHOOK_FORMATS),
     "enabled": boolean,
+    "flavor": one_of(*WEBHOOK_FLAVORS),
 }
 _PHONE_KEYS: dict[str, Converter] = {
     "name": stripped,
@@ -122,13 +122,23 @@ _PHONE_KEYS: dict[str, Converter] = {
     "gammu_connection": nonempty,
     "gammu_model": stripped,
     "poll_interval": duration(positive=True),
+    "group": integer(1),
+    "priority": integer(0),
 }
+_SMS_STOP_KEYS: dict[str, Converter] = {"enabled": boolean, "reply": stripped}
 _FIXED_SECTIONS: dict[str, dict[str, Converter]] = {
     "daemon": _DAEMON_KEYS,
     "api": _API_KEYS,
     "delivery": _DELIVERY_KEYS,
     "reliability": _RELIABILITY_KEYS,
+    "sms_stop": _SMS_STOP_KEYS,
 }
+# Keys an older version read: what to write instead.
+_REMOVED_KEYS: dict[tuple[str, str], str] = {
+    ("delivery", "status_success"): "removed: each webhook's flavor decides the word for a delivered SMS; "
+    'set [webhook:NAME] flavor = documented ("success", the default) or raspisms ("delivered")',
+}
+MAX_STOP_REPLY = 1000  # characters, RaspiSMS's limit on a text to send
 _SECTION_PATTERNS = ("webhook:NAME", "phone:ID")
 _SECRET_KEYS = frozenset({"api_key", "pin"})
 
@@ -180,6 +190,10 @@ class _Collector:
         values: dict[str, Any] = {}
         for key, raw in parser.items(section, raw=True):
             convert = spec.get(key)
+            removed = _REMOVED_KEYS.get((section, key))
+            if removed is not None:
+                self.add(section, key, removed)
+                continue
             if convert is None:
                 self.add(section, key, "unknown key" + _suggest(key, spec))
                 continue
@@ -284,6 +298,7 @@ def parse_ini(text: str, *, path: Path | None = None, host: Host) -> Config:
 
     daemon = _daemon(fixed["daemon"], parser.has_section("daemon"), path, host, col, warnings)
     api = ApiConfig(**fixed["api"])
+    sms_stop = _sms_stop(fixed["sms_stop"], api.templating, col)
     delivery = _delivery(fixed["delivery"], col)
     reliability = _reliability(fixed["reliability"], col)
     _check_phones_unique(phones, col)
@@ -295,6 +310,7 @@ def parse_ini(text: str, *, path: Path | None = None, host: Host) -> Config:
         api=api,
         delivery=delivery,
         reliability=reliability,
+        sms_stop=sms_stop,
         webhooks=tuple(webhooks),
         phones=tuple(sorted(phones, key=lambda p: p.id)),
         path=path,
@@ -399,6 +415,21 @@ def _reliability(values: dict[str, Any], col: _Collector) -> ReliabilityConfig:
                 )
         rules[kind] = rule
     return ReliabilityConfig(failed=rules["failed"], unknown=rules["unknown"], **values)
+
+
+def _sms_stop(values: dict[str, Any], templating: bool, col: _Collector) -> SmsStopConfig:
+    cfg = SmsStopConfig(**values)
+    if len(cfg.reply) > MAX_STOP_REPLY:
+        col.add("sms_stop", "reply", f"{len(cfg.reply)} characters, at most {MAX_STOP_REPLY}")
+    elif templating and cfg.reply:
+        # The reply is templated like any SMS: a broken template is a config error, not a lost reply.
+        from ..templating import TemplateFailure, render
+
+        try:
+            render(cfg.reply, {}, {"number": "+33612345678"})
+        except TemplateFailure as exc:
+            col.add("sms_stop", "reply", f"template error: {exc} (or set [api] templating = no)")
+    return cfg
 
 
 def _webhook(parser: configparser.RawConfigParser, section: str, col: _Collector) -> WebhookConfig | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..reliability import ReliabilityRule
-from ..webhooks.events import WEBHOOK_TYPES
+from ..webhooks.events import DEFAULT_FLAVOR, WEBHOOK_TYPES
 
 __all__ = [
     "BACKENDS",
@@ -21,6 +21,7 @@ __all__ = [
     "DeliveryConfig",
     "PhoneConfig",
     "ReliabilityConfig",
+    "SmsStopConfig",
     "WebhookConfig",
 ]
 
@@ -42,6 +43,7 @@ class DaemonConfig:
 class ApiConfig:
     enabled: bool = True
     listen: str = "127.0.0.1:8642"  # "HOST:PORT", "[::1]:PORT" or "unix:/path/to.sock"
+    templating: bool = True  # SMS texts are templates rendered per number (RaspiSMS's default)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,6 @@ class DeliveryConfig:
     concurrency: int = 32
     per_webhook_concurrency: int = 8
     retention: float = 7 * 86400.0  # delivered outbox rows older than this are pruned
-    status_success: str = "delivered"  # word sent in send_sms_status_change for a delivered SMS
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class WebhookConfig:
     types: frozenset[str] = frozenset(WEBHOOK_TYPES)
     format: str = "form"  # form|json
     enabled: bool = True
+    flavor: str = DEFAULT_FLAVOR  # documented|raspisms: the bodies as documented, or as RaspiSMS's code sends
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class PhoneConfig:
     gammu_connection: str = "at"
     gammu_model: str = ""
     poll_interval: float = 5.0  # gammu backend: GetNextSMS period
+    group: int | None = None  # phone group id (RaspiSMS's id_phone_group): its phones stand in for each other
+    priority: int = 0  # among the phones that can send an SMS, the highest priority is chosen
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,18 @@ class ReliabilityConfig:
 
 
 @dataclass(frozen=True)
+class SmsStopConfig:
+    enabled: bool = True  # sends to numbers on the STOP list are skipped (unless tagged SMS_STOP)
+    reply: str = ""  # answered to the first STOP of a number; empty: no answer (it costs an SMS)
+
+
+@dataclass(frozen=True)
 class Config:
     daemon: DaemonConfig
     api: ApiConfig
     delivery: DeliveryConfig
     reliability: ReliabilityConfig
+    sms_stop: SmsStopConfig = field(default_factory=SmsStopConfig)
     webhooks: tuple[WebhookConfig, ...] = ()
     phones: tuple[PhoneConfig, ...] = ()
     path: Path | None = None

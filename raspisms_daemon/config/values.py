@@ -47,7 +47,6 @@ __all__ = [
     "validate_webhook_url",
     "webhook_types",
     "webhook_url",
-    "word",
 ]
 
 # At least this long: the key signs every webhook (HMAC key) and guards the local API; RaspiSMS's own
@@ -195,13 +194,6 @@ def nonempty(raw: str) -> str:
     value = raw.strip()
     if not value:
         raise BadValue("must not be empty")
-    return value
-
-
-def word(raw: str) -> str:
-    value = raw.strip()
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", value):
-        raise BadValue(f"{value!r} is not a single word (e.g. delivered, success)")
     return value
 
 

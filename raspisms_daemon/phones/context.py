@@ -29,9 +29,12 @@ class PhoneContext:
     sink: EventSink
     clock: Clock
     user_id: int = 1
-    status_success: str = "delivered"
+    sms_stop: bool = True  # [sms_stop] enabled: sends to numbers on the STOP list are skipped
+    stop_reply: str = ""  # [sms_stop] reply: answered to a number's first STOP ("": none)
+    templating: bool = True  # [api] templating: the STOP reply is a template too
     multipart_timeout: float = 86400.0
     wake_dispatcher: Callable[[], None] = _noop
+    wake_sender: Callable[[], None] = _noop
     counters: dict[str, float] = field(default_factory=dict)
 
     def now(self) -> float:

@@ -20,6 +20,7 @@ from ..webhooks import events
 from .context import PhoneContext
 from .multipart import Outcome, Part, add_part, assemble
 from .reports import apply_report
+from .sms_stop import take_stop
 
 __all__ = [
     "PartTaken",
@@ -95,8 +96,11 @@ async def take_sms(ctx: PhoneContext, id_phone: int, ev: SmsReceived) -> int | N
                 id=new_id, at=ctx.local(now), origin=m.number, destination=id_phone, text=m.text
             ),
         )
+        stop = await take_stop(ctx, conn, text=m.text, origin=m.number, id_phone=id_phone, id_received=new_id)
         await _mark_taken(ctx, conn, id_phone, ev, "sms", new_id)
     ctx.count("received_total")
+    if stop:
+        ctx.wake_sender()
     return new_id
 
 
@@ -173,6 +177,9 @@ async def deliver_multipart(
         events.receive_sms(id=rid, at=ctx.local(now), origin=key.origin, destination=key.id_phone, text=text),
     )
     await store.delete_parts(conn, key)
+    if await take_stop(ctx, conn, text=text, origin=key.origin, id_phone=key.id_phone, id_received=rid):
+        # Before the commit: a sender that looks too early finds the reply at its next poll.
+        ctx.wake_sender()
     ctx.count("received_total")
     return rid
 

@@ -41,9 +41,8 @@ async def apply_report(
         return True
     final = "failed" if "failed" in statuses else "delivered"
     if await store.finalize(conn, id_sended, status=final, at=now):
-        word = ctx.status_success if final == "delivered" else "failed"
         await ctx.emit(
-            conn, "send_sms_status_change", events.send_sms_status_change(id=id_sended, status=word)
+            conn, "send_sms_status_change", events.send_sms_status_change(id=id_sended, status=final)
         )
         log.info("SMS %s", final, extra={"phone_id": id_phone, "sms_id": id_sended})
     return True

@@ -12,6 +12,15 @@ One destination at a time, in due order:
 3. a row found ``sending`` at start-up (the daemon died between 1 and 2) is never re-sent: it ends
    ``unknown`` with its ``send_sms`` — the truth is that we do not know.
 
+A number on the SMS STOP list is skipped (its ``scheduled_number`` says so; no ``sended`` row, no
+webhook, as in RaspiSMS) unless the SMS is tagged ``SMS_STOP``.
+
+Which phone (RaspiSMS's ``Scheduled::get_smss_to_send``, with priorities always honoured): the one the
+SMS names, or when it names a group, or nothing, one of the phones that can send now (of that group,
+or any): the highest ``priority``, then at random. When the phone an SMS names cannot send (link down,
+disabled) and it belongs to a group, another phone of the group that can send takes the SMS
+(failover); without a group the SMS waits for its phone (or fails when that phone is disabled).
+
 Transient ``+CMS ERROR`` codes (retried): 38 network out of order, 41 temporary failure, 42 congestion,
 47 resources unavailable, 314 SIM busy, 330 SMSC address unknown (right after boot), 331 no network
 service, 332 network timeout, 500 unknown error (what most modems say while the SMSC is not known yet),
@@ -33,10 +42,12 @@ from ..errors import CmeError, CmsError, LinkError, ModemError, PduError
 from ..gsm.pdu import SubmitPart, encode_submit
 from ..store import scheduled as scheduled_store
 from ..store import sent as store
+from ..store import smsstop
 from ..store.scheduled import Destination, Scheduled
 from ..webhooks import events
 from .context import PhoneContext
 from .reports import apply_report
+from .sms_stop import STOP_TAG
 
 if TYPE_CHECKING:
     from .supervisor import PhoneSupervisor
@@ -113,6 +124,7 @@ class Sender:
         *,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         poll_interval: float = POLL_INTERVAL,
+        rng: random.Random | None = None,
     ) -> None:
         self.ctx = ctx
         self.phones = phones
@@ -120,7 +132,7 @@ class Sender:
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._stopping = False
-        self._rr = 0
+        self._rng = rng or random.Random()
 
     def wake(self) -> None:
         self._wake.set()
@@ -165,7 +177,11 @@ class Sender:
             for dest in numbers:
                 if self._stopping:
                     return handled
-                choice = self._choose(sch.id_phone)
+                if await self._on_stop_list(sch, dest):
+                    await self._skip(sch, dest, smsstop.SKIPPED_STOP)
+                    handled += 1
+                    continue
+                choice = self._choose(sch, dest)
                 if choice is None:
                     break  # no usable phone now; a (re)connection wakes us
                 if isinstance(choice, str):
@@ -175,26 +191,71 @@ class Sender:
                 handled += 1
         return handled
 
-    def _choose(self, id_phone: int | None) -> PhoneSupervisor | str | None:
-        """The phone to send with; a string is why the SMS cannot be sent at all; None = wait."""
-        if id_phone is not None:
-            sup = self.phones.get(id_phone)
-            if sup is None:
-                return f"phone {id_phone} is not configured"
-            if sup.disabled:
-                return f"phone {id_phone} is disabled" + (
-                    f" ({sup.disabled_reason})" if sup.disabled_reason else ""
-                )
-            return sup if sup.can_send else None
-        usable = [s for _, s in sorted(self.phones.items()) if s.can_send]
+    async def _on_stop_list(self, sch: Scheduled, dest: Destination) -> bool:
+        if not self.ctx.sms_stop or sch.tag == STOP_TAG:
+            return False
+        return await smsstop.is_stopped(self.ctx.db.reads, dest.number)
+
+    async def _skip(self, sch: Scheduled, dest: Destination, reason: str) -> None:
+        async with self.ctx.db.transaction() as conn:
+            await scheduled_store.skip(conn, dest.id, reason=reason, at=self.ctx.now())
+            await scheduled_store.finish(conn, sch.id)
+        self.ctx.count("sent_skipped_total")
+        log.info(
+            "SMS %d to %s skipped: the number is on the SMS STOP list (an SMS tagged %s reaches it)",
+            sch.id,
+            dest.number,
+            STOP_TAG,
+        )
+
+    def _pick(self, candidates: Sequence[PhoneSupervisor]) -> PhoneSupervisor | None:
+        """Among the phones that can send now: the highest priority, then one at random."""
+        usable = sorted((s for s in candidates if s.can_send), key=lambda s: s.phone.id)
         if not usable:
-            if self.phones and all(s.disabled for s in self.phones.values()):
-                return "every phone is disabled"
-            if not self.phones:
-                return "no phone is configured"
             return None
-        self._rr += 1
-        return usable[self._rr % len(usable)]
+        top = max(s.phone.priority for s in usable)
+        return self._rng.choice([s for s in usable if s.phone.priority == top])
+
+    def _choose(self, sch: Scheduled, dest: Destination) -> PhoneSupervisor | str | None:
+        """The phone to send with; a string is why the SMS cannot be sent at all; None = wait."""
+        if sch.id_phone is not None:
+            sup = self.phones.get(sch.id_phone)
+            if sup is None:
+                return f"phone {sch.id_phone} is not configured"
+            if sup.can_send:
+                return sup
+            why = f"disabled ({sup.disabled_reason})" if sup.disabled else sup.state.value
+            group = sup.phone.group
+            if group is not None:
+                others = [s for s in self.phones.values() if s.phone.group == group and s is not sup]
+                stand_in = self._pick(others)
+                if stand_in is not None:
+                    log.info(
+                        "phone %d cannot send (%s): SMS %d to %s goes through phone %d of group %d",
+                        sup.phone.id,
+                        why,
+                        sch.id,
+                        dest.number,
+                        stand_in.phone.id,
+                        group,
+                    )
+                    return stand_in
+                if sup.disabled and all(s.disabled for s in others):
+                    return f"phone {sup.phone.id} is {why} and so is every other phone of group {group}"
+                return None
+            return f"phone {sup.phone.id} is {why}" if sup.disabled else None
+        if sch.id_phone_group is not None:
+            members = [s for s in self.phones.values() if s.phone.group == sch.id_phone_group]
+            if not members:
+                return f"no phone is configured in group {sch.id_phone_group}"
+            if all(s.disabled for s in members):
+                return f"every phone of group {sch.id_phone_group} is disabled"
+            return self._pick(members)
+        if not self.phones:
+            return "no phone is configured"
+        if all(s.disabled for s in self.phones.values()):
+            return "every phone is disabled"
+        return self._pick(list(self.phones.values()))
 
     async def _record_failed(
         self, sch: Scheduled, dest: Destination, id_phone: int | None, reason: str
@@ -213,7 +274,7 @@ class Sender:
         try:
             parts = encode_submit(
                 dest.number,
-                sch.text,
+                sch.text if dest.text is None else dest.text,
                 status_report=sup.phone.delivery_reports,
                 concat_ref=random.randrange(256),
                 flash=sch.flash,

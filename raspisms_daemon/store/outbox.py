@@ -144,10 +144,10 @@ class Retry:
     status: int | None
 
 
-async def subscribers(conn: aiosqlite.Connection, type: str) -> list[int]:
-    """Ids of the enabled webhooks subscribed to ``type``."""
-    async with conn.execute("SELECT id, types FROM webhook WHERE enabled = 1 ORDER BY id") as cur:
-        return [r["id"] for r in await cur.fetchall() if type in r["types"].split(",")]
+async def subscribers(conn: aiosqlite.Connection, type: str) -> list[tuple[int, str]]:
+    """``(id, flavor)`` of the enabled webhooks subscribed to ``type``."""
+    async with conn.execute("SELECT id, types, flavor FROM webhook WHERE enabled = 1 ORDER BY id") as cur:
+        return [(r["id"], r["flavor"]) for r in await cur.fetchall() if type in r["types"].split(",")]
 
 
 async def enqueue(conn: aiosqlite.Connection, rows: Sequence[NewDelivery], *, now: float) -> list[int]:

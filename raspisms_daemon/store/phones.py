@@ -11,14 +11,23 @@ __all__ = ["disabled_phones", "record_status", "set_disabled", "set_enabled", "u
 
 
 async def upsert(
-    conn: aiosqlite.Connection, *, id: int, name: str, backend: str, device: str, enabled: bool
+    conn: aiosqlite.Connection,
+    *,
+    id: int,
+    name: str,
+    backend: str,
+    device: str,
+    enabled: bool,
+    group: int | None = None,
+    priority: int = 0,
 ) -> None:
     """Insert or refresh a configured phone; keeps its identity and a disable across restarts."""
     await conn.execute(
-        "INSERT INTO phone (id, name, backend, device, status) VALUES (?, ?, ?, ?, ?) "
+        "INSERT INTO phone (id, name, backend, device, status, id_phone_group, priority) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET name = excluded.name, backend = excluded.backend, "
-        "device = excluded.device",
-        (id, name, backend, device, "disconnected" if enabled else "disabled"),
+        "device = excluded.device, id_phone_group = excluded.id_phone_group, priority = excluded.priority",
+        (id, name, backend, device, "disconnected" if enabled else "disabled", group, priority),
     )
     if not enabled:
         await conn.execute("UPDATE phone SET status = 'disabled' WHERE id = ?", (id,))

@@ -1,9 +1,12 @@
 """SMS to send: ``scheduled`` rows (one text, one or more numbers) until every number has its ``sended``
-row (state ``done``) or the owner cancels them (``cancelled``)."""
+row or was skipped (state ``done``), or the owner cancels them (``cancelled``).
+
+A number carries its template data (RaspiSMS's ``scheduled_number.data``), the text rendered for it
+when templating changed it, and, once the sender decided not to send to it, why (``skipped``).
+"""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,20 +19,22 @@ from .db import Database
 __all__ = [
     "MAX_TEXT",
     "Destination",
+    "NewNumber",
     "Scheduled",
     "cancel",
     "create",
     "due",
     "finish",
     "get",
+    "insert",
     "next_due_at",
-    "normalize_number",
+    "number_rows",
     "numbers_of",
+    "skip",
     "unsent_numbers",
 ]
 
 MAX_TEXT = 10_000  # a sanity bound (≈ 65 UCS-2 parts); the SMS network itself allows 255 parts
-_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
 @dataclass(frozen=True)
@@ -43,17 +48,30 @@ class Scheduled:
     tag: str | None
     mms: bool
     state: str  # pending | done | cancelled
+    id_phone_group: int | None = None
+
+
+@dataclass(frozen=True)
+class NewNumber:
+    """One destination of a new scheduled SMS: the number, its JSON data as given, its rendered text
+    (None: the scheduled text) and, when it is not to be sent at all, why."""
+
+    number: str
+    data: str = "[]"
+    text: str | None = None
+    skipped: str | None = None
 
 
 @dataclass(frozen=True)
 class Destination:
-    """One number of a scheduled SMS (``scheduled_number`` row)."""
+    """One number of a scheduled SMS still to send (``scheduled_number`` row)."""
 
     id: int
     number: str
+    text: str | None = None  # the text rendered for this number; None: the scheduled text
 
 
-_COLUMNS = "id, id_user, at, text, id_phone, flash, tag, mms, state"
+_COLUMNS = "id, id_user, at, text, id_phone, flash, tag, mms, state, id_phone_group"
 
 
 def _scheduled(row: sqlite3.Row) -> Scheduled:
@@ -67,65 +85,81 @@ def _scheduled(row: sqlite3.Row) -> Scheduled:
         tag=row["tag"],
         mms=bool(row["mms"]),
         state=row["state"],
+        id_phone_group=row["id_phone_group"],
     )
 
 
-def normalize_number(number: str) -> str:
-    """Strip spaces, dots, dashes and brackets; keep a leading ``+``. Raises StoreError when not a number."""
-    cleaned = re.sub(r"[\s.\-()/]", "", number or "")
-    if cleaned.startswith("00") and len(cleaned) > 4:
-        cleaned = "+" + cleaned[2:]  # 0033… is the same number as +33…
-    if not _NUMBER.match(cleaned):
-        raise StoreError(f"invalid phone number {number!r}: expected +<country><number> or digits")
-    return cleaned
+async def insert(
+    conn: aiosqlite.Connection,
+    *,
+    text: str,
+    numbers: Sequence[NewNumber | str],
+    now: float,
+    at: float | None = None,
+    id_phone: int | None = None,
+    id_phone_group: int | None = None,
+    tag: str | None = None,
+    flash: bool = False,
+    id_user: int = 1,
+) -> int:
+    """Insert a scheduled SMS inside the caller's transaction (``at`` None = now); returns its id.
+
+    Raises StoreError with a message fit for the API user on an empty text, no number, or an unknown
+    phone. Numbers are stored as given, in order: validating them is the caller's business.
+    """
+    if not isinstance(text, str) or not text:
+        raise StoreError("text must not be empty")
+    if len(text) > MAX_TEXT:
+        raise StoreError(f"text is too long ({len(text)} characters, at most {MAX_TEXT})")
+    rows = [NewNumber(n) if isinstance(n, str) else n for n in numbers]
+    if not rows:
+        raise StoreError("at least one number is required")
+    if id_phone is not None:
+        async with conn.execute("SELECT id FROM phone WHERE id = ?", (int(id_phone),)) as cur:
+            if await cur.fetchone() is None:
+                raise StoreError(f"unknown phone id {id_phone}")
+    cur = await conn.execute(
+        "INSERT INTO scheduled (id_user, at, text, id_phone, id_phone_group, flash, tag, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (id_user, now if at is None else float(at), text, id_phone, id_phone_group, int(flash), tag, now),
+    )
+    sid = cur.lastrowid
+    assert sid is not None
+    await conn.executemany(
+        "INSERT INTO scheduled_number (id_scheduled, number, data, text, skipped, skipped_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(sid, n.number, n.data, n.text, n.skipped, None if n.skipped is None else now) for n in rows],
+    )
+    return int(sid)
 
 
 async def create(
     db: Database,
     *,
     text: str,
-    numbers: Sequence[str],
+    numbers: Sequence[NewNumber | str],
     now: float,
     at: float | None = None,
     id_phone: int | None = None,
+    id_phone_group: int | None = None,
     tag: str | None = None,
     flash: bool = False,
     id_user: int = 1,
 ) -> int:
-    """Create a scheduled SMS (one text, one or more numbers; ``at`` None = now). Returns its id.
-
-    Raises StoreError with a message fit for the API user on an empty text, no or bad numbers, or an
-    unknown phone. Numbers are normalised and de-duplicated (one SMS per destination).
-    """
-    if not isinstance(text, str) or not text:
-        raise StoreError("text must not be empty")
-    if len(text) > MAX_TEXT:
-        raise StoreError(f"text is too long ({len(text)} characters, at most {MAX_TEXT})")
-    if isinstance(numbers, str):
-        numbers = [numbers]
-    cleaned: list[str] = []
-    for n in numbers:
-        c = normalize_number(str(n))
-        if c not in cleaned:
-            cleaned.append(c)
-    if not cleaned:
-        raise StoreError("at least one number is required")
+    """:func:`insert` in a transaction of its own."""
     async with db.transaction() as conn:
-        if id_phone is not None:
-            cur = await conn.execute("SELECT id FROM phone WHERE id = ?", (int(id_phone),))
-            if await cur.fetchone() is None:
-                raise StoreError(f"unknown phone id {id_phone}")
-        cur = await conn.execute(
-            "INSERT INTO scheduled (id_user, at, text, id_phone, flash, tag, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (id_user, now if at is None else float(at), text, id_phone, int(bool(flash)), tag, now),
+        return await insert(
+            conn,
+            text=text,
+            numbers=numbers,
+            now=now,
+            at=at,
+            id_phone=id_phone,
+            id_phone_group=id_phone_group,
+            tag=tag,
+            flash=flash,
+            id_user=id_user,
         )
-        sid = cur.lastrowid
-        assert sid is not None
-        await conn.executemany(
-            "INSERT INTO scheduled_number (id_scheduled, number) VALUES (?, ?)", [(sid, n) for n in cleaned]
-        )
-    return int(sid)
 
 
 async def get(db: Database, id: int) -> Scheduled | None:
@@ -136,15 +170,21 @@ async def get(db: Database, id: int) -> Scheduled | None:
 async def numbers_of(db: Database, ids: Sequence[int]) -> dict[int, list[str]]:
     """The numbers of each scheduled SMS, in the order they were given."""
     out: dict[int, list[str]] = {i: [] for i in ids}
-    if not ids:
-        return out
-    marks = ",".join("?" * len(ids))
-    for r in await db.fetchall(
-        f"SELECT id_scheduled, number FROM scheduled_number WHERE id_scheduled IN ({marks}) ORDER BY id",
-        list(ids),
-    ):
+    for r in await number_rows(db, ids):
         out[r["id_scheduled"]].append(r["number"])
     return out
+
+
+async def number_rows(db: Database, ids: Sequence[int]) -> list[sqlite3.Row]:
+    """``id, id_scheduled, number, data, text, skipped`` of the numbers of these scheduled SMS."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    return await db.fetchall(
+        "SELECT id, id_scheduled, number, data, text, skipped FROM scheduled_number "
+        f"WHERE id_scheduled IN ({marks}) ORDER BY id",
+        list(ids),
+    )
 
 
 async def cancel(db: Database, id: int) -> bool:
@@ -174,22 +214,31 @@ async def next_due_at(db: Database, *, after: float) -> float | None:
 
 
 async def unsent_numbers(db: Database, id_scheduled: int) -> list[Destination]:
-    """The numbers of a scheduled SMS that have no ``sended`` row yet."""
+    """The numbers of a scheduled SMS that have no ``sended`` row yet and were not skipped."""
     rows = await db.fetchall(
-        "SELECT n.id, n.number FROM scheduled_number n WHERE n.id_scheduled = ? AND NOT EXISTS ("
-        "SELECT 1 FROM sended s WHERE s.scheduled_number = n.id) ORDER BY n.id",
+        "SELECT n.id, n.number, n.text FROM scheduled_number n WHERE n.id_scheduled = ? "
+        "AND n.skipped IS NULL AND NOT EXISTS (SELECT 1 FROM sended s WHERE s.scheduled_number = n.id) "
+        "ORDER BY n.id",
         (id_scheduled,),
     )
-    return [Destination(r[0], r[1]) for r in rows]
+    return [Destination(r[0], r[1], r[2]) for r in rows]
+
+
+async def skip(conn: aiosqlite.Connection, number_id: int, *, reason: str, at: float) -> None:
+    """The sender will not send to this number (caller's transaction)."""
+    await conn.execute(
+        "UPDATE scheduled_number SET skipped = ?, skipped_at = ? WHERE id = ?", (reason, at, number_id)
+    )
 
 
 async def finish(conn: aiosqlite.Connection, id_scheduled: int | None) -> None:
-    """A scheduled SMS is done once every one of its numbers has its sended row (caller's transaction)."""
+    """A scheduled SMS is done once every one of its numbers has its sended row or was skipped
+    (caller's transaction)."""
     if id_scheduled is None:
         return
     await conn.execute(
         "UPDATE scheduled SET state = 'done' WHERE id = ? AND state = 'pending' AND NOT EXISTS ("
-        "SELECT 1 FROM scheduled_number n WHERE n.id_scheduled = scheduled.id AND NOT EXISTS ("
-        "SELECT 1 FROM sended s WHERE s.scheduled_number = n.id))",
+        "SELECT 1 FROM scheduled_number n WHERE n.id_scheduled = scheduled.id AND n.skipped IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM sended s WHERE s.scheduled_number = n.id))",
         (id_scheduled,),
     )

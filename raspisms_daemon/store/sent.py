@@ -91,7 +91,7 @@ async def insert_sending(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             at,
-            sch.text,
+            sch.text if dest.text is None else dest.text,
             dest.number,
             id_phone,
             "unknown" if failed is None else "failed",

@@ -16,7 +16,7 @@ import aiosqlite
 
 from ..config import WebhookConfig, validate_webhook_name, validate_webhook_url
 from ..errors import DeliveryError
-from ..webhooks.events import WEBHOOK_FORMATS, WEBHOOK_TYPES
+from ..webhooks.events import DEFAULT_FLAVOR, WEBHOOK_FLAVORS, WEBHOOK_FORMATS, WEBHOOK_TYPES
 from .outbox import make_backlog_due
 
 __all__ = [
@@ -44,6 +44,7 @@ class Webhook:
     disabled_reason: str | None
     source: str
     created_at: float
+    flavor: str = DEFAULT_FLAVOR
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class Webhook:
             "url": self.url,
             "types": sorted(self.types),
             "format": self.format,
+            "flavor": self.flavor,
             "enabled": self.enabled,
             "disabled_reason": self.disabled_reason,
             "source": self.source,
@@ -70,7 +72,7 @@ def validate_url(url: str) -> str:
     return url.strip()
 
 
-def _validate(name: str, url: str, types: Iterable[str], fmt: str) -> tuple[str, str, str]:
+def _validate(name: str, url: str, types: Iterable[str], fmt: str, flavor: str) -> tuple[str, str, str]:
     name = name.strip()
     if not name:
         raise DeliveryError("webhook name must not be empty")
@@ -88,6 +90,8 @@ def _validate(name: str, url: str, types: Iterable[str], fmt: str) -> tuple[str,
         raise DeliveryError("a webhook needs at least one event type")
     if fmt not in WEBHOOK_FORMATS:
         raise DeliveryError(f"webhook format must be {' or '.join(WEBHOOK_FORMATS)}, not {fmt!r}")
+    if flavor not in WEBHOOK_FLAVORS:
+        raise DeliveryError(f"webhook flavor must be {' or '.join(WEBHOOK_FLAVORS)}, not {flavor!r}")
     return name, url, ",".join(t for t in WEBHOOK_TYPES if t in type_set)
 
 
@@ -102,10 +106,11 @@ def _row_to_webhook(row: sqlite3.Row) -> Webhook:
         disabled_reason=row["disabled_reason"],
         source=row["source"],
         created_at=row["created_at"],
+        flavor=row["flavor"],
     )
 
 
-_COLUMNS = "id, name, url, types, format, enabled, disabled_reason, source, created_at"
+_COLUMNS = "id, name, url, types, format, enabled, disabled_reason, source, created_at, flavor"
 
 
 async def list_webhooks(conn: aiosqlite.Connection) -> list[Webhook]:
@@ -134,15 +139,17 @@ async def add_webhook(
     format: str = "form",
     enabled: bool = True,
     source: str = "api",
+    flavor: str = DEFAULT_FLAVOR,
     now: float,
 ) -> Webhook:
-    name, url, types_text = _validate(name, url, types, format)
+    name, url, types_text = _validate(name, url, types, format, flavor)
     async with conn.execute("SELECT 1 FROM webhook WHERE name = ?", (name,)) as cur:
         if await cur.fetchone() is not None:
             raise DeliveryError(f"a webhook named {name!r} already exists")
     async with conn.execute(
-        "INSERT INTO webhook (name, url, types, format, enabled, source, created_at) VALUES (?,?,?,?,?,?,?)",
-        (name, url, types_text, format, int(enabled), source, now),
+        "INSERT INTO webhook (name, url, types, format, enabled, source, created_at, flavor) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        (name, url, types_text, format, int(enabled), source, now, flavor),
     ) as cur:
         new_id = cur.lastrowid
     assert new_id is not None
@@ -192,7 +199,10 @@ async def disable_gone(conn: aiosqlite.Connection, webhook_id: int, reason: str)
 
 
 def _digest(cfg: WebhookConfig) -> str:
-    text = "|".join([cfg.url, ",".join(sorted(cfg.types)), cfg.format, str(int(cfg.enabled))])
+    parts = [cfg.url, ",".join(sorted(cfg.types)), cfg.format, str(int(cfg.enabled))]
+    if cfg.flavor != DEFAULT_FLAVOR:
+        parts.append(cfg.flavor)  # so that a digest stored before flavours existed still matches
+    text = "|".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -207,25 +217,25 @@ async def sync_config_webhooks(
     """
     seen: set[str] = set()
     for cfg in configs:
-        name, url, types_text = _validate(cfg.name, cfg.url, cfg.types, cfg.format)
+        name, url, types_text = _validate(cfg.name, cfg.url, cfg.types, cfg.format, cfg.flavor)
         seen.add(name)
         digest = _digest(cfg)
         reason = None if cfg.enabled else "disabled in the config"
-        fields = (url, types_text, cfg.format, int(cfg.enabled), reason)
+        fields = (url, types_text, cfg.format, int(cfg.enabled), reason, cfg.flavor)
         async with conn.execute(
             "SELECT id, config_digest, source FROM webhook WHERE name = ?", (name,)
         ) as cur:
             row = await cur.fetchone()
         if row is None:
             await conn.execute(
-                "INSERT INTO webhook (url, types, format, enabled, disabled_reason, name, source, "
-                "config_digest, created_at) VALUES (?,?,?,?,?,?,'config',?,?)",
+                "INSERT INTO webhook (url, types, format, enabled, disabled_reason, flavor, name, source, "
+                "config_digest, created_at) VALUES (?,?,?,?,?,?,?,'config',?,?)",
                 (*fields, name, digest, now),
             )
         elif row["config_digest"] != digest or row["source"] != "config":
             await conn.execute(
                 "UPDATE webhook SET url = ?, types = ?, format = ?, enabled = ?, disabled_reason = ?, "
-                "source = 'config', config_digest = ? WHERE id = ?",
+                "flavor = ?, source = 'config', config_digest = ? WHERE id = ?",
                 (*fields, digest, row["id"]),
             )
     # Entries gone from the config: disabled, not deleted, so their pending deliveries are kept.

@@ -9,6 +9,9 @@ How the guarantees are kept:
   with the same random id, never a lost one.
 - Rows are claimed in batches into a small per-webhook buffer; deliveries run with a global and a
   per-webhook concurrency limit, so a stalled endpoint only ever occupies its own slots.
+- Redirects: a 307 or 308 is followed (up to ``MAX_REDIRECTS``) with the same body and signatures, as
+  RaspiSMS's HTTP client (Guzzle) follows it; a 301, 302 or 303 would turn the POST into a GET without
+  its body, so it is a failed attempt whose error (and log line) names the ``Location`` to configure.
 - Its own transactions (leases, results, pruning) are not durable on their own (``synchronous=NORMAL``,
   no fsync): a power cut can only undo progress, which means sending a webhook once more. What a modem
   or a user hands in is committed with a full fsync by the other parts, and that fsync covers these too.
@@ -28,6 +31,7 @@ from enum import Enum
 
 import aiohttp
 import aiosqlite
+from yarl import URL
 
 from .. import __version__
 from ..clock import Clock, SystemClock, sleep_or_until
@@ -38,11 +42,14 @@ from ..store.db import Database
 from . import events, signing
 from .results import AttemptResult, decide, is_success
 
-__all__ = ["USER_AGENT", "Dispatcher", "DispatcherState"]
+__all__ = ["MAX_REDIRECTS", "USER_AGENT", "Dispatcher", "DispatcherState"]
 
 log = logging.getLogger("raspisms_daemon.dispatcher")
 
 USER_AGENT = f"raspisms-daemon/{__version__}"
+MAX_REDIRECTS = 3  # 307/308 hops followed for one attempt
+_FOLLOWED = frozenset({307, 308})  # the redirects that keep the method and the body
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _FAR = float("inf")
 
 
@@ -59,6 +66,7 @@ class _Hook:
     url: str
     format: str
     enabled: bool
+    flavor: str
 
 
 _Row = outbox_store.Claimed
@@ -205,7 +213,7 @@ class Dispatcher:
         # On the read-only connection: a webhook being created (or removed) in a transaction that may
         # still roll back is not seen before its commit.
         hooks = {
-            h.id: _Hook(h.id, h.name, h.url, h.format, h.enabled and h.id not in self._gone)
+            h.id: _Hook(h.id, h.name, h.url, h.format, h.enabled and h.id not in self._gone, h.flavor)
             for h in await webhook_store.list_webhooks(self._db.reads.conn)
         }
         if self._maybe_failing is None:
@@ -338,6 +346,7 @@ class Dispatcher:
                 signature=row.signature,
                 type=row.type,
                 body_json=row.body,
+                flavor=hook.flavor,
             )
             headers = {
                 "Content-Type": content_type,
@@ -345,13 +354,7 @@ class Dispatcher:
                 # This attempt's time, not the event's: receivers reject stale Standard Webhooks timestamps.
                 **signing.standard_headers(self._api_key, row.random_id, int(at), payload),
             }
-            async with self._session.post(
-                hook.url, data=payload, headers=headers, allow_redirects=False, timeout=self._timeout
-            ) as resp:
-                status = resp.status
-                retry_after = resp.headers.get("Retry-After")
-                with contextlib.suppress(aiohttp.ClientError):
-                    await resp.read()  # drain, so the connection goes back to the pool
+            status, retry_after, error = await self._post(hook, row, payload, headers)
         except TimeoutError:
             error = f"timeout (connect {self._cfg.connect_timeout:g} s, total {self._cfg.timeout:g} s)"
         except aiohttp.ClientError as exc:
@@ -376,12 +379,52 @@ class Dispatcher:
             log.warning(
                 "attempt %d failed: %s in %.0f ms",
                 row.attempts + 1,
-                f"HTTP {status}" if status is not None else error,
+                error if status is None else f"HTTP {status}" + (f" ({error})" if error else ""),
                 duration_ms,
                 extra=_context(hook.name, row.id),
             )
         self._results.append(_Result(row, at, status, error, duration_ms, retry_after))
         self._results_ready.set()
+
+    async def _post(
+        self, hook: _Hook, row: _Row, payload: bytes, headers: dict[str, str]
+    ) -> tuple[int, str | None, str | None]:
+        """POST one delivery, following 307/308: ``(last status, its Retry-After, why a redirect
+        was not followed)``. The one place the dispatcher talks HTTP."""
+        url = hook.url
+        for hop in range(MAX_REDIRECTS + 1):
+            async with self._session.post(
+                url, data=payload, headers=headers, allow_redirects=False, timeout=self._timeout
+            ) as resp:
+                status = resp.status
+                retry_after = resp.headers.get("Retry-After")
+                location = resp.headers.get("Location")
+                with contextlib.suppress(aiohttp.ClientError):
+                    await resp.read()  # drain, so the connection goes back to the pool
+            if status not in _REDIRECTS:
+                return status, retry_after, None
+            target = _redirect_target(url, location)
+            if status in _FOLLOWED and target is not None and hop < MAX_REDIRECTS:
+                log.info(
+                    "HTTP %d: following it to %s (same body and signatures); set the webhook's URL to it "
+                    "to save the hop",
+                    status,
+                    target,
+                    extra=_context(hook.name, row.id),
+                )
+                url = target
+                continue
+            if target is None:
+                reason = f"redirect with no usable Location ({location!r})"
+            elif status in _FOLLOWED:
+                reason = f"more than {MAX_REDIRECTS} redirects, the last to {target}"
+            else:
+                reason = (
+                    f"redirect to {target} not followed: a {status} turns a POST into a GET without its "
+                    "body; set the webhook's URL to that address"
+                )
+            return status, retry_after, reason
+        raise AssertionError("unreachable: the last hop returns")
 
     # -- recording results --------------------------------------------------------------------------
 
@@ -543,6 +586,17 @@ class Dispatcher:
         for st in self._state.values():
             st.queue.clear()
             st.held.clear()
+
+
+def _redirect_target(url: str, location: str | None) -> str | None:
+    """The absolute http(s) URL a ``Location`` header points to from ``url``; None when unusable."""
+    if not location:
+        return None
+    try:
+        target = URL(url).join(URL(location))
+    except ValueError:
+        return None
+    return str(target) if target.scheme in ("http", "https") and target.host else None
 
 
 def _context(webhook: str, delivery_id: int) -> dict[str, object]:

@@ -27,20 +27,24 @@ class EventSink:
 
     async def emit(self, conn: aiosqlite.Connection, type: str, body: dict[str, Any]) -> list[int]:
         """Queue one event inside the caller's transaction (the rows commit with the data); returns the
-        ids of its outbox rows (none when no enabled webhook takes this type)."""
+        ids of its outbox rows (none when no enabled webhook takes this type).
+
+        ``body`` is the canonical body (:mod:`.events`); each webhook's row holds it in its flavour."""
         if type not in WEBHOOK_TYPES:
             raise DeliveryError(f"unknown webhook type {type!r}")
         now = self._clock.time()
         timestamp = int(now)
-        body_text = events.body_json(body)
+        texts: dict[str, str] = {}
         rows = []
-        for webhook_id in await outbox.subscribers(conn, type):
+        for webhook_id, flavor in await outbox.subscribers(conn, type):
+            if flavor not in texts:
+                texts[flavor] = events.body_json(events.flavored(type, body, flavor), flavor)
             random_id = signing.new_random_id(timestamp)
             rows.append(
                 outbox.NewDelivery(
                     webhook_id=webhook_id,
                     type=type,
-                    body=body_text,
+                    body=texts[flavor],
                     timestamp=timestamp,
                     random_id=random_id,
                     signature=signing.raspisms_signature(self._api_key, random_id),

@@ -1,23 +1,41 @@
-"""Webhook event bodies and the wire rendering, exactly as RaspiSMS v3.9.5 sends them (docs/design.md §3).
+"""Webhook event bodies and the wire rendering, in the two flavours a webhook can ask for
+(docs/design.md §3). Pure: no I/O.
 
-Pure: no I/O. One builder per webhook type returns the body dict (field names, JSON types and order as
-RaspiSMS's code builds them); :func:`body_json` serialises it once, when the event is stored, and
-:func:`render` wraps it in the five RaspiSMS fields for one delivery.
+One builder per webhook type returns the event's *canonical* body: every field either flavour needs,
+in the key order and with the JSON types RaspiSMS 3.9.5's code uses. :func:`flavored` turns it into
+what one webhook gets:
+
+- ``documented`` (the default): what RaspiSMS's documentation describes
+  (RaspbianFrance/raspisms-documentation@fac2cd9:source/developpers/webhooks/overview.rst): its key
+  order, ``mms`` 0/1, ``medias`` only when there are some, ``tag`` in ``send_sms``, and ``success`` for
+  a delivered SMS;
+- ``raspisms``: byte for byte what RaspiSMS 3.9.5's code sends (RaspbianFrance/raspisms@5e2b030:
+  controllers/internals/Received.php:374-386, Sended.php:121-127 and 360-373, Call.php:34-43,
+  Console.php:284-293): ``mms`` false, ``medias`` [], ``command`` false, no ``tag``, ``delivered``,
+  ``phone_reliability``'s ``unreliable`` and ``rate`` as MySQL hands them to PHP (decimal strings), and
+  PHP ``json_encode``'s escaped slashes.
+
+:func:`body_json` serialises a flavoured body once, when the event is stored; :func:`render` wraps it in
+the five RaspiSMS fields for one delivery.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from ..dates import format_date
 
 __all__ = [
+    "DEFAULT_FLAVOR",
+    "WEBHOOK_FLAVORS",
     "WEBHOOK_FORMATS",
     "WEBHOOK_TYPES",
     "body_json",
+    "flavored",
     "inbound_call",
     "phone_reliability",
     "receive_sms",
@@ -27,9 +45,12 @@ __all__ = [
 ]
 
 # The event vocabulary, shared by the config, the store, the API and the CLI: one builder per type
-# below, and the two bodies render() makes (RaspiSMS's form, or the same fields as one JSON object).
+# below, the two bodies render() makes (RaspiSMS's form, or the same fields as one JSON object), and
+# the two flavours of the event bodies.
 WEBHOOK_TYPES = ("receive_sms", "send_sms", "send_sms_status_change", "inbound_call", "phone_reliability")
 WEBHOOK_FORMATS = ("form", "json")
+WEBHOOK_FLAVORS = ("documented", "raspisms")
+DEFAULT_FLAVOR = "documented"
 
 # An aware datetime in the daemon's zone (the caller's clock decides which), or a date already
 # formatted (read back from the store).
@@ -45,14 +66,17 @@ def _date_or_none(dt: Date | None) -> str | None:
 
 
 def receive_sms(*, id: int, at: Date, origin: str, destination: int, text: str) -> dict[str, Any]:
-    """``receive_sms``: ``destination`` is the phone id, ``origin`` the sender's number; no MMS on GSM."""
+    """``receive_sms``: ``destination`` is the phone id, ``origin`` the sender's number; no MMS on GSM,
+    and no command (RaspiSMS's commands are off by default)."""
     return {
         "id": int(id),
         "at": _date(at),
         "text": text,
         "destination": int(destination),
         "origin": origin,
-        "mms": 0,
+        "command": False,
+        "mms": False,
+        "medias": [],
     }
 
 
@@ -65,7 +89,7 @@ def send_sms(
     destination: str,
     text: str,
     originating_scheduled: int | None,
-    tag: str | None = "",
+    tag: str | None = None,
 ) -> dict[str, Any]:
     """``send_sms``: ``origin`` is the phone id (null when no phone could send it: none configured, all
     disabled), ``status`` ``unknown`` (accepted) or ``failed``."""
@@ -76,14 +100,15 @@ def send_sms(
         "text": text,
         "destination": destination,
         "origin": None if origin is None else int(origin),
-        "mms": 0,
+        "mms": False,
+        "medias": [],
         "originating_scheduled": None if originating_scheduled is None else int(originating_scheduled),
-        "tag": tag or "",
+        "tag": tag,
     }
 
 
 def send_sms_status_change(*, id: int, status: str) -> dict[str, Any]:
-    """``send_sms_status_change``: ``status`` is the configured success word, ``failed`` or ``unknown``."""
+    """``send_sms_status_change``: ``status`` is ``delivered``, ``failed`` or ``unknown``."""
     return {"id": int(id), "status": status}
 
 
@@ -100,15 +125,15 @@ def inbound_call(
     """``inbound_call``: ``end`` is null until the call is over; ``destination`` is null (it is us);
     ``origin`` is null when the network hides the caller."""
     return {
-        "id": int(id),
         "id_user": int(id_user),
         "id_phone": int(id_phone),
         "uid": str(uid),
-        "direction": "inbound",
         "start": _date(start),
         "end": _date_or_none(end),
+        "direction": "inbound",
         "origin": origin,
         "destination": None,
+        "id": int(id),
     }
 
 
@@ -130,18 +155,80 @@ def phone_reliability(
     }
 
 
-def body_json(body: dict[str, Any]) -> str:
-    """Compact JSON, non-ASCII escaped as ``\\uXXXX`` like PHP's ``json_encode`` (byte-stable, 7-bit)."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=True)
+def _pick(body: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: body[k] for k in keys}
+
+
+def _documented(type: str, body: dict[str, Any]) -> dict[str, Any]:
+    if type == "receive_sms":
+        out = _pick(body, ("id", "at", "origin", "destination", "text"))
+        out["mms"] = int(body["mms"])
+        if body["medias"]:
+            out["medias"] = body["medias"]
+        return out
+    if type == "send_sms":
+        out = _pick(body, ("id", "at", "status", "origin", "destination", "text"))
+        out["mms"] = int(body["mms"])
+        if body["medias"]:
+            out["medias"] = body["medias"]
+        out["originating_scheduled"] = body["originating_scheduled"]
+        out["tag"] = body["tag"] or ""
+        return out
+    if type == "send_sms_status_change":
+        return {"id": body["id"], "status": "success" if body["status"] == "delivered" else body["status"]}
+    if type == "inbound_call":
+        keys = ("id", "id_user", "id_phone", "uid", "direction", "start", "end", "origin", "destination")
+        return _pick(body, keys)
+    return dict(body)
+
+
+def _raspisms(type: str, body: dict[str, Any]) -> dict[str, Any]:
+    if type == "send_sms":
+        return {k: v for k, v in body.items() if k != "tag"}
+    if type == "phone_reliability":
+        # MySQL's SUM() and division are DECIMAL, which PDO hands to PHP as strings (4 decimals).
+        total, unreliable = int(body["total"]), int(body["unreliable"])
+        rate = Decimal(unreliable) / Decimal(total) if total else Decimal(0)
+        return {
+            **body,
+            "unreliable": str(unreliable),
+            "rate": str(rate.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)),
+        }
+    return dict(body)
+
+
+def flavored(type: str, body: dict[str, Any], flavor: str = DEFAULT_FLAVOR) -> dict[str, Any]:
+    """The canonical ``body`` of a ``type`` event as a webhook of this ``flavor`` gets it."""
+    if flavor == "documented":
+        return _documented(type, body)
+    if flavor == "raspisms":
+        return _raspisms(type, body)
+    raise ValueError(f"unknown webhook flavor {flavor!r} ({' or '.join(WEBHOOK_FLAVORS)})")
+
+
+def body_json(body: dict[str, Any], flavor: str = DEFAULT_FLAVOR) -> str:
+    """Compact JSON, non-ASCII escaped as ``\\uXXXX`` like PHP's ``json_encode`` (byte-stable, 7-bit);
+    the ``raspisms`` flavour also escapes ``/`` as ``\\/``, as ``json_encode`` does by default."""
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=True)
+    # "/" only ever appears inside JSON strings, so escaping every one is exact.
+    return text.replace("/", "\\/") if flavor == "raspisms" else text
 
 
 def render(
-    *, fmt: str, timestamp: int, random_id: str, signature: str, type: str, body_json: str
+    *,
+    fmt: str,
+    timestamp: int,
+    random_id: str,
+    signature: str,
+    type: str,
+    body_json: str,
+    flavor: str = DEFAULT_FLAVOR,
 ) -> tuple[bytes, str]:
     """The request body and its Content-Type for one delivery of a stored event.
 
     ``form`` is RaspiSMS's wire format (``body`` a JSON string); ``json`` sends the same five fields as
-    one object with ``body`` as an object.
+    one object with ``body`` as an object. The ``raspisms`` flavour's form is encoded as Guzzle's
+    ``form_params`` (PHP ``http_build_query``) encodes it, ``~`` as ``%7E`` included.
     """
     if fmt == "form":
         fields = [
@@ -151,7 +238,10 @@ def render(
             ("webhook_signature", signature),
             ("body", body_json),
         ]
-        return urlencode(fields).encode("ascii"), "application/x-www-form-urlencoded"
+        encoded = urlencode(fields)
+        if flavor == "raspisms":
+            encoded = encoded.replace("~", "%7E")  # the one character PHP encodes and Python does not
+        return encoded.encode("ascii"), "application/x-www-form-urlencoded"
     if fmt == "json":
         obj = {
             "webhook_timestamp": int(timestamp),

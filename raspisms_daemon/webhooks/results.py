@@ -53,7 +53,7 @@ def decide(
     there was no answer, ``error`` then says why)."""
     if is_success(status):
         return Decision(AttemptResult.DELIVERED)
-    what = error if status is None else f"HTTP {status}"
+    what = error if status is None else f"HTTP {status}" + (f": {error}" if error else "")
     if status == 410:
         # Kept pending and due: it goes out as soon as someone enables the webhook again.
         return Decision(AttemptResult.GONE, now, what)

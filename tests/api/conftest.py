@@ -148,13 +148,20 @@ class Api:
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     config = parse_config(
         f"[daemon]\napi_key = {API_KEY}\ndatabase = {tmp_path / 'db.sqlite3'}\n"
-        "[phone:1]\ndevice = /dev/ttyUSB0\n[phone:2]\ndevice = /dev/ttyUSB1\n"
+        "[phone:1]\ndevice = /dev/ttyUSB0\ngroup = 1\n[phone:2]\ndevice = /dev/ttyUSB1\n"
     )
     db = await open_database(config.daemon.database)
     async with db.transaction() as conn:
         for p in config.phones:
             await phone_store.upsert(
-                conn, id=p.id, name=p.name, backend=p.backend, device=p.device, enabled=p.enabled
+                conn,
+                id=p.id,
+                name=p.name,
+                backend=p.backend,
+                device=p.device,
+                enabled=p.enabled,
+                group=p.group,
+                priority=p.priority,
             )
     daemon = FakeDaemon(db, config)
     runner = await start_api(daemon, "127.0.0.1:0", clock=ManualClock(time.time()))  # dates in UTC

@@ -37,12 +37,13 @@ async def enqueue(api: Api, n: int = 1) -> list[int]:
 
 
 async def test_webhook_create_list_get_delete(api: Api) -> None:
-    hook = await add_hook(api, types=["receive_sms", "inbound_call"], format="json")
-    assert {k: hook[k] for k in ("name", "url", "types", "format", "enabled", "source")} == {
+    hook = await add_hook(api, types=["receive_sms", "inbound_call"], format="json", flavor="raspisms")
+    assert {k: hook[k] for k in ("name", "url", "types", "format", "flavor", "enabled", "source")} == {
         "name": "inbox",
         "url": "http://127.0.0.1:9/h",
         "types": ["inbound_call", "receive_sms"],
         "format": "json",
+        "flavor": "raspisms",
         "enabled": True,
         "source": "api",
     }
@@ -53,7 +54,7 @@ async def test_webhook_create_list_get_delete(api: Api) -> None:
     status, body, _ = await api.call("DELETE", "/api/webhooks/inbox/")
     assert status == 200 and body["response"] == {"removed": "inbox", "pending_dropped": 0}
     status, body, _ = await api.call("GET", "/api/webhooks/inbox/")
-    assert status == 404 and body["error"] == 128
+    assert status == 404 and body["error"] == 512
     status, body, _ = await api.call("DELETE", "/api/webhooks/inbox/")
     assert status == 404 and "no webhook named 'inbox'" in body["message"]
 
@@ -117,7 +118,7 @@ async def test_webhook_disable_enable_wakes_the_dispatcher(api: Api) -> None:
     assert api.daemon.dispatcher_wakes == 1
     for action in ("enable", "disable"):
         status, body, _ = await api.call("POST", f"/api/webhooks/nope/{action}")
-        assert status == 404 and body["error"] == 128
+        assert status == 404 and body["error"] == 512
 
 
 async def test_webhook_delete_reports_dropped_pending(api: Api) -> None:
@@ -152,7 +153,7 @@ async def test_deliveries_list_filters_and_detail_with_attempts(api: Api) -> Non
     status, body, _ = await api.call("GET", f"/api/deliveries/{ids[0]}/")
     detail = body["response"]
     assert status == 200 and detail["state"] == "dead" and detail["webhook"] == "inbox"
-    assert detail["body"] == {"id": 1, "status": "delivered"} and detail["type"] == "send_sms_status_change"
+    assert detail["body"] == {"id": 1, "status": "success"} and detail["type"] == "send_sms_status_change"
     assert detail["attempts_log"] == [
         {"at": 1_700_000_100.0, "status": 503, "error": None, "duration_ms": 12.5}
     ]
@@ -188,7 +189,7 @@ async def test_replay_keeps_the_random_id_and_wakes_the_dispatcher(api: Api) -> 
     assert replayed["timestamp"] == before["response"]["timestamp"]
     assert api.daemon.dispatcher_wakes == 1
     status, body, _ = await api.call("POST", "/api/deliveries/4242/replay")
-    assert status == 404 and body["error"] == 128
+    assert status == 404 and body["error"] == 512
 
 
 # --- phones and attach ----------------------------------------------------------------------------
@@ -338,3 +339,27 @@ async def test_lists_and_metrics_do_not_see_rows_of_a_transaction_still_open(api
     assert len(body["response"]) == 1  # committed: now every read sees it
     _, body, _ = await api.call("GET", "/api/list/scheduled/")
     assert [s["text"] for s in body["response"]] == ["uncommitted"]
+
+
+async def test_the_sms_stop_list_is_listed_added_to_and_removed_from(api: Api) -> None:
+    status, body, _ = await api.call("GET", "/api/smsstop/")
+    assert status == 200 and body["response"] == []
+    status, body, _ = await api.call("POST", "/api/smsstop/", json={"number": "+33612345678"})
+    assert status == 201 and body["response"] == {"added": "+33612345678"}
+    status, body, _ = await api.call("POST", "/api/smsstop/", json={"number": "+33612345678"})
+    assert status == 409 and "already" in body["message"]
+    status, body, _ = await api.call("GET", "/api/smsstop/")
+    (entry,) = body["response"]
+    assert (entry["number"], entry["id_phone"], entry["skipped"]) == ("+33612345678", None, 0)
+    assert entry["at"].endswith("+00:00")  # ISO 8601 in the daemon's zone (the fixture's is UTC)
+    status, body, _ = await api.call("DELETE", "/api/smsstop/%2B33612345678/")
+    assert status == 200 and body["response"] == {"removed": "+33612345678"}
+    status, body, _ = await api.call("DELETE", "/api/smsstop/%2B33612345678/")
+    assert status == 404 and "%2B" in body["message"]
+
+
+async def test_a_webhook_with_an_unknown_flavor_is_refused(api: Api) -> None:
+    status, body, _ = await api.call(
+        "POST", "/api/webhooks/", json={"name": "x", "url": "http://127.0.0.1:9/h", "flavor": "php"}
+    )
+    assert status == 400 and "flavor must be documented or raspisms" in body["message"]

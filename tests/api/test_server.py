@@ -60,7 +60,7 @@ async def test_raspisms_api_key_query_parameter_is_accepted(api: Api) -> None:
 
 async def test_unknown_route_is_404_json(api: Api) -> None:
     status, body, text = await api.call("GET", "/api/does-not-exist/")
-    message = assert_error(status, body, text, 404, 128)
+    message = assert_error(status, body, text, 404, 512)
     assert "GET /api/does-not-exist/" in message
 
 

@@ -14,6 +14,7 @@ from raspisms_daemon.config import (
     PhoneConfig,
     ReliabilityConfig,
     ReliabilityRule,
+    SmsStopConfig,
     WebhookConfig,
     validate_listen,
     validate_webhook_url,
@@ -32,6 +33,7 @@ def test_minimal_config_is_only_an_api_key_and_gives_the_dataclass_defaults() ->
     assert config.api == ApiConfig()
     assert config.delivery == DeliveryConfig()
     assert config.reliability == ReliabilityConfig()
+    assert config.sms_stop == SmsStopConfig(enabled=True, reply="")
     assert config.webhooks == () and config.phones == () and config.warnings == () and config.path is None
 
 
@@ -46,6 +48,7 @@ multipart_timeout = 2h
 [api]
 enabled = off
 listen = [::1]:0
+templating = no
 [delivery]
 timeout = 1m
 connect_timeout = 250ms
@@ -54,7 +57,6 @@ jitter = 0
 concurrency = 4
 per_webhook_concurrency = 4
 retention = 1d
-status_success = success
 [reliability]
 interval = 30s
 auto_disable = true
@@ -73,6 +75,7 @@ url = https://example.org/hook?token=a%20b
 types = receive_sms, inbound_call
 format = json
 enabled = no
+flavor = raspisms
 [webhook:all.of-them_2]
 url = http://127.0.0.1:9000/
 [phone:2]
@@ -92,8 +95,13 @@ enabled = yes
 gammu_connection = at19200
 gammu_model = foo
 poll_interval = 1
+group = 3
+priority = 5
 [phone:1]
 imei = 356938035643817
+[sms_stop]
+enabled = no
+reply = Bien reçu, {{{{ contact_metas.number }}}} : plus de SMS.
 """
     path = tmp_path / "config.ini"
     config = parse(text, path=path)
@@ -105,7 +113,10 @@ imei = 356938035643817
         log_level="debug",
         multipart_timeout=7200.0,
     )
-    assert config.api == ApiConfig(enabled=False, listen="[::1]:0")
+    assert config.api == ApiConfig(enabled=False, listen="[::1]:0", templating=False)
+    assert config.sms_stop == SmsStopConfig(
+        enabled=False, reply="Bien reçu, {{ contact_metas.number }} : plus de SMS."
+    )
     assert config.delivery == DeliveryConfig(
         timeout=60.0,
         connect_timeout=0.25,
@@ -114,7 +125,6 @@ imei = 356938035643817
         concurrency=4,
         per_webhook_concurrency=4,
         retention=86400.0,
-        status_success="success",
     )
     assert config.reliability == ReliabilityConfig(
         interval=30.0,
@@ -129,6 +139,7 @@ imei = 356938035643817
             frozenset({"receive_sms", "inbound_call"}),
             "json",
             False,
+            "raspisms",
         ),
         WebhookConfig("all.of-them_2", "http://127.0.0.1:9000/"),
     )
@@ -152,6 +163,8 @@ imei = 356938035643817
             gammu_connection="at19200",
             gammu_model="foo",
             poll_interval=1.0,
+            group=3,
+            priority=5,
         ),
     )
 
@@ -561,3 +574,34 @@ def test_good_listen_addresses_are_kept_as_written(listen: str) -> None:
 def test_bad_listen_addresses_are_reported_on_api_listen(listen: str, fragment: str) -> None:
     problem = one(BASE + f"[api]\nlisten = {listen}\n")
     assert (problem.section, problem.key) == ("api", "listen") and fragment in problem.message
+
+
+# --- RaspiSMS compatibility keys --------------------------------------------------------------------
+
+
+def test_the_removed_status_success_key_names_the_flavor_key_that_replaces_it() -> None:
+    problem = one(BASE + "[delivery]\nstatus_success = success\n")
+    assert (problem.section, problem.key) == ("delivery", "status_success")
+    assert "[webhook:NAME] flavor = documented" in problem.message and "raspisms" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "section", "key", "fragment"),
+    [
+        ("[webhook:a]\nurl = http://x/\nflavor = code\n", "webhook:a", "flavor", "documented"),
+        ("[phone:1]\ndevice = /dev/x\ngroup = 0\n", "phone:1", "group", "at least 1"),
+        ("[phone:1]\ndevice = /dev/x\npriority = -1\n", "phone:1", "priority", "at least 0"),
+        ("[sms_stop]\nreply = {{ broken\n", "sms_stop", "reply", "template error"),
+        ("[sms_stop]\nreply = " + "x" * 1001 + "\n", "sms_stop", "reply", "at most 1000"),
+    ],
+)
+def test_bad_raspisms_compatibility_values_are_reported_on_their_key(
+    text: str, section: str, key: str, fragment: str
+) -> None:
+    problem = one(BASE + text)
+    assert (problem.section, problem.key) == (section, key) and fragment in problem.message, problem
+
+
+def test_a_stop_reply_is_not_checked_as_a_template_when_templating_is_off() -> None:
+    config = parse(BASE + "[api]\ntemplating = no\n[sms_stop]\nreply = {{ broken\n")
+    assert config.sms_stop.reply == "{{ broken"

@@ -17,6 +17,7 @@ from raspisms_daemon.config import (
     PhoneConfig,
     ReliabilityConfig,
     ReliabilityRule,
+    SmsStopConfig,
     WebhookConfig,
     load_config,
     parse_config,
@@ -46,6 +47,7 @@ def test_example_config_parses_and_states_the_true_defaults() -> None:
     assert config.delivery == DeliveryConfig()
     assert config.delivery.schedule == DEFAULT_SCHEDULE
     assert config.reliability == ReliabilityConfig()
+    assert config.sms_stop == SmsStopConfig()
     assert any("example key" in w for w in config.warnings)
 
 
@@ -68,7 +70,7 @@ def _example_sections() -> dict[str, set[str]]:
 
 def test_example_documents_every_key_and_every_dataclass_field() -> None:
     doc = _example_sections()
-    assert set(doc) == {"daemon", "api", "delivery", "reliability", "webhook:inbox", "phone:1"}
+    assert set(doc) == {"daemon", "api", "delivery", "reliability", "sms_stop", "webhook:inbox", "phone:1"}
     doc["webhook:NAME"] = doc.pop("webhook:inbox")
     doc["phone:ID"] = doc.pop("phone:1")
     for section, keys in KNOWN_KEYS.items():
@@ -80,6 +82,7 @@ def test_example_documents_every_key_and_every_dataclass_field() -> None:
     assert {f.name for f in dataclasses.fields(DeliveryConfig)} <= doc["delivery"]
     assert {f.name for f in dataclasses.fields(WebhookConfig)} - {"name"} <= doc["webhook:NAME"]
     assert {f.name for f in dataclasses.fields(PhoneConfig)} - {"id"} <= doc["phone:ID"]
+    assert {f.name for f in dataclasses.fields(SmsStopConfig)} <= doc["sms_stop"]
     rule_keys = {
         "enabled": "enabled",
         "rate_limit": "rate",
@@ -98,6 +101,7 @@ def test_example_documents_every_key_and_every_dataclass_field() -> None:
         "api",
         "delivery",
         "reliability",
+        "sms_stop",
         "webhooks",
         "phones",
         "path",

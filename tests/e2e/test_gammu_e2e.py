@@ -30,4 +30,4 @@ async def test_receive_send_and_report_through_libgammus_at_driver(tmp_path: Pat
         assert sent.body["status"] == "unknown"
         assert [s["text"] for s in env.sims[0].state()["sent"]] == ["sent by libgammu"]
         (change,) = await env.wait_type("send_sms_status_change", within=30)
-        assert change.body == {"id": sent.body["id"], "status": "delivered"}
+        assert change.body == {"id": sent.body["id"], "status": "success"}

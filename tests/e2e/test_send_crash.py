@@ -81,7 +81,7 @@ async def test_sigkill_during_a_send_never_sends_twice_and_tells_the_truth(tmp_p
     if step == "before_report":
         assert rows == [("sent", "delivered")]
         changes = [d.body for d in rx.deliveries if d.type == "send_sms_status_change"]
-        assert changes and all(c == {"id": body["id"], "status": "delivered"} for c in changes)
+        assert changes and all(c == {"id": body["id"], "status": "success"} for c in changes)
     else:
         state, status = rows[0]
         assert state == "sent" and status in ("unknown", "delivered")

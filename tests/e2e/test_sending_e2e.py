@@ -38,7 +38,7 @@ async def test_a_report_that_beats_the_senders_commit_is_applied_when_the_parts_
         d.wake_sender()
         (change,) = await env.wait_type("send_sms_status_change")
         (sent,) = env.of_type("send_sms")
-        assert change.body == {"id": sent.body["id"], "status": "delivered"}
+        assert change.body == {"id": sent.body["id"], "status": "success"}
         assert await d.db.fetchall("SELECT * FROM unmatched_report") == []
 
 

@@ -114,7 +114,7 @@ async def test_send_sms_and_its_status_change_bodies_have_every_documented_field
     _recent(sent.body["at"])
     (change,) = _of(rx, "send_sms_status_change")
     _fields(change.body, {"id": int, "status": str})
-    assert change.body == {"id": sent.body["id"], "status": "delivered"}
+    assert change.body == {"id": sent.body["id"], "status": "success"}  # the documented word
     assert [s["text"] for s in sim.state()["sent"]] == ["Ping 🚀"]
 
 

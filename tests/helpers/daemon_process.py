@@ -87,10 +87,13 @@ async def running_daemon(
     webhook_format: str = "form",
     sim_overrides: dict[str, Any] | None = None,
     per_phone: dict[int, dict[str, Any]] | None = None,
+    extra_webhooks: tuple[WebhookConfig, ...] = (),
+    config_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[DaemonEnv]:
     """``before_start(sims, config)`` runs once the simulators are up, before the daemon starts;
     ``sim_overrides`` are Simulator arguments (``pin=…``) for every simulated modem; ``per_phone``
-    overrides some phones' config by id (after ``phone_overrides``)."""
+    overrides some phones' config by id (after ``phone_overrides``); ``extra_webhooks`` are added to
+    the verifying receiver's; ``config_overrides`` replace whole sections (``sms_stop=…``)."""
     rx = FaultyReceiver(API_KEY)
     await rx.start()
     async with contextlib.AsyncExitStack() as stack:
@@ -127,9 +130,10 @@ async def running_daemon(
             api=ApiConfig(enabled=api, listen="127.0.0.1:0"),
             delivery=DeliveryConfig(schedule=(0.0, 0.2, 0.5, 1.0), jitter=0.0),
             reliability=reliability or ReliabilityConfig(),
-            webhooks=(WebhookConfig("test", rx.url, format=webhook_format),),
+            webhooks=(WebhookConfig("test", rx.url, format=webhook_format), *extra_webhooks),
             phones=phone_cfgs,
         )
+        config = replace(config, **(config_overrides or {}))
         if before_start is not None:
             await before_start(sims, config)
         daemon = Daemon(config)

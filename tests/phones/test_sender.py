@@ -4,6 +4,7 @@ before a PDU goes out, what a refusal, a silence or a crash leaves, and never a 
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
@@ -15,9 +16,10 @@ from raspisms_daemon.gsm.pdu import SubmitPart
 from raspisms_daemon.phones.context import PhoneContext
 from raspisms_daemon.phones.sender import Sender, is_transient, recover_interrupted_sends
 from raspisms_daemon.phones.supervisor import PhoneState, PhoneSupervisor
-from raspisms_daemon.store import scheduled
+from raspisms_daemon.store import scheduled, smsstop
 from raspisms_daemon.store import sent as sent_store
 from raspisms_daemon.store.db import Database
+from raspisms_daemon.store.scheduled import NewNumber
 from tests.helpers.fake_backend import FakeBackend, phone_context
 
 TO = "+33698765432"
@@ -38,8 +40,11 @@ def backend() -> FakeBackend:
     return FakeBackend()
 
 
-def connected(ctx: PhoneContext, backend: FakeBackend, phone_id: int = 1) -> PhoneSupervisor:
-    sup = PhoneSupervisor(PhoneConfig(id=phone_id, device="/dev/x", send_rate=6000.0), backend, ctx)
+def connected(
+    ctx: PhoneContext, backend: FakeBackend, phone_id: int = 1, *, group: int | None = None, priority: int = 0
+) -> PhoneSupervisor:
+    phone = PhoneConfig(id=phone_id, device="/dev/x", send_rate=6000.0, group=group, priority=priority)
+    sup = PhoneSupervisor(phone, backend, ctx)
     sup.link = PhoneState.CONNECTED
     return sup
 
@@ -212,17 +217,178 @@ async def test_a_report_that_beat_the_senders_commit_is_applied_when_the_parts_a
     row = await db.fetchone("SELECT status FROM sended")
     assert row is not None and row[0] == "delivered"
     change = await db.fetchone("SELECT body FROM outbox WHERE type = 'send_sms_status_change'")
-    assert change is not None and json.loads(change[0])["status"] == "delivered"
+    assert change is not None and json.loads(change[0])["status"] == "success"  # the documented word
     assert await db.fetchall("SELECT * FROM unmatched_report") == []
 
 
-async def test_sms_without_a_phone_named_go_round_robin_over_the_connected_phones(
+def phone_set(
+    ctx: PhoneContext, spec: dict[int, tuple[str, int | None, int]]
+) -> tuple[dict[int, PhoneSupervisor], dict[int, FakeBackend]]:
+    """``{id: (state, group, priority)}`` → supervisors on their own fake backends."""
+    sups, backends = {}, {}
+    for pid, (state, group, priority) in spec.items():
+        backends[pid] = FakeBackend()
+        sups[pid] = connected(ctx, backends[pid], pid, group=group, priority=priority)
+        if state == "disconnected":
+            sups[pid].link = PhoneState.DISCONNECTED
+        elif state == "disabled":
+            sups[pid].disable("by the owner")
+    return sups, backends
+
+
+async def senders(db: Database) -> list[tuple[str, int | None]]:
+    return [tuple(r) for r in await db.fetchall("SELECT destination, id_phone FROM sended ORDER BY id")]
+
+
+NUMBERS = tuple(f"+336000000{i:02d}" for i in range(30))
+
+
+async def test_with_no_phone_named_each_sms_goes_through_a_random_phone_that_can_send(
     ctx: PhoneContext, db: Database
 ) -> None:
-    a, b = FakeBackend(), FakeBackend()
-    await schedule(ctx, numbers=("+33600000001", "+33600000002", "+33600000003", "+33600000004"))
-    await Sender(ctx, {1: connected(ctx, a, 1), 2: connected(ctx, b, 2)}).process_due()
-    assert len(a.sent) == len(b.sent) == 2
+    sups, backends = phone_set(
+        ctx, {1: ("connected", None, 0), 2: ("connected", None, 0), 3: ("disconnected", None, 0)}
+    )
+    await schedule(ctx, numbers=NUMBERS)
+    assert await Sender(ctx, sups, rng=random.Random(7)).process_due() == len(NUMBERS)
+    counts = [len(backends[p].sent) for p in (1, 2, 3)]
+    assert counts[0] > 0 and counts[1] > 0 and counts[2] == 0 and sum(counts) == len(NUMBERS)
+
+
+@pytest.mark.parametrize(
+    ("spec", "id_phone_group", "expected"),
+    [
+        # No phone named: the highest priority among the phones that can send.
+        ({1: ("connected", None, 0), 2: ("connected", None, 5), 3: ("disconnected", None, 9)}, None, {2}),
+        # A group: its phones only, the highest priority first.
+        ({1: ("connected", 1, 1), 2: ("connected", 1, 2), 3: ("connected", 2, 9)}, 1, {2}),
+        # The best phone of the group cannot send: the next one does.
+        ({1: ("connected", 1, 1), 2: ("disconnected", 1, 2), 3: ("connected", 2, 9)}, 1, {1}),
+        ({1: ("connected", 1, 1), 2: ("disabled", 1, 2), 3: ("connected", 2, 9)}, 1, {1}),
+        # Equal priorities: spread at random among them.
+        ({1: ("connected", 1, 3), 2: ("connected", 1, 3), 3: ("connected", 2, 9)}, 1, {1, 2}),
+    ],
+)
+async def test_the_highest_priority_phone_that_can_send_is_chosen(
+    ctx: PhoneContext,
+    db: Database,
+    spec: dict[int, tuple[str, int | None, int]],
+    id_phone_group: int | None,
+    expected: set[int],
+) -> None:
+    sups, _ = phone_set(ctx, spec)
+    await schedule(ctx, numbers=NUMBERS, id_phone_group=id_phone_group)
+    await Sender(ctx, sups, rng=random.Random(3)).process_due()
+    used = {phone for _, phone in await senders(db)}
+    assert used == expected
+
+
+@pytest.mark.parametrize("state", ["disconnected", "disabled"])
+async def test_failover_an_sms_naming_a_phone_that_cannot_send_goes_through_another_of_its_group(
+    ctx: PhoneContext, db: Database, state: str
+) -> None:
+    sups, backends = phone_set(ctx, {1: (state, 1, 9), 2: ("connected", 1, 0), 3: ("connected", 2, 5)})
+    await schedule(ctx, id_phone=1)
+    await Sender(ctx, sups).process_due()
+    assert await senders(db) == [(TO, 2)] and len(backends[2].sent) == 1 and backends[1].sent == []
+    (body,) = await send_sms_bodies(db)
+    assert body["origin"] == 2 and body["status"] == "unknown"
+
+
+async def test_failover_waits_while_the_group_has_no_phone_that_can_send_and_goes_when_one_can(
+    ctx: PhoneContext, db: Database
+) -> None:
+    sups, _ = phone_set(ctx, {1: ("disconnected", 1, 0), 2: ("disconnected", 1, 0)})
+    await schedule(ctx, id_phone=1)
+    sender = Sender(ctx, sups)
+    assert await sender.process_due() == 0 and await senders(db) == []
+    sups[2].link = PhoneState.CONNECTED
+    assert await sender.process_due() == 1 and await senders(db) == [(TO, 2)]
+
+
+async def test_without_a_group_an_sms_naming_a_disconnected_phone_waits_for_it(
+    ctx: PhoneContext, db: Database
+) -> None:
+    sups, _ = phone_set(ctx, {1: ("disconnected", None, 0), 2: ("connected", None, 0)})
+    await schedule(ctx, id_phone=1)
+    assert await Sender(ctx, sups).process_due() == 0 and await senders(db) == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "id_phone", "id_phone_group", "reason"),
+    [
+        (
+            {1: ("disabled", 1, 0), 2: ("disabled", 1, 0)},
+            1,
+            None,
+            "phone 1 is disabled (by the owner) and so is every other phone of group 1",
+        ),
+        ({1: ("disabled", 1, 0), 2: ("connected", None, 0)}, None, 1, "every phone of group 1 is disabled"),
+        ({1: ("connected", 1, 0)}, None, 4, "no phone is configured in group 4"),
+    ],
+)
+async def test_an_sms_no_phone_of_its_group_can_ever_send_fails_with_the_reason(
+    ctx: PhoneContext,
+    db: Database,
+    spec: dict[int, tuple[str, int | None, int]],
+    id_phone: int | None,
+    id_phone_group: int | None,
+    reason: str,
+) -> None:
+    sups, _ = phone_set(ctx, spec)
+    await schedule(ctx, id_phone=id_phone, id_phone_group=id_phone_group)
+    await Sender(ctx, sups).process_due()
+    row = await db.fetchone("SELECT state, error FROM sended")
+    assert row is not None and tuple(row) == ("failed", reason)
+
+
+async def test_a_number_on_the_stop_list_is_skipped_and_recorded_unless_the_sms_is_tagged_sms_stop(
+    ctx: PhoneContext, backend: FakeBackend, db: Database
+) -> None:
+    stopped, other = "+33611111111", "+33622222222"
+    async with db.transaction() as conn:
+        await smsstop.add(conn, stopped, at=ctx.now(), id_phone=1)
+    plain = await schedule(ctx, numbers=(stopped, other))
+    tagged = await schedule(ctx, numbers=(stopped,), tag="SMS_STOP")
+    start = ctx.now()
+    await Sender(ctx, {1: connected(ctx, backend)}).process_due()
+    assert [p.number for p in backend.sent] == [other, stopped]  # the tagged one reaches it
+    assert await senders(db) == [(other, 1), (stopped, 1)]
+    skipped = await db.fetchall(
+        "SELECT number, skipped, skipped_at FROM scheduled_number WHERE skipped IS NOT NULL"
+    )
+    assert [tuple(r) for r in skipped] == [(stopped, "sms_stop", start)]
+    states = await db.fetchall("SELECT id, state FROM scheduled ORDER BY id")
+    assert [tuple(r) for r in states] == [(plain, "done"), (tagged, "done")]
+    assert ctx.counters["sent_skipped_total"] == 1
+    assert [b["destination"] for b in await send_sms_bodies(db)] == [other, stopped]  # no webhook for a skip
+    (entry,) = await smsstop.entries(db)
+    assert (entry.number, entry.skipped, entry.last_skipped_at) == (stopped, 1, start)
+
+
+async def test_with_sms_stop_off_numbers_on_the_list_are_sent_to(
+    ctx: PhoneContext, backend: FakeBackend, db: Database
+) -> None:
+    ctx.sms_stop = False
+    async with db.transaction() as conn:
+        await smsstop.add(conn, TO, at=ctx.now())
+    await schedule(ctx)
+    await Sender(ctx, {1: connected(ctx, backend)}).process_due()
+    assert [p.number for p in backend.sent] == [TO]
+
+
+async def test_each_number_gets_the_text_rendered_for_it(
+    ctx: PhoneContext, backend: FakeBackend, db: Database
+) -> None:
+    await scheduled.create(
+        ctx.db,
+        text="Hi {{ contact.name }}",
+        numbers=[NewNumber("+33611111111", '{"name":"Jo"}', "Hi Jo"), NewNumber("+33622222222")],
+        now=ctx.now(),
+    )
+    await Sender(ctx, {1: connected(ctx, backend)}).process_due()
+    assert [p.text for p in backend.sent] == ["Hi Jo", "Hi {{ contact.name }}"]
+    assert [b["text"] for b in await send_sms_bodies(db)] == ["Hi Jo", "Hi {{ contact.name }}"]
 
 
 async def test_send_rate_spaces_the_parts_of_one_phone(ctx: PhoneContext, backend: FakeBackend) -> None:

@@ -38,19 +38,20 @@ async def enqueue(db: Database, type: str = "send_sms_status_change", now: float
     """One row per subscriber of ``type``, as the event sink would make them."""
     async with db.transaction() as conn:
         hooks = await outbox.subscribers(conn, type)
-        return await outbox.enqueue(conn, [new_row(h, f"{h}-{now}") for h in hooks], now=now)
+        return await outbox.enqueue(conn, [new_row(h, f"{h}-{now}") for h, _ in hooks], now=now)
 
 
 async def test_subscribers_are_the_enabled_webhooks_taking_the_type(db: Database) -> None:
     async with db.transaction() as conn:
         names = {h.id: h.name for h in await wh.list_webhooks(conn)}
-        assert [names[i] for i in await outbox.subscribers(conn, "send_sms_status_change")] == ["all"]
-        assert [names[i] for i in await outbox.subscribers(conn, "receive_sms")] == ["all", "sms-only"]
+        assert [names[i] for i, _ in await outbox.subscribers(conn, "send_sms_status_change")] == ["all"]
+        got = [(names[i], f) for i, f in await outbox.subscribers(conn, "receive_sms")]
+        assert got == [("all", "documented"), ("sms-only", "documented")]
 
 
 async def test_enqueued_rows_are_pending_due_now_with_what_they_were_given(db: Database) -> None:
     async with db.transaction() as conn:
-        (hook,) = await outbox.subscribers(conn, "send_sms_status_change")
+        ((hook, _),) = await outbox.subscribers(conn, "send_sms_status_change")
         [oid] = await outbox.enqueue(conn, [new_row(hook)], now=1000.0)
     d = await outbox.get_delivery(db.conn, oid)
     assert (d.webhook, d.type, d.body, d.timestamp) == (

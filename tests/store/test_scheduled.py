@@ -9,6 +9,7 @@ import pytest
 from raspisms_daemon.errors import StoreError
 from raspisms_daemon.store import phones, scheduled
 from raspisms_daemon.store.db import Database
+from raspisms_daemon.store.scheduled import NewNumber
 
 NOW = 1_700_000_000.0
 
@@ -20,14 +21,39 @@ async def db(db: Database) -> Database:
     return db
 
 
-async def test_create_normalises_and_deduplicates_numbers(db: Database) -> None:
+async def test_create_stores_the_numbers_as_given_in_order_with_their_data_and_text(db: Database) -> None:
     sid = await scheduled.create(
-        db, text="hi", numbers=["+33 6 12 34 56 78", "0033612345678", "0612345678"], now=NOW, tag="t"
+        db,
+        text="hi {{ contact.n }}",
+        numbers=[
+            "+33612345679",
+            NewNumber("+33612345678", '{"n":1}', "hi 1"),
+            NewNumber("+33612345670", "[]", "", "empty text"),
+        ],
+        now=NOW,
+        tag="t",
+        id_phone_group=4,
     )
     sch = await scheduled.get(db, sid)
     assert sch is not None
-    assert (await scheduled.numbers_of(db, [sid]))[sid] == ["+33612345678", "0612345678"]
-    assert (sch.tag, sch.text, sch.id_phone, sch.at, sch.state) == ("t", "hi", None, NOW, "pending")
+    assert (await scheduled.numbers_of(db, [sid]))[sid] == ["+33612345679", "+33612345678", "+33612345670"]
+    rows = [tuple(r) for r in await scheduled.number_rows(db, [sid])]
+    assert [r[2:] for r in rows] == [
+        ("+33612345679", "[]", None, None),
+        ("+33612345678", '{"n":1}', "hi 1", None),
+        ("+33612345670", "[]", "", "empty text"),
+    ]
+    assert (sch.tag, sch.text, sch.id_phone, sch.at, sch.state, sch.id_phone_group) == (
+        "t",
+        "hi {{ contact.n }}",
+        None,
+        NOW,
+        "pending",
+        4,
+    )
+    # The skipped number is never to send; the others are.
+    assert [d.number for d in await scheduled.unsent_numbers(db, sid)] == ["+33612345679", "+33612345678"]
+    assert [d.text for d in await scheduled.unsent_numbers(db, sid)] == [None, "hi 1"]
 
 
 @pytest.mark.parametrize(
@@ -35,7 +61,6 @@ async def test_create_normalises_and_deduplicates_numbers(db: Database) -> None:
     [
         ({"text": "", "numbers": ["+331"]}, "text"),
         ({"text": "x", "numbers": []}, "number"),
-        ({"text": "x", "numbers": ["abc"]}, "invalid phone number"),
         ({"text": "x", "numbers": ["+33612345678"], "id_phone": 9}, "unknown phone"),
     ],
 )

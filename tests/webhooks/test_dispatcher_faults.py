@@ -34,6 +34,7 @@ async def db(db: Database, rx: FaultyReceiver) -> Database:
         await wh.add_webhook(conn, "rx", rx.url, now=0.0)
     return db
 
+
 async def attempts(db: Database, outbox_id: int) -> list[tuple[int | None, str | None]]:
     rows = await db.fetchall(
         "SELECT status, error FROM delivery_attempt WHERE outbox_id = ? ORDER BY id", (outbox_id,)
@@ -118,16 +119,60 @@ async def test_a_connection_reset_is_a_failed_attempt_and_is_retried(
     same_random_id(rx)
 
 
-async def test_a_302_is_not_followed_and_counts_as_a_failure(db: Database, rx: FaultyReceiver) -> None:
+@pytest.mark.parametrize("code", [307, 308])
+async def test_a_307_or_308_is_followed_with_the_same_body_and_signatures(
+    db: Database, rx: FaultyReceiver, code: int
+) -> None:
     target = FaultyReceiver(API_KEY)
     await target.start()
     try:
         [oid] = await seed_events(db, API_KEY, 1)
-        rx.plan(Reply(302, {"Location": target.url}))
+        rx.plan(Reply(code, {"Location": target.url + "new-home"}))
         async with running_dispatcher(db, fast_delivery(), API_KEY):
             await wait_until(db, DELIVERED, 1)
-        assert target.requests == []  # the redirect target received nothing
-        assert [a[0] for a in await attempts(db, oid)] == [302, 200]
+        assert await attempts(db, oid) == [(200, None)]  # one attempt, delivered at the redirect target
+        (first,), (moved,) = rx.requests, target.requests
+        assert moved.path == "/new-home" and moved.ours is not None and moved.library_ok
+        assert moved.raw_body == first.raw_body
+        for header in ("webhook-id", "webhook-timestamp", "webhook-signature", "Content-Type"):
+            assert moved.headers[header] == first.headers[header]
+    finally:
+        await target.stop()
+
+
+async def test_up_to_three_redirects_are_followed_and_a_fourth_is_a_failure(
+    db: Database, rx: FaultyReceiver
+) -> None:
+    [three, four] = await seed_events(db, API_KEY, 2)
+    hops = [Reply(307, {"Location": f"/hop{i}"}) for i in range(1, 5)]
+    rx.plan(*hops[:3], Reply(200), *hops)  # relative Locations, resolved against the URL redirected from
+    fast = fast_delivery(concurrency=1, per_webhook_concurrency=1)
+    async with running_dispatcher(db, fast, API_KEY):
+        await wait_until(db, DELIVERED, 2)
+    assert [r.path for r in rx.requests[:4]] == ["/", "/hop1", "/hop2", "/hop3"]
+    assert await attempts(db, three) == [(200, None)]
+    (status, error), ok = await attempts(db, four)
+    assert status == 307 and f"more than 3 redirects, the last to {rx.url}hop4" in str(error), error
+    assert ok == (200, None)
+
+
+@pytest.mark.parametrize("code", [301, 302, 303])
+async def test_a_301_302_or_303_is_not_followed_and_the_failure_names_the_location(
+    db: Database, rx: FaultyReceiver, code: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = FaultyReceiver(API_KEY)
+    await target.start()
+    try:
+        [oid] = await seed_events(db, API_KEY, 1)
+        rx.plan(Reply(code, {"Location": target.url}))
+        async with running_dispatcher(db, fast_delivery(), API_KEY):
+            await wait_until(db, DELIVERED, 1)
+        assert target.requests == []  # a POST turned into a GET without its body would lose the event
+        (status, error), ok = await attempts(db, oid)
+        assert status == code and f"redirect to {target.url} not followed" in str(error), error
+        assert ok == (200, None)
+        logged = [r.getMessage() for r in caplog.records if r.name == "raspisms_daemon.dispatcher"]
+        assert any(target.url in m and f"HTTP {code}" in m for m in logged), logged
         same_random_id(rx)
     finally:
         await target.stop()

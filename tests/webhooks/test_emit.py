@@ -15,6 +15,9 @@ from raspisms_daemon.webhooks.emit import EventSink
 
 API_KEY = "secret-key-0123456789"
 BODY = events.send_sms_status_change(id=7, status="delivered")
+RECEIVED = events.receive_sms(
+    id=3, at="2026-01-02 03:04:05", origin="+33612345678", destination=1, text="a/b"
+)
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ async def sink(db: Database) -> EventSink:
 async def test_one_row_per_enabled_webhook_subscribed_to_the_type(db: Database, sink: EventSink) -> None:
     async with db.transaction() as conn:
         assert len(await sink.emit(conn, "send_sms_status_change", BODY)) == 1  # "all" only
-        assert len(await sink.emit(conn, "receive_sms", BODY)) == 2  # "all" and "sms-only"; never "off"
+        assert len(await sink.emit(conn, "receive_sms", RECEIVED)) == 2  # "all" and "sms-only"; never "off"
     rows = await db.fetchall(
         "SELECT w.name FROM outbox o JOIN webhook w ON w.id = o.webhook_id ORDER BY o.id"
     )
@@ -41,13 +44,16 @@ async def test_each_row_has_its_own_signed_random_id_the_event_time_and_the_comp
     db: Database, sink: EventSink
 ) -> None:
     async with db.transaction() as conn:
-        await sink.emit(conn, "receive_sms", BODY)
+        await sink.emit(conn, "send_sms_status_change", BODY)
+        await sink.emit(conn, "receive_sms", RECEIVED)
     rows = await db.fetchall("SELECT * FROM outbox")
-    assert len({r["random_id"] for r in rows}) == 2
+    assert len({r["random_id"] for r in rows}) == 3
+    assert [r["body"] for r in rows] == ['{"id":7,"status":"success"}'] + [
+        '{"id":3,"at":"2026-01-02 03:04:05","origin":"+33612345678","destination":1,"text":"a/b","mms":0}'
+    ] * 2
     for r in rows:
         assert r["random_id"].startswith("1700000123-") and len(r["random_id"].split("-")[1]) == 32
         assert signing.verify_raspisms(API_KEY, r["random_id"], r["signature"])
-        assert r["body"] == events.body_json(BODY) and json.loads(r["body"]) == BODY
         assert (r["state"], r["attempts"], r["next_attempt_at"], r["timestamp"]) == (
             "pending",
             0,
@@ -59,7 +65,7 @@ async def test_each_row_has_its_own_signed_random_id_the_event_time_and_the_comp
 async def test_emitting_is_part_of_the_callers_transaction(db: Database, sink: EventSink) -> None:
     with pytest.raises(RuntimeError):
         async with db.transaction() as conn:
-            await sink.emit(conn, "receive_sms", BODY)
+            await sink.emit(conn, "receive_sms", RECEIVED)
             raise RuntimeError("the received SMS row failed")
     assert await db.fetchall("SELECT * FROM outbox") == []
 
@@ -68,3 +74,28 @@ async def test_an_unknown_type_is_refused(db: Database, sink: EventSink) -> None
     async with db.transaction() as conn:
         with pytest.raises(DeliveryError):
             await sink.emit(conn, "mms", BODY)
+
+
+async def test_each_webhook_gets_the_body_in_its_own_flavor(db: Database, sink: EventSink) -> None:
+    async with db.transaction() as conn:
+        await wh.add_webhook(conn, "code", "http://127.0.0.1:1/code", flavor="raspisms", now=0.0)
+        await sink.emit(conn, "send_sms_status_change", BODY)
+        await sink.emit(conn, "receive_sms", RECEIVED)
+    rows = await db.fetchall(
+        "SELECT w.name, o.type, o.body FROM outbox o JOIN webhook w ON w.id = o.webhook_id ORDER BY o.id"
+    )
+    documented = (
+        '{"id":3,"at":"2026-01-02 03:04:05","origin":"+33612345678","destination":1,"text":"a/b","mms":0}'
+    )
+    code = (
+        '{"id":3,"at":"2026-01-02 03:04:05","text":"a\\/b","destination":1,"origin":"+33612345678",'
+        '"command":false,"mms":false,"medias":[]}'
+    )
+    assert [tuple(r) for r in rows] == [
+        ("all", "send_sms_status_change", '{"id":7,"status":"success"}'),
+        ("code", "send_sms_status_change", '{"id":7,"status":"delivered"}'),
+        ("all", "receive_sms", documented),
+        ("sms-only", "receive_sms", documented),
+        ("code", "receive_sms", code),
+    ]
+    assert json.loads(rows[4]["body"])["text"] == "a/b"

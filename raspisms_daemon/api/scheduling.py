@@ -1,0 +1,236 @@
+"""Reading a request to schedule an SMS the way RaspiSMS 3.9.5 reads it (``Api::post_scheduled``,
+controllers/publics/Api.php:382-655): the same fields, the same checks in the same order, the same
+error codes and texts. Pure: no I/O; the route stores what this returns.
+
+Then, what RaspiSMS does only when it sends (controllers/internals/Scheduled.php:568-640), done here
+once per request so that a bad template is a 400 rather than an SMS that silently never leaves:
+duplicate numbers are dropped (the first one stays, with its data), the text is rendered for each
+number with its data when templating is on, and a number whose text renders blank is kept as skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..dates import parse_date
+from ..numbers import parse_phone
+from ..store.scheduled import NewNumber
+from ..templating import TemplateFailure, render
+from .envelope import Code, raspisms_error
+from .php import Upload, falsy, values_of
+
+__all__ = [
+    "MAX_TAG",
+    "SKIPPED_EMPTY",
+    "TEXT_LIMIT",
+    "ScheduledRequest",
+    "destinations",
+    "read_scheduled",
+]
+
+TEXT_LIMIT = 1000  # RaspiSMS's SMS_LENGTH_LIMIT (models/Scheduled.php:16), counted on the template
+MAX_TAG = 255  # RaspiSMS's sended.tag column
+SKIPPED_EMPTY = "empty text"  # scheduled_number.skipped: the text renders blank for this number
+_PHP_TRIM = " \t\n\r\0\x0b"
+_FALSE_WORDS = frozenset({"false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class ScheduledRequest:
+    text: str
+    at: str | None  # "Y-m-d H:i:s" in the daemon's time zone; None: now
+    numbers: list[NewNumber]
+    id_phone: int | None
+    id_phone_group: int | None
+    flash: bool
+    tag: str | None
+
+
+def read_scheduled(
+    params: dict[str, Any], *, phones: Collection[int], groups: Collection[int], templating: bool
+) -> ScheduledRequest:
+    """The SMS a ``POST /api/scheduled/`` asks for; raises ApiError (400) as RaspiSMS answers."""
+    invalid = Code.INVALID_PARAMETER
+    at = params.get("at")
+    if falsy(at):
+        at = None  # RaspiSMS: now
+    text = params.get("text")
+    if falsy(text):
+        raise raspisms_error(Code.MISSING_PARAMETER, "text")
+    if at is not None and not isinstance(at, str):
+        raise raspisms_error(invalid, " : at must be a string.")
+    if not isinstance(text, str):
+        raise raspisms_error(invalid, " : text must be a string.")
+    if len(text) > TEXT_LIMIT:
+        raise raspisms_error(invalid, f" : text must be less than {TEXT_LIMIT} char.")
+    if at is not None and not _is_date(at):
+        raise raspisms_error(invalid, 'at must be a date of format "Y-m-d H:i:s".')
+    if _bool(params.get("mms")):
+        # RaspiSMS's answer when MMS are off in the user's settings: GSM modems send none.
+        raise raspisms_error(invalid, "mms is set to true, but mms are disabled in settings.")
+    given = _csv_numbers(params.get("numbers_csv")) + _number_items(params.get("numbers"))
+    numbers: list[tuple[str, str]] = []
+    for raw, data in given:
+        number = parse_phone(raw) if isinstance(raw, str) else None
+        if number is None:
+            continue  # RaspiSMS drops an invalid number silently
+        if data is None or not _is_json(data):
+            raise raspisms_error(invalid, "number data must be a valid json or leave not set.")
+        numbers.append((number, data))
+    for key in ("contacts", "groups", "conditional_groups"):
+        if not falsy(params.get(key)):
+            raise raspisms_error(
+                invalid,
+                f"{key} : raspisms-daemon has no contacts, groups or conditional groups; send the numbers "
+                "instead (numbers[i][number], with numbers[i][data] for the template's contact.*).",
+            )
+    if not numbers:
+        raise raspisms_error(
+            Code.MISSING_PARAMETER,
+            "You must specify at least one valid number, contact, group or conditional_group.",
+        )
+    raw_phone, raw_group = params.get("id_phone"), params.get("id_phone_group")
+    if not falsy(raw_phone) and not falsy(raw_group):
+        raise raspisms_error(
+            invalid,
+            "id_phone, id_phone_group : "
+            "You must specify at most one of id_phone or id_phone_group, not both.",
+        )
+    id_phone = _id_among(raw_phone, phones)
+    if id_phone == 0:
+        raise raspisms_error(
+            invalid, "id_phone : You must specify an id_phone number among thoses of user phones."
+        )
+    id_group = _id_among(raw_group, groups)
+    if id_group == 0:
+        raise raspisms_error(
+            invalid,
+            "id_phone_group : You must specify an id_phone_group number among thoses of user phone groups.",
+        )
+    tag = params.get("tag")
+    if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TAG):
+        raise raspisms_error(invalid, f" : tag must be a string of at most {MAX_TAG} characters.")
+    return ScheduledRequest(
+        text=text,
+        at=at,
+        numbers=destinations(text, numbers, templating=templating),
+        id_phone=id_phone,
+        id_phone_group=id_group,
+        flash=_bool(params.get("flash")),
+        tag=tag,
+    )
+
+
+def destinations(
+    text: str, numbers: Sequence[tuple[str, str]], *, templating: bool, status: int = 400
+) -> list[NewNumber]:
+    """``(E.164 number, JSON data)`` pairs → the rows to store: duplicates dropped (the first stays),
+    the text rendered per number, blank texts skipped; a template error is an ApiError."""
+    out: list[NewNumber] = []
+    seen: set[str] = set()
+    for number, data in numbers:
+        if number in seen:
+            continue
+        seen.add(number)
+        rendered = text
+        if templating:
+            try:
+                rendered = render(text, json.loads(data), {"number": number})
+            except TemplateFailure as exc:
+                raise raspisms_error(
+                    Code.INVALID_PARAMETER, f"text : template error for {number}: {exc}", status=status
+                ) from None
+        skipped = SKIPPED_EMPTY if not rendered.strip(_PHP_TRIM) else None
+        out.append(NewNumber(number, data, None if rendered == text else rendered, skipped))
+    return out
+
+
+def _number_items(value: Any) -> list[tuple[Any, str | None]]:
+    """``numbers`` as scalar, ``numbers[]``, ``numbers[i]``, ``numbers[i][number]`` +
+    ``numbers[i][data]`` (a JSON string), or a JSON list of strings or ``{number, data}`` objects."""
+    out: list[tuple[Any, str | None]] = []
+    for item in values_of(value):
+        if isinstance(item, dict):
+            data = item.get("data", "[]")
+            if isinstance(data, dict | list) and not isinstance(value, dict):
+                data = json.dumps(data, ensure_ascii=False)  # a JSON body may send the data as an object
+            out.append((item.get("number"), data if isinstance(data, str) else None))
+        else:
+            out.append((item if isinstance(item, str) else None, "[]"))
+    return out
+
+
+def _csv_numbers(upload: Any) -> list[tuple[Any, str | None]]:
+    """``numbers_csv`` (RaspiSMS's ``Scheduled::parse_csv_numbers_file``): a header line, then one
+    number per line in the first column, the other columns its data (keys without non-word
+    characters, empty values left out). Unlike ``numbers``, an invalid number refuses the request."""
+    if not isinstance(upload, Upload):
+        return []
+    invalid = Code.INVALID_PARAMETER
+    try:
+        lines = list(csv.reader(io.StringIO(upload.content.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise raspisms_error(invalid, f"csv : {exc}") from None
+    out: list[tuple[Any, str | None]] = []
+    head: list[str] | None = None
+    for line_nb, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        if head is None:
+            head = line
+            continue
+        cells = (line + [""] * len(head))[: len(head)]
+        number = parse_phone(cells[0])
+        if number is None:
+            raise raspisms_error(
+                invalid, f"csv : Erreur à la ligne {line_nb} colonne 1, numéro de téléphone invalide."
+            )
+        pairs = zip(head[1:], cells[1:], strict=True)
+        data = {re.sub(r"\W", "", key): value for key, value in pairs if value != ""}
+        out.append((number, json.dumps(data, ensure_ascii=False) if data else "[]"))
+    if not out:
+        raise raspisms_error(invalid, "csv : no valid number in csv file.")
+    return out
+
+
+def _is_json(data: str) -> bool:
+    """RaspiSMS's ``null !== json_decode($data)``."""
+    try:
+        return json.loads(data) is not None
+    except ValueError:
+        return False
+
+
+def _is_date(text: str) -> bool:
+    try:
+        parse_date(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _bool(value: Any) -> bool:
+    """RaspiSMS casts with PHP's ``(bool)``; here "false", "no" and "off" are false as well."""
+    if isinstance(value, str) and value.strip().lower() in _FALSE_WORDS:
+        return False
+    return not falsy(value)
+
+
+def _id_among(value: Any, known: Collection[int]) -> int | None:
+    """None when empty (PHP ``empty()``: any phone); the id when it is one of ``known``; 0 otherwise."""
+    if falsy(value):
+        return None
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value if value in known else 0
+    if isinstance(value, str) and value.strip().isdecimal():
+        number = int(value.strip())
+        return number if number in known else 0
+    return 0
