@@ -26,7 +26,8 @@ Routes (a trailing ``/`` is optional everywhere):
     POST   /api/phones/{id}/disable        [reason]: stop sending with it (kept across restarts) · 404
     POST   /api/phones/{id}/enable         undo a disable (by the API or the reliability check) · 404
     POST   /api/daemon/attach              {"device": path|null} → {"device", "phones": [ids]}
-    GET    /healthz                        no key: {"status": "ok", "phones": {…counts}, "backlog": n}
+    GET    /healthz                        no key: {"status": "ok", "phones": {…counts}, "backlog": n};
+                                           503 {"status": "degraded", "reason": …} on storage trouble
     GET    /metrics                        no key: Prometheus text
 """
 
@@ -45,6 +46,7 @@ from ..clock import Clock, SystemClock
 from ..config import Config, UnixListen, parse_listen
 from ..phones.supervisor import PhoneStatus
 from ..store.db import Database
+from ..store.faults import StorageFault
 from .envelope import ApiError, Code, error_response
 from .metrics import Sample
 
@@ -112,6 +114,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                 413, Code.INVALID_PARAMETER, f"request body too large (max {MAX_BODY} bytes)"
             )
         return error_response(exc.status, Code.INVALID_PARAMETER, exc.reason)
+    except StorageFault as exc:
+        # Disk full, file deleted …: nothing was accepted; the client may try again later.
+        return error_response(503, Code.INTERNAL_ERROR, f"the daemon cannot store anything now: {exc}")
     except asyncio.CancelledError:
         raise
     except Exception:

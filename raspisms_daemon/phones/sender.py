@@ -136,7 +136,8 @@ class Sender:
             self._wake.clear()
             started = self.ctx.now()
             try:
-                await self.ctx.db.health.wait_writable()  # storage trouble: nothing is claimed meanwhile
+                if not await self._writable():
+                    return
                 await self.process_due(now=started)
             except asyncio.CancelledError:
                 raise
@@ -147,6 +148,19 @@ class Sender:
                 return
             delay = await self._next_due_in(started)
             await sleep_or_until(self.ctx.clock, delay, self._wake)
+
+    async def _writable(self) -> bool:
+        """Storage trouble: claim nothing until a write works again. False: stopping meanwhile."""
+        health = self.ctx.db.health
+        while health.degraded and not self._stopping:
+            self._wake.clear()
+            waiters = {asyncio.ensure_future(w) for w in (health.wait_writable(), self._wake.wait())}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        return not self._stopping
 
     async def _next_due_in(self, since: float) -> float:
         """Until the next SMS that was not due yet when the last pass started (one that fell due during
@@ -306,7 +320,8 @@ class Sender:
                     raise  # the row stays 'sending': the next start records it as unknown, never re-sent
                 # The SMS has left (or not) whatever the disk says: keep the outcome until it can be written.
                 log.warning("cannot record the SMS yet (%s); retrying later", fault, extra=extra)
-                await self.ctx.db.health.wait_writable()
+                if not await self._writable():
+                    raise  # stopping: the row stays 'sending' and the next start records it as unknown
         self.ctx.wake_dispatcher()
         if sent:
             self.ctx.count("sent_total")

@@ -148,6 +148,10 @@ class Database:
         if self._read_only:
             raise StoreError("no transaction on the read-only view of the database (write through Database)")
         async with self._lock, self._classified():
+            stuck = self.health.fault
+            if stuck is not None and not stuck.transient:
+                # Corrupt, deleted, replaced …: nothing more is written to this file.
+                raise StorageFault(stuck.kind, stuck.path, stuck.detail, pid=stuck.pid)
             self.check_file()
             try:
                 if not durable:

@@ -55,8 +55,8 @@ class StorageHealth:
         fault = classify(exc, self.path)
         if fault is None:
             return False
-        if self.fault is not None and (self.fault.fatal or self.fault.kind is fault.kind):
-            return True  # known already (and a fatal fault is never replaced)
+        if self.fault is not None and (not self.fault.transient or self.fault.kind is fault.kind):
+            return True  # known already; one that does not fix itself is never replaced
         self.fault = fault
         self._writable.clear()
         log.error("storage degraded: %s", fault)
