@@ -12,7 +12,8 @@ Before anything else the daemon locks the database (``<database>.lock``, :mod:`.
 daemon on the same file stops there, before touching a lease. Storage trouble (docs/design.md §4):
 a transient fault makes the daemon *degraded* (:mod:`.store.health`) and a probe every few seconds
 ends it; a fatal one stops the daemon with :data:`exit_code` 78; a database file deleted under it is
-written back from the still-open file and the daemon stops with 75 so that systemd restarts it on it.
+written back from the still-open file and the daemon stops with 75 so that systemd restarts it on it
+(:mod:`.store.watch`).
 SIGHUP (:meth:`Daemon.request_reload`) reloads the configuration (:mod:`.reload`).
 
 :class:`Daemon` implements the API server's ``DaemonControl``.
@@ -34,7 +35,7 @@ import aiohttp
 
 from .api.metrics import Sample
 from .clock import Clock, SystemClock
-from .config import EX_CONFIG, Config, PhoneConfig, UnixListen, load_config, parse_listen
+from .config import Config, PhoneConfig, UnixListen, load_config, parse_listen
 from .errors import ConfigError, LinkError, ModemError, StoreError
 from .gsm.modem import ModemBackend
 from .gsm.policy import RefusedPins
@@ -49,9 +50,10 @@ from .phones.supervisor import PhoneState, PhoneStatus, PhoneSupervisor
 from .reload import plan_reload
 from .store import phones as phone_store
 from .store.db import Database, open_database
-from .store.faults import FaultKind, StorageFault
+from .store.faults import StorageFault
 from .store.lock import DatabaseLock
 from .store.outbox import release_stale_leases
+from .store.watch import CHECK_INTERVAL, EX_TEMPFAIL, StorageWatch
 from .store.webhooks import sync_config_webhooks
 from .systemd import Notifier
 from .webhooks.dispatcher import Dispatcher
@@ -67,9 +69,6 @@ READY_WAIT = 30.0  # READY=1 at the latest this long after start, even if a mode
 PROBE_TIMEOUT = 15.0  # opening and identifying a candidate device for an IMEI/ICCID-matched phone
 SENDER_GRACE = 20.0  # at shutdown, how long the SMS in hand may take to finish
 STATUS_INTERVAL = 10.0
-STORAGE_CHECK_INTERVAL = 2.0  # the database file's identity, and a probe commit while degraded
-DISK_FULL_MARGIN = 1024 * 1024  # after "disk full", this much must be free again before writes resume
-EX_TEMPFAIL = 75  # sysexits.h: stopped to be restarted (a deleted database was written back)
 
 
 def make_backend(phone: PhoneConfig, clock: Clock, *, refused_pins: RefusedPins) -> ModemBackend:
@@ -134,7 +133,6 @@ class Daemon:
         self.lock = DatabaseLock(config.daemon.database)
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
-        self._storage_event = asyncio.Event()  # the storage state changed: the storage loop looks now
         self._probe_lock = asyncio.Lock()  # one device probed at a time
 
     # --- DaemonControl -------------------------------------------------------------------------------
@@ -310,6 +308,9 @@ class Daemon:
                 return
             self.db = db
             db.health.subscribe(self._storage_changed)
+            watch = StorageWatch(
+                db, self.clock, on_recovered=self._storage_recovered, on_stop=self._stop_with
+            )
             self.ctx = ctx = PhoneContext(
                 db=db,
                 sink=EventSink(cfg.daemon.api_key, self.clock),
@@ -354,7 +355,7 @@ class Daemon:
                     ),
                     tg.create_task(housekeeping_loop(ctx), name="housekeeping"),
                     tg.create_task(self.notifier.watchdog_loop(), name="watchdog"),
-                    tg.create_task(self._storage_loop(), name="storage"),
+                    tg.create_task(watch.run(), name="storage"),
                 ]
                 for pid, sup in self.supervisors.items():
                     tasks.append(tg.create_task(sup.run(), name=f"phone-{pid}"))
@@ -435,7 +436,7 @@ class Daemon:
                     # READY, so that systemd's start timeout does not kill a daemon waiting for its disk;
                     # the modems' messages wait on their SIMs meanwhile.
                     status = f"DEGRADED: {fault}; waiting for the disk before starting"
-                    log.error("%s (trying again every %.0f s)", status, STORAGE_CHECK_INTERVAL)
+                    log.error("%s (trying again every %.0f s)", status, CHECK_INTERVAL)
                     self.notifier.ready(status)
                     said = True
             except BaseException:
@@ -443,101 +444,25 @@ class Daemon:
                     await db.close()
                 raise
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), STORAGE_CHECK_INTERVAL)
+                await asyncio.wait_for(self._stop.wait(), CHECK_INTERVAL)
             if self._stop.is_set():
                 return None
 
     # --- storage trouble -------------------------------------------------------------------------------
 
     def _storage_changed(self, fault: StorageFault | None) -> None:
-        self._storage_event.set()
         self.notifier.status(self.status_line())
-        if fault is not None and fault.fatal:
-            log.error(
-                "cannot go on: %s; stopping (exit %d: only a person can fix this, systemd will not "
-                "restart the daemon)",
-                fault,
-                EX_CONFIG,
-            )
-            self.exit_code = EX_CONFIG
-            self.request_stop()
 
-    async def _storage_loop(self) -> None:
-        """Watch the database file (deleted, replaced) and, while degraded, probe until a write works."""
-        db = self.db
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._storage_event.wait(), STORAGE_CHECK_INTERVAL)
-            self._storage_event.clear()
-            try:
-                db.check_file()
-            except StorageFault as moved:
-                db.health.report(moved)
-            fault = db.health.fault
-            if fault is None:
-                continue
-            if fault.kind is FaultKind.DELETED:
-                if await self._restore_deleted():
-                    return  # stopping; the path now holds the copy, not the file we have open
-            elif fault.kind is FaultKind.REPLACED:
-                await self._keep_orphan()
-                return
-            elif fault.transient:
-                await self._probe(fault)
+    def _stop_with(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+        self.request_stop()
 
-    async def _probe(self, fault: StorageFault) -> None:
-        db = self.db
-        if fault.kind is FaultKind.FULL:
-            try:
-                st = os.statvfs(db.path.parent)
-            except OSError:
-                return
-            if st.f_bavail * st.f_frsize < DISK_FULL_MARGIN:
-                return
-        try:
-            await db.probe()
-        except (StorageFault, StoreError):
-            return
-        db.health.recovered()
+    async def _storage_recovered(self) -> None:
+        """Writes work again: what waited on the SIMs is taken in, sending and deliveries go on."""
         for sup in list(self.supervisors.values()):
             await sup.retake_held()
         self.wake_sender()
         self.wake_dispatcher()
-
-    async def _restore_deleted(self) -> bool:
-        """The file was deleted while open: we still have it. Write it back and restart on it.
-        False: not possible yet (tried again at the next check)."""
-        db = self.db
-        try:
-            await db.backup_to(db.path)
-        except FileExistsError:
-            log.error("database %s was deleted, and another file took its place meanwhile", db.path)
-            self.exit_code = EX_CONFIG
-        except (OSError, StoreError, StorageFault) as exc:
-            log.error("database %s was deleted while in use; cannot write it back (yet): %s", db.path, exc)
-            return False
-        else:
-            log.error(
-                "database %s was deleted while in use: written back from the open file (nothing lost); "
-                "stopping with exit %d to start again on it",
-                db.path,
-                EX_TEMPFAIL,
-            )
-            self.exit_code = EX_TEMPFAIL
-        self.request_stop()
-        return True
-
-    async def _keep_orphan(self) -> None:
-        """Another file was put at the database's path: keep what ours held beside it, then stop (78)."""
-        db = self.db
-        orphan = db.path.with_name(f"{db.path.name}.orphaned-{int(self.clock.time())}")
-        try:
-            await db.backup_to(orphan)
-            log.error("database %s was replaced while in use; what it held is saved as %s", db.path, orphan)
-        except (OSError, StoreError, StorageFault) as exc:
-            log.error("database %s was replaced while in use; cannot save what it held: %s", db.path, exc)
-        self.exit_code = EX_CONFIG
-        self.request_stop()
 
     # --- reload ------------------------------------------------------------------------------------------
 
