@@ -8,6 +8,14 @@ API → ``READY=1``. Shutdown (:meth:`Daemon.request_stop`, SIGTERM/SIGINT): ``S
 taking requests, the sender finishes the SMS in hand, then every task is cancelled (transactions in
 flight commit or roll back as a whole; undelivered webhooks stay in the outbox for the next start).
 
+Before anything else the daemon locks the database (``<database>.lock``, :mod:`.store.lock`): a second
+daemon on the same file stops there, before touching a lease. Storage trouble (docs/design.md §4):
+a transient fault makes the daemon *degraded* (:mod:`.store.health`) and a probe every few seconds
+ends it; a fatal one stops the daemon with :data:`exit_code` 78; a database file deleted under it is
+written back from the still-open file and the daemon stops with 75 so that systemd restarts it on it
+(:mod:`.store.watch`).
+SIGHUP (:meth:`Daemon.request_reload`) reloads the configuration (:mod:`.reload`).
+
 :class:`Daemon` implements the API server's ``DaemonControl``.
 """
 
@@ -27,27 +35,32 @@ import aiohttp
 
 from .api.metrics import Sample
 from .clock import Clock, SystemClock
-from .config import Config, PhoneConfig, UnixListen, parse_listen
-from .errors import LinkError, ModemError
+from .config import Config, PhoneConfig, UnixListen, load_config, parse_listen
+from .errors import ConfigError, LinkError, ModemError, StoreError
 from .gsm.modem import ModemBackend
 from .gsm.policy import RefusedPins
-from .logs import register_secret
+from .logs import register_secret, set_log_level
+from .noise import MODEM_GARBAGE
 from .phones.calls import close_dangling_calls
 from .phones.context import PhoneContext
 from .phones.jobs import housekeeping_loop
 from .phones.reliability_job import reliability_loop
 from .phones.sender import Sender, recover_interrupted_sends
 from .phones.supervisor import PhoneState, PhoneStatus, PhoneSupervisor
+from .reload import plan_reload
 from .store import phones as phone_store
 from .store.db import Database, open_database
+from .store.faults import StorageFault
+from .store.lock import DatabaseLock
 from .store.outbox import release_stale_leases
+from .store.watch import CHECK_INTERVAL, EX_TEMPFAIL, StorageWatch
 from .store.webhooks import sync_config_webhooks
 from .systemd import Notifier
 from .webhooks.dispatcher import Dispatcher
 from .webhooks.emit import EventSink
 from .webhooks.results import AttemptResult
 
-__all__ = ["BackendFactory", "Daemon", "make_backend"]
+__all__ = ["EX_TEMPFAIL", "BackendFactory", "Daemon", "make_backend"]
 
 log = logging.getLogger("raspisms_daemon")
 
@@ -116,7 +129,10 @@ class Daemon:
         self.ctx: PhoneContext | None = None
         self.api_url: str | None = None
         self.ready = asyncio.Event()
+        self.exit_code = 0  # what the process should exit with once run() returns
+        self.lock = DatabaseLock(config.daemon.database)
         self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
         self._probe_lock = asyncio.Lock()  # one device probed at a time
 
     # --- DaemonControl -------------------------------------------------------------------------------
@@ -249,48 +265,61 @@ class Daemon:
             Sample("deliveries_total", attempts.get(result, 0), (("result", result.value),))
             for result in AttemptResult
         ]
+        degraded = hasattr(self, "db") and self.db.health.degraded
+        out.append(Sample("storage_degraded", int(degraded), help="1 while the database cannot take writes"))
+        for pid, sup in sorted(self.supervisors.items()):
+            labels = (("phone", str(pid)),)
+            garbage = MODEM_GARBAGE[pid]
+            out.append(Sample("modem_garbage_lines_total", garbage, labels, help="garbage lines from modems"))
+            held = sup.held
+            out.append(Sample("held_messages", held, labels, help="messages kept on the SIM while degraded"))
         return out
+
+    def storage_status(self) -> str | None:
+        """Why the store is degraded (None: it is not)."""
+        return self.db.health.reason if hasattr(self, "db") else None
 
     # --- life cycle ----------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
         self._stop.set()
 
+    def request_reload(self) -> None:
+        """SIGHUP: reload the configuration once ready (a signal before that waits for it)."""
+        self._reload.set()
+
     def status_line(self) -> str:
         phones = ", ".join(f"{pid}:{s.status().state}" for pid, s in sorted(self.supervisors.items()))
         backlog = self.dispatcher.backlog() if self.dispatcher is not None else 0
-        return f"phones {phones or 'none'}; webhook backlog {backlog}"
+        line = f"phones {phones or 'none'}; webhook backlog {backlog}"
+        degraded = self.storage_status()
+        if degraded is not None:
+            held = sum(s.held for s in self.supervisors.values())
+            line = f"DEGRADED: {degraded}; {held} message(s) kept on the SIM; sending paused; {line}"
+        return line
 
     async def run(self) -> None:
-        """Run until :meth:`request_stop`; raises what made a part fail (the process then exits non-zero)."""
+        """Run until :meth:`request_stop`; raises what made a part fail (the process then exits non-zero)
+        and :class:`StorageFault` when the database cannot be used (exit 78). :attr:`exit_code` says
+        how a stop the daemon decided itself should end."""
         cfg = self.config
-        api_key = cfg.daemon.api_key
-        self.db = db = await open_database(cfg.daemon.database)
+        # First of all: one daemon per database (nothing touched before we own it).
+        self.lock.acquire()
         session: aiohttp.ClientSession | None = None
         runner: Any = None
+        db: Database | None = None
         try:
-            now = self.clock.time()
-            async with db.transaction() as conn:
-                await sync_config_webhooks(conn, cfg.webhooks, now=now)
-                # Deliveries claimed by a previous process that died (SIGKILL, power cut) would wait out
-                # their lease (minutes); one daemon owns this file, so they are due again now.
-                released = await release_stale_leases(conn, now=now)
-                if released:
-                    log.info("%d webhook deliveries interrupted by the last stop are due again", released)
-                for p in cfg.phones:
-                    await phone_store.upsert(
-                        conn,
-                        id=p.id,
-                        name=p.name,
-                        backend=p.backend,
-                        device=p.device,
-                        enabled=p.enabled,
-                        group=p.group,
-                        priority=p.priority,
-                    )
+            db = await self._open_store()
+            if db is None:
+                return
+            self.db = db
+            db.health.subscribe(self._storage_changed)
+            watch = StorageWatch(
+                db, self.clock, on_recovered=self._storage_recovered, on_stop=self._stop_with
+            )
             self.ctx = ctx = PhoneContext(
                 db=db,
-                sink=EventSink(api_key, self.clock),
+                sink=EventSink(cfg.daemon.api_key, self.clock),
                 clock=self.clock,
                 user_id=cfg.daemon.user_id,
                 sms_stop=cfg.sms_stop.enabled,
@@ -301,7 +330,9 @@ class Daemon:
                 wake_sender=self.wake_sender,
             )
             session = aiohttp.ClientSession()
-            self.dispatcher = Dispatcher(db, session, cfg.delivery, clock=self.clock, api_key=api_key)
+            self.dispatcher = Dispatcher(
+                db, session, cfg.delivery, clock=self.clock, api_key=cfg.daemon.api_key
+            )
             for p in cfg.phones:
                 self.supervisors[p.id] = PhoneSupervisor(
                     p,
@@ -328,10 +359,12 @@ class Daemon:
                 tasks: list[asyncio.Task[Any]] = [
                     tg.create_task(self.dispatcher.run(), name="dispatcher"),
                     tg.create_task(
-                        reliability_loop(ctx, cfg.reliability, self.supervisors), name="reliability"
+                        reliability_loop(ctx, lambda: self.config.reliability, self.supervisors),
+                        name="reliability",
                     ),
                     tg.create_task(housekeeping_loop(ctx), name="housekeeping"),
                     tg.create_task(self.notifier.watchdog_loop(), name="watchdog"),
+                    tg.create_task(watch.run(), name="storage"),
                 ]
                 for pid, sup in self.supervisors.items():
                     tasks.append(tg.create_task(sup.run(), name=f"phone-{pid}"))
@@ -342,11 +375,11 @@ class Daemon:
 
                     runner = await start_api(self, cfg.api.listen, clock=self.clock)
                     self.api_url = _api_url(cfg.api.listen, runner)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        asyncio.gather(*(s.first_attempt.wait() for s in self.supervisors.values())),
-                        READY_WAIT,
-                    )
+                firsts = [asyncio.ensure_future(s.first_attempt.wait()) for s in self.supervisors.values()]
+                if firsts:
+                    _, pending = await asyncio.wait(firsts, timeout=READY_WAIT)
+                    for waiter in pending:
+                        waiter.cancel()
                 self.notifier.ready(self.status_line())
                 self.ready.set()
                 log.info(
@@ -356,6 +389,7 @@ class Daemon:
                 )
                 tasks.append(tg.create_task(self._status_loop(), name="status"))
                 tasks.append(tg.create_task(self._place_unplaced(), name="place-phones"))
+                tasks.append(tg.create_task(self._reload_loop(), name="reload"))
                 await self._stop.wait()
 
                 log.info("stopping")
@@ -373,9 +407,125 @@ class Daemon:
                 await runner.cleanup()
             if session is not None:
                 await session.close()
-            await db.close()
+            if db is not None:
+                await db.close()
+            self.lock.release()
             self.notifier.close()
             log.info("stopped")
+
+    async def _open_store(self) -> Database | None:
+        """Open the database and bring the config's webhooks and phones into it. A transient storage
+        fault (disk full) is waited out here, degraded (None: stopped meanwhile); a fatal one is raised."""
+        cfg = self.config
+        said = False
+        while True:
+            db: Database | None = None
+            try:
+                db = await open_database(cfg.daemon.database)
+                now = self.clock.time()
+                async with db.transaction() as conn:
+                    await sync_config_webhooks(conn, cfg.webhooks, now=now)
+                    # Deliveries claimed by a previous process that died (SIGKILL, power cut) would wait
+                    # out their lease (minutes); one daemon owns this file (the lock), so they are due
+                    # again now.
+                    released = await release_stale_leases(conn, now=now)
+                    for p in cfg.phones:
+                        await phone_store.upsert(
+                            conn,
+                            id=p.id,
+                            name=p.name,
+                            backend=p.backend,
+                            device=p.device,
+                            enabled=p.enabled,
+                            group=p.group,
+                            priority=p.priority,
+                        )
+                if released:
+                    log.info("%d webhook deliveries interrupted by the last stop are due again", released)
+                return db
+            except StorageFault as fault:
+                if db is not None:
+                    await db.close()
+                if not fault.transient:
+                    raise
+                if not said:
+                    # READY, so that systemd's start timeout does not kill a daemon waiting for its disk;
+                    # the modems' messages wait on their SIMs meanwhile.
+                    status = f"DEGRADED: {fault}; waiting for the disk before starting"
+                    log.error("%s (trying again every %.0f s)", status, CHECK_INTERVAL)
+                    self.notifier.ready(status)
+                    said = True
+            except BaseException:
+                if db is not None:
+                    await db.close()
+                raise
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), CHECK_INTERVAL)
+            if self._stop.is_set():
+                return None
+
+    # --- storage trouble -------------------------------------------------------------------------------
+
+    def _storage_changed(self, fault: StorageFault | None) -> None:
+        self.notifier.status(self.status_line())
+
+    def _stop_with(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+        self.request_stop()
+
+    async def _storage_recovered(self) -> None:
+        """Writes work again: what waited on the SIMs is taken in, sending and deliveries go on."""
+        for sup in list(self.supervisors.values()):
+            await sup.retake_held()
+        self.wake_sender()
+        self.wake_dispatcher()
+
+    # --- reload ------------------------------------------------------------------------------------------
+
+    async def _reload_loop(self) -> None:
+        while True:
+            await self._reload.wait()
+            self._reload.clear()
+            await self.reload()
+
+    async def reload(self) -> bool:
+        """Read the config file again and apply what can change while running (:mod:`.reload`).
+        A config with errors is refused as a whole (each problem logged), the running one kept."""
+        path = self.config.path
+        self.notifier.reloading("reloading the configuration")
+        try:
+            if path is None:
+                log.error("reload: the configuration was not read from a file; nothing to reload")
+                return False
+            try:
+                new = load_config(path)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    log.error("reload refused, the running configuration stays: config error: %s", problem)
+                return False
+            plan = plan_reload(self.config, new)
+            try:
+                async with self.db.transaction() as conn:
+                    await sync_config_webhooks(conn, plan.config.webhooks, now=self.clock.time())
+            except (StoreError, StorageFault) as exc:
+                log.error("reload refused, the running configuration stays: %s", exc)
+                return False
+            set_log_level(plan.config.daemon.log_level)
+            for phone in plan.config.phones:
+                sup = self.supervisors.get(phone.id)
+                if sup is not None:
+                    sup.reconfigure(phone)
+            self.config = plan.config
+            for warning in new.warnings:
+                log.warning("config: %s", warning)
+            log.info("configuration reloaded from %s: %s", path, ", ".join(plan.applied) or "nothing changed")
+            for key in plan.needs_restart:
+                log.warning("reload: %s changed; it takes effect at the next restart", key)
+            self.wake_dispatcher()
+            self.wake_sender()
+            return True
+        finally:
+            self.notifier.ready(self.status_line())
 
     async def _status_loop(self) -> None:
         while True:

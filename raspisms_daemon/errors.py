@@ -12,16 +12,18 @@
     │   ├── ModemTimeout       no final result code in time (the command may have been carried out)
     │   └── ModemGone          the device vanished (unplugged) or the link closed
     ├── StoreError             the SQLite store refused an operation (bad id, wrong state)
+    ├── StorageFault           (store/faults.py) the database file cannot be used: disk full, corrupt,
+    │                          deleted, in use by another daemon … (transient → degraded, else exit 78)
     ├── DeliveryError          a webhook URL or delivery that cannot be accepted
     ├── SimulatorError         (simulator/modem.py) a request the virtual modem cannot carry out
     └── ControlError           (simulator/control.py) the simulator's control socket failed
 
-The last three live next to the code that raises them, as their use is local to it. Outside the tree,
-on purpose: ``api.envelope.ApiError`` (an HTTP answer, turned into a 4xx envelope by the API's
-middleware) and ``commands.send.ApiClientError`` (the CLI could not reach the daemon: exit 69).
-A refusal and a link failure call for different answers (a refusal is final for that command; after
-a link failure the modem may have done it, and the link is rebuilt), so they are two branches: code
-that treats both alike catches ``(ModemError, LinkError)``.
+StorageFault and the last three live next to the code that raises them, as their use is local to it.
+Outside the tree, on purpose: ``api.envelope.ApiError`` (an HTTP answer, turned into a 4xx envelope by
+the API's middleware) and ``commands.send.ApiClientError`` (the CLI could not reach the daemon: exit
+69). A refusal and a link failure call for different answers (a refusal is final for that command; after
+a link failure the modem may have done it, and the link is rebuilt), so they are two branches: code that
+treats both alike catches ``(ModemError, LinkError)``.
 
 Programming errors (a bad argument to a pure function) stay ``ValueError``/``RuntimeError``.
 

@@ -42,6 +42,7 @@ __all__ = [
     "journal_fields",
     "redact",
     "register_secret",
+    "set_log_level",
     "setup_logging",
     "stderr_is_journal",
 ]
@@ -295,10 +296,8 @@ def setup_logging(level: str = "info", *, journal: bool | None = None, stream: T
     installed (else stderr with ``<N>`` prefixes); False = plain text. ``stream`` (default stderr)
     only applies to plain text; passing one with ``journal=None`` means plain text.
     """
-    try:
-        levelno = LEVELS[level.lower()]
-    except KeyError:
-        raise ValueError(f"unknown log level {level!r} (expected one of {', '.join(LEVELS)})") from None
+    if level.lower() not in LEVELS:
+        raise ValueError(f"unknown log level {level!r} (expected one of {', '.join(LEVELS)})")
     under_journal = stderr_is_journal()
     if journal is None:
         journal = stream is None and under_journal and _journal_importable()
@@ -318,7 +317,16 @@ def setup_logging(level: str = "info", *, journal: bool | None = None, stream: T
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
-    root.setLevel(levelno)
+    set_log_level(level)
+
+
+def set_log_level(level: str) -> None:
+    """The root logger's level (``[daemon] log_level``; also what a reload changes)."""
+    try:
+        levelno = LEVELS[level.lower()]
+    except KeyError:
+        raise ValueError(f"unknown log level {level!r} (expected one of {', '.join(LEVELS)})") from None
+    logging.getLogger().setLevel(levelno)
     # aiohttp's access log repeats every local API call at INFO; keep it for debugging only.
     logging.getLogger("aiohttp.access").setLevel(max(levelno, logging.WARNING))
     # aiosqlite logs every statement with its parameters (message texts, numbers) at DEBUG: far too

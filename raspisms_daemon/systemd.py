@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 
 __all__ = ["Notifier"]
@@ -75,6 +76,14 @@ class Notifier:
 
     def status(self, text: str) -> None:
         self.notify(STATUS=text)
+
+    def reloading(self, status: str | None = None) -> None:
+        """``RELOADING=1`` with ``MONOTONIC_USEC`` (sd_notify(3): when the reload began); READY=1 ends it."""
+        began = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        fields = {"RELOADING": "1", "MONOTONIC_USEC": str(began)}
+        if status is not None:
+            fields["STATUS"] = status
+        self.notify(**fields)
 
     def stopping(self, status: str | None = None) -> None:
         fields = {"STOPPING": "1"}

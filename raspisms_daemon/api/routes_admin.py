@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -293,11 +294,20 @@ def _phone_counts(status: list[PhoneStatus]) -> dict[str, int]:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 ``{"status": "ok", …}``; 503 ``{"status": "degraded", "reason": …}`` while the database
+    cannot take writes (messages then wait on the SIMs, sending and deliveries are paused)."""
     control = request.app[CONTROL]
-    backlog = await store_outbox.backlog_count(control.db.reads.conn)
-    return web.json_response(
-        {"status": "ok", "phones": _phone_counts(control.phone_status()), "backlog": backlog}
-    )
+    body: dict[str, object] = {"status": "ok", "phones": _phone_counts(control.phone_status())}
+    try:
+        body["backlog"] = await store_outbox.backlog_count(control.db.reads.conn)
+    except (sqlite3.Error, OSError) as exc:
+        control.db.health.report(exc)
+        body["backlog"] = None
+    reason = control.db.health.reason
+    if reason is not None:
+        body.update(status="degraded", reason=reason)
+        return web.json_response(body, status=503)
+    return web.json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:

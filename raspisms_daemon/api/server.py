@@ -33,7 +33,8 @@ Routes (a trailing ``/`` is optional everywhere; RaspiSMS's also under ``/raspis
     POST   /api/phones/{id}/enable         undo a disable (by the API or the reliability check) · 404
     GET    /api/smsstop/ · POST: number · DELETE /api/smsstop/{number}/   the SMS STOP list
     POST   /api/daemon/attach              {"device": path|null} → {"device", "phones": [ids]}
-    GET    /healthz                        no key: {"status": "ok", "phones": {…counts}, "backlog": n}
+    GET    /healthz                        no key: {"status": "ok", "phones": {…counts}, "backlog": n};
+                                           503 {"status": "degraded", "reason": …} on storage trouble
     GET    /metrics                        no key: Prometheus text
 """
 
@@ -49,6 +50,7 @@ from aiohttp import web
 
 from ..clock import Clock, SystemClock
 from ..config import UnixListen, parse_listen
+from ..store.faults import StorageFault
 from .control import CLOCK, CONTROL, DaemonControl
 from .envelope import ApiError, Code, error_response, raspisms_error
 
@@ -88,6 +90,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                 413, Code.INVALID_PARAMETER, f"request body too large (max {MAX_BODY} bytes)"
             )
         return error_response(exc.status, Code.INVALID_PARAMETER, exc.reason)
+    except StorageFault as exc:
+        # Disk full, file deleted …: nothing was accepted; the client may try again later.
+        return error_response(503, Code.INTERNAL_ERROR, f"the daemon cannot store anything now: {exc}")
     except asyncio.CancelledError:
         raise
     except Exception:

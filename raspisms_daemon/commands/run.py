@@ -8,9 +8,10 @@ import logging
 import signal
 from typing import Any
 
-from ..config import Config, load_config_or_exit
+from ..config import EX_CONFIG, Config, load_config_or_exit
 from ..errors import RaspismsError
 from ..logs import setup_logging
+from ..store.faults import StorageFault, classify
 from ._common import add_config_argument
 
 __all__ = ["register", "run_daemon"]
@@ -22,8 +23,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run the daemon",
-        description="Run the daemon in the foreground until SIGTERM/SIGINT. Exits 78 (EX_CONFIG) when the "
-        "configuration is invalid, so systemd does not restart-loop on it.",
+        description="Run the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads the "
+        "configuration. Exits 78 (EX_CONFIG) when the configuration is invalid or the database cannot "
+        "be used as it is (corrupt, foreign, zero-length, missing, unreadable, in use by another daemon), "
+        "so systemd does not restart-loop on it; 75 after writing back a database file deleted while in "
+        "use (restart to go on).",
     )
     add_config_argument(parser)
     parser.set_defaults(func=run_command)
@@ -38,28 +42,37 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 async def run_daemon(config: Config) -> int:
-    """Run until SIGTERM/SIGINT; 0 after a clean stop, 1 when a part of the daemon failed."""
+    """Run until SIGTERM/SIGINT; the exit status: 0 after a clean stop, 78 when the database cannot be
+    used as it is, 75 after a deleted database was written back, 1 when a part of the daemon failed."""
     from ..daemon import Daemon
 
     daemon = Daemon(config)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, daemon.request_stop)
+    handlers = {signal.SIGTERM: daemon.request_stop, signal.SIGINT: daemon.request_stop}
+    # Before anything runs: SIGHUP's default action would end the process.
+    handlers[signal.SIGHUP] = daemon.request_reload
+    for sig, handler in handlers.items():
+        loop.add_signal_handler(sig, handler)
     try:
         await daemon.run()
     except Exception as exc:
+        faults: list[StorageFault] = []
         for error in _leaves(exc):
-            if isinstance(error, RaspismsError | OSError):
-                log.error(
-                    "cannot run: %s", error
-                )  # an expected failure (busy port, bad database): no traceback
+            fault = classify(error, config.daemon.database)
+            if fault is not None:
+                # The database file (corrupt, unreadable …): a clear line naming it, no traceback.
+                faults.append(fault)
+                log.error("cannot run: %s", fault)
+            elif isinstance(error, RaspismsError | OSError):
+                # An expected failure (busy port, bad database): a clear line, no traceback.
+                log.error("cannot run: %s", error)
             else:
                 log.error("the daemon failed", exc_info=error)
-        return 1
+        return EX_CONFIG if any(f.fatal for f in faults) else 1
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in handlers:
             loop.remove_signal_handler(sig)
-    return 0
+    return daemon.exit_code
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

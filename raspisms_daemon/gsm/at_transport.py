@@ -17,12 +17,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import serial
 
 from ..errors import ModemGone, ModemTimeout
+from ..noise import MODEM_GARBAGE, LineLimiter
 from .at_protocol import AtParser, ParserState, Prompt, Response, Urc, ends_on_info_line, redact, redact_bytes
 
 __all__ = ["INFO_LINE_GRACE", "AtTransport"]
@@ -51,6 +53,8 @@ class AtTransport:
         self._loop = asyncio.get_running_loop()
         self._parser = AtParser()
         self._on_urc = on_urc
+        self._phone_id = phone_id
+        self._garbage = LineLimiter()
         self._log = logging.LoggerAdapter(log, {"phone_id": phone_id})  # the journal's PHONE_ID
         self._lock = asyncio.Lock()  # one command in flight
         self._response: asyncio.Future[Response] | None = None
@@ -125,7 +129,13 @@ class AtTransport:
                 except Exception:
                     self._log.exception("URC handler failed on %r", event.line)
             else:
-                self._log.warning("garbage from modem (%s): %r", event.reason, event.data[:200])
+                # Rate-limited: a modem can spew garbage without end.
+                MODEM_GARBAGE[self._phone_id] += 1
+                verdict = self._garbage.hit(time.monotonic())
+                if verdict.suppressed:
+                    self._log.warning("garbage from modem: %d more line(s) not logged", verdict.suppressed)
+                if verdict.log:
+                    self._log.warning("garbage from modem (%s): %r", event.reason, event.data[:200])
 
     def _mark_lost(self, exc: Exception) -> None:
         if not self.lost.done():

@@ -52,7 +52,8 @@ async def housekeeping_loop(ctx: PhoneContext, interval: float = 60.0) -> None:
         try:
             await flush_expired_multiparts(ctx)
             await prune(ctx)
-        except Exception:
-            log.exception("housekeeping failed")
+        except Exception as exc:
+            if not ctx.db.health.report(exc):
+                log.exception("housekeeping failed")
         # How often to look is real time; what has expired is decided on ctx's clock.
         await asyncio.sleep(min(interval, max(1.0, ctx.multipart_timeout / 10)))

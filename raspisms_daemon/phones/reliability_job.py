@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..config import ReliabilityConfig
 from ..reliability import Alert, SentSample, evaluate
@@ -83,11 +83,13 @@ async def check_reliability(
 
 
 async def reliability_loop(
-    ctx: PhoneContext, config: ReliabilityConfig, phones: Mapping[int, PhoneSupervisor]
+    ctx: PhoneContext, config: Callable[[], ReliabilityConfig], phones: Mapping[int, PhoneSupervisor]
 ) -> None:
+    """``config()`` is read on every round: a reload's new rules apply from the next one."""
     while True:
-        await asyncio.sleep(config.interval)  # the cadence is real time; the windows use ctx's clock
+        await asyncio.sleep(config().interval)  # the cadence is real time; the windows use ctx's clock
         try:
-            await check_reliability(ctx, config, phones)
-        except Exception:
-            log.exception("reliability check failed")
+            await check_reliability(ctx, config(), phones)
+        except Exception as exc:
+            if not ctx.db.health.report(exc):
+                log.exception("reliability check failed")

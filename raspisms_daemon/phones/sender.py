@@ -43,6 +43,7 @@ from ..gsm.pdu import SubmitPart, encode_submit
 from ..store import scheduled as scheduled_store
 from ..store import sent as store
 from ..store import smsstop
+from ..store.faults import StorageFault
 from ..store.scheduled import Destination, Scheduled
 from ..webhooks import events
 from .context import PhoneContext
@@ -145,50 +146,72 @@ class Sender:
     async def run(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            started = self.ctx.now()
             try:
-                await self.process_due()
+                if not await self._writable():
+                    return
+                await self.process_due(now=started)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("sending failed; retrying at the next wake-up")
+            except Exception as exc:
+                if not self.ctx.db.health.report(exc):
+                    log.exception("sending failed; retrying at the next wake-up")
             if self._stopping:
                 return
-            delay = await self._next_due_in()
+            delay = await self._next_due_in(started)
             await sleep_or_until(self.ctx.clock, delay, self._wake)
 
-    async def _next_due_in(self) -> float:
-        """Until the next future SMS. Due ones waiting for a phone are not counted: a (re)connection
-        wakes the sender, and the poll interval bounds the wait anyway (no busy loop meanwhile)."""
-        now = self.ctx.now()
-        at = await scheduled_store.next_due_at(self.ctx.db.reads, after=now)
+    async def _writable(self) -> bool:
+        """Storage trouble: claim nothing until a write works again. False: stopping meanwhile."""
+        health = self.ctx.db.health
+        while health.degraded and not self._stopping:
+            self._wake.clear()
+            waiters = {asyncio.ensure_future(w) for w in (health.wait_writable(), self._wake.wait())}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        return not self._stopping
+
+    async def _next_due_in(self, since: float) -> float:
+        """Until the next SMS that was not due yet when the last pass started (one that fell due during
+        that pass: at once). Due ones waiting for a phone are not counted: a (re)connection wakes the
+        sender, and the poll interval bounds the wait anyway (no busy loop meanwhile)."""
+        at = await scheduled_store.next_due_at(self.ctx.db.reads, after=since)
         if at is None:
             return self.poll_interval
-        return max(0.05, min(self.poll_interval, at - now))
+        return max(0.05, min(self.poll_interval, at - self.ctx.now()))
 
-    async def process_due(self) -> int:
-        """Send every due destination that has a usable phone; returns how many were handled."""
+    async def process_due(self, now: float | None = None) -> int:
+        """Send every destination due at ``now`` (default: the clock's now) that has a usable phone,
+        page after page; returns how many were handled."""
+        now = self.ctx.now() if now is None else now
         handled = 0
-        for sch in await scheduled_store.due(self.ctx.db.reads, now=self.ctx.now(), limit=BATCH):
-            numbers = await scheduled_store.unsent_numbers(self.ctx.db.reads, sch.id)
-            if not numbers:
-                async with self.ctx.db.transaction() as conn:
-                    await scheduled_store.finish(conn, sch.id)
-                continue
-            for dest in numbers:
-                if self._stopping:
-                    return handled
-                if await self._on_stop_list(sch, dest):
-                    await self._skip(sch, dest, smsstop.SKIPPED_STOP)
-                    handled += 1
+        after: tuple[float, int] | None = None
+        while page := await scheduled_store.due(self.ctx.db.reads, now=now, limit=BATCH, after=after):
+            after = (page[-1].at, page[-1].id)
+            for sch in page:
+                numbers = await scheduled_store.unsent_numbers(self.ctx.db.reads, sch.id)
+                if not numbers:
+                    async with self.ctx.db.transaction() as conn:
+                        await scheduled_store.finish(conn, sch.id)
                     continue
-                choice = self._choose(sch, dest)
-                if choice is None:
-                    break  # no usable phone now; a (re)connection wakes us
-                if isinstance(choice, str):
-                    await self._record_failed(sch, dest, sch.id_phone, choice)
-                else:
-                    await self._send_one(sch, dest, choice)
-                handled += 1
+                for dest in numbers:
+                    if self._stopping:
+                        return handled
+                    if await self._on_stop_list(sch, dest):
+                        await self._skip(sch, dest, smsstop.SKIPPED_STOP)
+                        handled += 1
+                        continue
+                    choice = self._choose(sch, dest)
+                    if choice is None:
+                        break  # no usable phone now; a (re)connection wakes us
+                    if isinstance(choice, str):
+                        await self._record_failed(sch, dest, sch.id_phone, choice)
+                    else:
+                        await self._send_one(sch, dest, choice)
+                    handled += 1
         return handled
 
     async def _on_stop_list(self, sch: Scheduled, dest: Destination) -> bool:
@@ -262,6 +285,8 @@ class Sender:
     ) -> None:
         now = self.ctx.now()
         async with self.ctx.db.transaction() as conn:
+            if not await scheduled_store.is_pending(conn, sch.id):
+                return  # cancelled meanwhile
             sended_id = await store.insert_sending(conn, sch, dest, id_phone, at=now, failed=reason)
             await _emit_send_sms(self.ctx, conn, sended_id, "failed")
             await scheduled_store.finish(conn, sch.id)
@@ -293,6 +318,12 @@ class Sender:
         phone_id = sup.phone.id
         started = self.ctx.now()
         async with self.ctx.db.transaction() as conn:
+            sch_extra = {"scheduled_id": sch.id}
+            # The claim: checked and taken in one transaction, so a cancel committed before it wins,
+            # and one after it is refused (it finds this sending row).
+            if not await scheduled_store.is_pending(conn, sch.id):
+                log.info("SMS to %s cancelled before it was sent", dest.number, extra=sch_extra)
+                return
             sended_id = await store.insert_sending(conn, sch, dest, phone_id, at=started)
         extra = {"phone_id": phone_id, "sms_id": sended_id}
         attempts = 1  # tries of this SMS: 1 + the retries after transient errors
@@ -327,19 +358,31 @@ class Sender:
                 break
         sent = len(mrs) == len(parts)
         now = self.ctx.now()
-        async with self.ctx.db.transaction() as conn:
-            if sent:
-                await store.mark_sent(conn, sended_id, attempts=attempts, id_phone=phone_id, mrs=mrs, at=now)
-                await _emit_send_sms(self.ctx, conn, sended_id, "unknown")
-                await self._apply_early_reports(conn, phone_id, mrs, started)
-            elif may_have_left:
-                await store.mark_unknown(conn, sended_id, attempts=attempts, error=failure)
-                await _emit_send_sms(self.ctx, conn, sended_id, "unknown")
-            else:
-                assert failure is not None
-                await store.mark_failed(conn, sended_id, attempts=attempts, error=failure, at=now)
-                await _emit_send_sms(self.ctx, conn, sended_id, "failed")
-            await scheduled_store.finish(conn, sch.id)
+        while True:
+            try:
+                async with self.ctx.db.transaction() as conn:
+                    if sent:
+                        await store.mark_sent(
+                            conn, sended_id, attempts=attempts, id_phone=phone_id, mrs=mrs, at=now
+                        )
+                        await _emit_send_sms(self.ctx, conn, sended_id, "unknown")
+                        await self._apply_early_reports(conn, phone_id, mrs, started)
+                    elif may_have_left:
+                        await store.mark_unknown(conn, sended_id, attempts=attempts, error=failure)
+                        await _emit_send_sms(self.ctx, conn, sended_id, "unknown")
+                    else:
+                        assert failure is not None
+                        await store.mark_failed(conn, sended_id, attempts=attempts, error=failure, at=now)
+                        await _emit_send_sms(self.ctx, conn, sended_id, "failed")
+                    await scheduled_store.finish(conn, sch.id)
+                break
+            except StorageFault as fault:
+                if not fault.transient:
+                    raise  # the row stays 'sending': the next start records it as unknown, never re-sent
+                # The SMS has left (or not) whatever the disk says: keep the outcome until it can be written.
+                log.warning("cannot record the SMS yet (%s); retrying later", fault, extra=extra)
+                if not await self._writable():
+                    raise  # stopping: the row stays 'sending' and the next start records it as unknown
         self.ctx.wake_dispatcher()
         if sent:
             self.ctx.count("sent_total")

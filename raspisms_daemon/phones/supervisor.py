@@ -2,6 +2,11 @@
 and deletes a stored message from the SIM only after that commit.
 
 The backend reconnects by itself; the supervisor only restarts it when ``start`` itself fails.
+
+While the store is degraded (disk full, the file deleted: :mod:`raspisms_daemon.store.health`) a
+message is neither taken in nor deleted: it is *held* (it stays on the SIM) and taken in by
+:meth:`PhoneSupervisor.retake_held` once a write works again; the file is checked again right before
+every delete from the SIM.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from ..gsm.modem import (
     UndecodableSms,
 )
 from ..gsm.pdu import SubmitPart
+from ..reload import RELOADABLE_PHONE_KEYS
 from ..store import phones as phone_store
+from ..store.faults import StorageFault
 from . import intake
 from .calls import CallTracker
 from .context import MODEM_TIMEOUT, PhoneContext
@@ -111,6 +118,14 @@ class PhoneSupervisor:
         self._send_lock = asyncio.Lock()
         self._next_send_at = 0.0
         self._extra = {"phone_id": phone.id}
+        # Messages kept on the SIM while the store was degraded, in arrival order; one take-in at a time.
+        self._held: list[SmsReceived | ReportReceived | UndecodableSms] = []
+        self._intake_lock = asyncio.Lock()
+
+    @property
+    def held(self) -> int:
+        """Messages waiting on the SIM (or in memory, for one handed over directly) for the store."""
+        return len(self._held)
 
     # --- state seen by the sender, the API and the status line -------------------------------------
 
@@ -223,6 +238,12 @@ class PhoneSupervisor:
         await self._connected()
         return True
 
+    def reconfigure(self, phone: PhoneConfig) -> None:
+        """A reload: the keys read at each use (:data:`raspisms_daemon.reload.RELOADABLE_PHONE_KEYS`)
+        take ``phone``'s values; the rest (device, backend …) stays as the running backend has it."""
+        self.phone = replace(self.phone, **{key: getattr(phone, key) for key in RELOADABLE_PHONE_KEYS})
+        self.calls.phone = self.phone
+
     def retarget(self, device: str) -> None:
         """The phone was found on ``device`` (matched by IMEI/ICCID): use it from the next start on."""
         if device != self.phone.device:
@@ -276,8 +297,9 @@ class PhoneSupervisor:
                     registration=st.registration,
                     last_seen=st.last_seen,
                 )
-        except Exception:
-            log.exception("cannot record the phone status", extra=self._extra)
+        except Exception as exc:
+            if not self.ctx.db.health.report(exc):
+                log.exception("cannot record the phone status", extra=self._extra)
 
     # --- sending (used by the Sender) --------------------------------------------------------------
 
@@ -300,13 +322,42 @@ class PhoneSupervisor:
     # --- events --------------------------------------------------------------------------------------
 
     async def handle(self, ev: ModemEvent) -> None:
-        """Take one event in; a message whose transaction fails is retried (TAKE_IN_RETRIES)."""
+        """Take one event in; a message whose transaction fails is retried (TAKE_IN_RETRIES), or held
+        while the store is degraded."""
         self.last_seen = self.ctx.now()
         if not isinstance(ev, SmsReceived | ReportReceived | UndecodableSms):
             await self._handle_once(ev)  # not retried: a call rings again, signal and link state recur
             return
+        async with self._intake_lock:
+            await self._take_in(ev)
+
+    async def retake_held(self) -> int:
+        """The store works again: take in (and then delete) what was held; returns how many are left."""
+        async with self._intake_lock:
+            held, self._held = self._held, []
+            if held:
+                log.info("taking in %d message(s) kept on the SIM meanwhile", len(held), extra=self._extra)
+            for ev in held:
+                await self._take_in(ev)
+            return len(self._held)
+
+    def _hold(self, ev: SmsReceived | ReportReceived | UndecodableSms) -> None:
+        self._held.append(ev)
+        where = "on the SIM" if ev.index is not None else f"in memory only (no SIM copy), PDU {ev.pdu}"
+        log.warning(
+            "store degraded (%s): %s kept %s until it works again",
+            self.ctx.db.health.reason,
+            type(ev).__name__,
+            where,
+            extra=self._extra,
+        )
+
+    async def _take_in(self, ev: SmsReceived | ReportReceived | UndecodableSms) -> None:
         for delay in (*self.take_in_retries, None):
-            if await self._handle_once(ev):
+            if not self.ctx.db.health.degraded and await self._handle_once(ev):
+                return
+            if self.ctx.db.health.degraded:
+                self._hold(ev)  # the store's trouble, not the message's: never given up
                 return
             if delay is not None:
                 log.warning("retrying in %.1f s", delay, extra=self._extra)
@@ -350,15 +401,24 @@ class PhoneSupervisor:
                 await self._connected()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             # Nothing was committed and nothing deleted: the message is still on the SIM.
-            log.exception("could not take in %s", type(ev).__name__, extra=self._extra)
+            if not self.ctx.db.health.report(exc):
+                log.exception("could not take in %s", type(ev).__name__, extra=self._extra)
             return False
         return True
 
     async def _delete(self, ev: SmsReceived | UndecodableSms | ReportReceived) -> None:
         """Only ever called after the commit that took the message in."""
         if ev.index is None:
+            return
+        try:
+            # Committed, but into the file at our path? (Deleted or replaced meanwhile: no.)
+            self.ctx.db.check_file()
+        except StorageFault as fault:
+            self.ctx.db.health.report(fault)
+        if self.ctx.db.health.degraded:
+            self._hold(ev)  # taken in again once the store works (recognised then: no double)
             return
         try:
             await asyncio.wait_for(self.backend.delete(ev.index, ev.storage), MODEM_TIMEOUT)

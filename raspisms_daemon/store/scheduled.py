@@ -27,6 +27,7 @@ __all__ = [
     "finish",
     "get",
     "insert",
+    "is_pending",
     "next_due_at",
     "number_rows",
     "numbers_of",
@@ -198,13 +199,27 @@ async def cancel(db: Database, id: int) -> bool:
         return cur.rowcount > 0
 
 
-async def due(db: Database, *, now: float, limit: int) -> list[Scheduled]:
-    """Pending SMS due at ``now``, the earliest first."""
+async def due(
+    db: Database, *, now: float, limit: int, after: tuple[float, int] | None = None
+) -> list[Scheduled]:
+    """Pending SMS due at ``now``, the earliest first; ``after`` = ``(at, id)`` of the last one of the
+    previous page (keyset paging: rows left pending on an earlier page are not read again)."""
+    start_at, start_id = after if after is not None else (float("-inf"), 0)
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM scheduled WHERE state = 'pending' AND at <= ? ORDER BY at, id LIMIT ?",
-        (now, limit),
+        f"SELECT {_COLUMNS} FROM scheduled WHERE state = 'pending' AND at <= ? "
+        "AND (at > ? OR (at = ? AND id > ?)) ORDER BY at, id LIMIT ?",
+        (now, start_at, start_at, start_id, limit),
     )
     return [_scheduled(r) for r in rows]
+
+
+async def is_pending(conn: aiosqlite.Connection, id_scheduled: int) -> bool:
+    """Still waiting to be sent (not cancelled, not done), read inside the caller's transaction: the
+    sender claims a destination with its ``sending`` row in the same transaction, so a cancel either
+    commits first (and this says False) or finds that row and is refused."""
+    async with conn.execute("SELECT state FROM scheduled WHERE id = ?", (id_scheduled,)) as cur:
+        row = await cur.fetchone()
+    return row is not None and row[0] == "pending"
 
 
 async def next_due_at(db: Database, *, after: float) -> float | None:

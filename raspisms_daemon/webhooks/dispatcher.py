@@ -183,7 +183,11 @@ class Dispatcher:
         if not self._api_key:
             log.warning("no API key given to the dispatcher: webhook-signature headers will not verify")
         try:
-            await self._refresh_backlog(force=True)
+            try:
+                await self._refresh_backlog(force=True)
+            except Exception as exc:
+                if not self._db.health.report(exc):
+                    raise
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._claim_loop(), name="dispatcher-claim")
                 tg.create_task(self._flush_loop(), name="dispatcher-flush")
@@ -316,15 +320,22 @@ class Dispatcher:
 
     async def _claim_loop(self) -> None:
         while True:
+            # Storage trouble (docs/design.md §4): claim nothing until a write works again.
+            await self._db.health.wait_writable()
             self._kick.clear()
-            if self._clock.monotonic() - self._hooks_loaded_at > 1.0:
-                await self._load_hooks()
-            now = self._clock.time()
-            want = self._wanted(now)
-            if want:
-                await self._claim(want)
-            self._dispatch()
-            await self._refresh_backlog()
+            try:
+                if self._clock.monotonic() - self._hooks_loaded_at > 1.0:
+                    await self._load_hooks()
+                now = self._clock.time()
+                want = self._wanted(now)
+                if want:
+                    await self._claim(want)
+                self._dispatch()
+                await self._refresh_backlog()
+            except Exception as exc:
+                if not self._db.health.report(exc):
+                    raise
+                continue
             if self._kick.is_set():
                 continue
             await self._wait(self._next_wait(self._clock.time()))
@@ -441,6 +452,7 @@ class Dispatcher:
                 await self._results_ready.wait()
             if len(self._results) < self._batch:
                 await asyncio.sleep(self._flush_interval)  # gather a batch: one fsync for many results
+            await self._db.health.wait_writable()
             await self._flush()
             self._backlog_stale = True
             await self._refresh_backlog()
@@ -456,16 +468,25 @@ class Dispatcher:
         await asyncio.shield(self._committing)
 
     async def _record(self, batch: list[_Result]) -> None:
+        kept = False
         try:
             await self._commit(batch)
-        except Exception:
-            # The rows stay leased and are sent again after the lease: at least once still holds.
-            log.exception("could not record %d delivery results; they will be retried", len(batch))
+        except Exception as exc:
+            if self._db.health.report(exc):
+                # The disk's trouble: keep the results (and the rows held) for when it works again, so
+                # the receiver does not get them all once more.
+                self._results[:0] = batch
+                self._results_ready.set()
+                kept = True
+            else:
+                # The rows stay leased and are sent again after the lease: at least once still holds.
+                log.exception("could not record %d delivery results; they will be retried", len(batch))
         finally:
-            for r in batch:
-                st = self._state.get(r.row.webhook_id)
-                if st is not None:
-                    st.held.discard(r.row.id)
+            if not kept:
+                for r in batch:
+                    st = self._state.get(r.row.webhook_id)
+                    if st is not None:
+                        st.held.discard(r.row.id)
             self._kick.set()
 
     async def _commit(self, batch: list[_Result]) -> None:
@@ -581,8 +602,12 @@ class Dispatcher:
                 if ids:
                     async with self._db.transaction(durable=False) as conn:
                         await outbox_store.release(conn, ids, now=self._clock.time())
-        except Exception:
-            log.exception("could not release claimed deliveries at shutdown; they return after their lease")
+        except Exception as exc:
+            why = "could not release claimed deliveries at shutdown; they return after their lease"
+            if self._db.health.report(exc):
+                log.warning("%s (%s)", why, exc)
+            else:
+                log.exception(why)
         for st in self._state.values():
             st.queue.clear()
             st.held.clear()

@@ -305,8 +305,11 @@ async def daemon_process(
     webhook_overrides: dict[str, Any] | None = None,
     extra: dict[str, dict[str, Any]] | None = None,
     start: bool = True,
+    database: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[DaemonProcess]:
-    """A configured daemon process on these simulators, delivering to ``rx_url``; killed at the end."""
+    """A configured daemon process on these simulators, delivering to ``rx_url``; killed at the end.
+    ``database`` defaults to ``tmp_path/daemon.sqlite3``; ``env`` is extra environment."""
     sock = tmp_path / "api.sock"
     phones = [
         {"id": i + 1, "device": str(sim.link), **((phone_overrides or [{}] * len(sims))[i])}
@@ -314,13 +317,13 @@ async def daemon_process(
     ]
     cfg = write_config(
         tmp_path / "config.ini",
-        database=tmp_path / "daemon.sqlite3",
+        database=database or tmp_path / "daemon.sqlite3",
         api_listen=f"unix:{sock}",
         phones=phones,
         webhooks=[{"name": "test", "url": rx_url, **(webhook_overrides or {})}],
         extra=extra,
     )
-    proc = DaemonProcess(cfg, sock)
+    proc = DaemonProcess(cfg, sock, env=env)
     try:
         if start:
             await proc.start(phones_connected=len(sims))

@@ -250,6 +250,10 @@ def test_offline_install_builds_a_real_venv_that_systemd_accepts(tmp_path: Path)
     # systemd accepts what was installed, ExecStart included (the real entry point, not a stub).
     if shutil.which("systemd-analyze") and Path("/usr/lib/systemd/system").is_dir():
         shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+        # ExecReload's /bin/kill is the system's (procps), not something install.sh puts there.
+        kill = root / "bin/kill"
+        kill.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shutil.which("kill") or "/bin/kill", kill)
         units = ["raspisms-daemon.service", "raspisms-daemon-attach@ttyUSB0.service"]
         command = ["systemd-analyze", "verify", f"--root={root}", "--recursive-errors=yes", "--man=no"]
         command += units

@@ -12,6 +12,7 @@ import itertools
 import os
 import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -163,3 +164,115 @@ def test_the_daemon_entry_point_is_the_checkouts(tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     assert Path(where).resolve().is_relative_to(REPO)
+
+
+# --- the database file: what only a person can fix exits 78, with the file named --------------------
+
+
+def database_of(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "raspisms.sqlite3"
+
+
+def exits_78(tmp_path: Path, notify: NotifySocket, config: Path | None = None) -> str:
+    """Start the unit's command line; it must end by itself with 78 (RestartPreventExitStatus=78),
+    never having said READY=1, with no traceback; its stderr."""
+    started = Service(tmp_path, config or write_config(tmp_path), notify)
+    returncode = started.proc.wait(timeout=30)
+    stderr = started.stderr()
+    assert returncode == int(value(MAIN, "RestartPreventExitStatus")) == 78, stderr
+    assert not [fields for _, fields in notify.messages if "READY" in fields]
+    assert "Traceback" not in stderr and "never retrieved" not in stderr, stderr
+    return stderr
+
+
+def test_a_second_daemon_on_the_same_database_exits_78_naming_the_first(
+    service: Service, tmp_path: Path
+) -> None:
+    service.wait_for("READY")
+    other = tmp_path / "second"
+    other.mkdir()
+    config = write_config(other)
+    # Same database, its own API socket: only the database is shared.
+    config.write_text(
+        config.read_text().replace(str(other / "state" / "raspisms.sqlite3"), str(database_of(tmp_path)))
+    )
+    notify = NotifySocket(str(other / "notify"))
+    try:
+        stderr = exits_78(other, notify, config)
+    finally:
+        notify.close()
+    assert f"database {database_of(tmp_path)} in use by PID {service.proc.pid}" in stderr
+    assert service.proc.poll() is None  # the first one runs on
+    assert service.stop() == 0
+
+
+def test_a_zero_length_database_exits_78_naming_the_file(tmp_path: Path, notify: NotifySocket) -> None:
+    database_of(tmp_path).parent.mkdir()
+    database_of(tmp_path).touch()
+    stderr = exits_78(tmp_path, notify)
+    assert f"database {database_of(tmp_path)}: zero-length" in stderr
+    assert database_of(tmp_path).stat().st_size == 0  # not re-initialised
+
+
+def test_a_database_missing_after_a_first_start_exits_78(tmp_path: Path, notify: NotifySocket) -> None:
+    first = Service(tmp_path, write_config(tmp_path), notify)
+    first.wait_for("READY")
+    assert first.stop() == 0
+    database_of(tmp_path).unlink()
+    notify.messages.clear()
+    stderr = exits_78(tmp_path, notify)
+    assert f"database {database_of(tmp_path)}: missing" in stderr and ".created" in stderr
+
+
+def test_a_corrupt_database_exits_78_naming_the_file(tmp_path: Path, notify: NotifySocket) -> None:
+    first = Service(tmp_path, write_config(tmp_path), notify)
+    first.wait_for("READY")
+    assert first.stop() == 0
+    with sqlite3.connect(database_of(tmp_path)) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        roots = [r[0] for r in conn.execute("SELECT rootpage FROM sqlite_master WHERE type = 'index'")]
+    conn.close()
+    with open(database_of(tmp_path), "r+b") as f:
+        for root in roots:
+            f.seek((root - 1) * page_size)
+            f.write(b"\xff" * 16)
+    notify.messages.clear()
+    stderr = exits_78(tmp_path, notify)
+    assert f"database {database_of(tmp_path)}: corrupt" in stderr
+
+
+def test_an_unreadable_database_exits_78_naming_the_file(tmp_path: Path, notify: NotifySocket) -> None:
+    first = Service(tmp_path, write_config(tmp_path), notify)
+    first.wait_for("READY")
+    assert first.stop() == 0
+    database = database_of(tmp_path)
+    # chmod 000 stops anyone but root; root (our CI) is stopped by the immutable attribute instead.
+    as_root = os.geteuid() == 0
+    if as_root and subprocess.run(["chattr", "+i", str(database)], capture_output=True).returncode != 0:
+        pytest.skip("root ignores chmod 000, and chattr +i does not work here")
+    if not as_root:
+        database.chmod(0)
+    try:
+        notify.messages.clear()
+        stderr = exits_78(tmp_path, notify)
+    finally:
+        if as_root:
+            subprocess.run(["chattr", "-i", str(database)], check=True)
+    assert f"database {database}: permission denied" in stderr
+
+
+def test_sighup_reloads_with_reloading_then_ready_and_keeps_running(
+    service: Service, notify: NotifySocket, tmp_path: Path
+) -> None:
+    service.wait_for("READY")
+    config = tmp_path / "config.ini"
+    config.write_text(config.read_text().replace("log_level = debug", "log_level = info"))
+    notify.messages.clear()
+    service.proc.send_signal(signal.SIGHUP)  # what ExecReload=/bin/kill -HUP $MAINPID sends
+    reloading = service.wait_for("RELOADING")
+    assert reloading["RELOADING"] == "1" and int(reloading["MONOTONIC_USEC"]) > 0
+    ready = service.wait_for("READY")
+    assert ready["READY"] == "1"
+    assert service.proc.poll() is None
+    assert "configuration reloaded" in service.stderr() and "[daemon] log_level" in service.stderr()
+    assert service.stop() == 0

@@ -75,6 +75,10 @@ def unit_root(tmp_path: Path) -> Path:
     exe.parent.mkdir(parents=True)
     exe.write_text("#!/bin/sh\nexit 0\n")
     exe.chmod(0o755)
+    # ExecReload='s /bin/kill, as Debian ships it (util-linux).
+    kill = root / value(MAIN, "ExecReload").split()[0].lstrip("/")
+    kill.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shutil.which("kill") or "/bin/kill", kill)
     return root
 
 
@@ -155,6 +159,19 @@ def test_main_unit_is_a_notify_service_with_a_watchdog_and_no_restart_loop_on_ba
     assert int(value(MAIN, "WatchdogSec")) >= 10
     assert value(MAIN, "Restart") == "on-failure"
     assert value(MAIN, "RestartPreventExitStatus") == "78"  # EX_CONFIG: see errors.ConfigError
+
+
+def test_main_unit_gives_up_after_a_few_failed_starts_instead_of_looping() -> None:
+    restart_sec = float(value(MAIN, "RestartSec"))
+    interval = float(value(MAIN, "StartLimitIntervalSec", "Unit"))
+    burst = int(value(MAIN, "StartLimitBurst", "Unit"))
+    # The burst must be reachable within the interval at RestartSec's pace, or the limit never trips.
+    assert burst * restart_sec < interval
+    assert 2 <= burst <= 10
+
+
+def test_main_unit_reloads_with_sighup() -> None:
+    assert value(MAIN, "ExecReload") == "/bin/kill -HUP $MAINPID"
 
 
 def test_main_unit_runs_as_raspisms_with_the_modem_group_and_private_state() -> None:

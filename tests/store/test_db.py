@@ -40,7 +40,7 @@ async def test_new_database_file_is_created_private_in_a_new_directory(tmp_path:
 
 async def test_existing_world_readable_database_is_made_private(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
-    sqlite3.connect(path).close()
+    await (await open_database(path)).close()
     os.chmod(path, 0o644)
     db = await open_database(path)
     await db.close()
