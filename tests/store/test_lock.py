@@ -67,10 +67,16 @@ def test_the_lock_of_a_killed_process_is_free_at_once(tmp_path: Path) -> None:
 
 
 def test_a_lock_file_that_cannot_be_created_is_a_permission_fault(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root ignores directory permissions")
     state = tmp_path / "state"
     state.mkdir(mode=0o500)
-    with pytest.raises(StorageFault) as refused:
-        DatabaseLock(state / "raspisms.sqlite3").acquire()
+    # Root ignores the mode: an immutable directory refuses root too.
+    immutable = os.geteuid() == 0
+    if immutable:
+        subprocess.run(["chattr", "+i", str(state)], check=True)
+    try:
+        with pytest.raises(StorageFault) as refused:
+            DatabaseLock(state / "raspisms.sqlite3").acquire()
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(state)], check=True)
     assert refused.value.kind is FaultKind.PERMISSION
