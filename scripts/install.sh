@@ -65,7 +65,7 @@ user=raspisms
 # --system-site-packages; everything else is pip-installed into the venv. python3-markupsafe likewise:
 # Jinja2's one compiled dependency, for which PyPI may have no armhf wheel.
 apt_packages=(python3 python3-venv python3-pip python3-setuptools python3-wheel python3-gammu python3-systemd
-  python3-markupsafe udev)
+  python3-markupsafe udev procps)
 if [ -z "$root" ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${apt_packages[@]}"; do

@@ -24,9 +24,10 @@ apt_packages=(python3 python3-venv python3-gammu python3-systemd python3-markups
 # For the tests: libgammu's own tools (gammu, gammu-smsd for the benchmarks), systemd-analyze (unit
 # files), umockdev + udevadm (udev rules), strace (durability), curl + openssl (gammu-smsd's hook),
 # setpriv (util-linux), PHP's CLI (a RaspiSMS-style receiver), mosquitto (MQTT broker), FUSE
-# (power-cut file system), setuptools + wheel (install.sh's offline venv build).
+# (power-cut file system), setuptools + wheel (install.sh's offline venv build), procps (/bin/kill, the
+# unit's ExecReload).
 dev_packages=(gammu gammu-smsd systemd udev umockdev strace curl openssl util-linux php-cli mosquitto
-  fuse3 libfuse2 git python3-setuptools python3-wheel)
+  fuse3 libfuse2 git python3-setuptools python3-wheel procps)
 wanted=("${apt_packages[@]}")
 [ "$dev" = 1 ] && wanted+=("${dev_packages[@]}")
 
