@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.cli import main
+from tests.helpers.tls import make_pki
 
 KEY = "k3y-0123456789abcdef-secret"
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.ini"
@@ -99,3 +100,27 @@ def test_the_real_command_never_prints_a_traceback(tmp_path: Path, text: str, st
 def test_the_example_config_passes_check_config(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", "-c", str(EXAMPLE)]) == 0
     assert capsys.readouterr().out == "config OK: 0 phones, 0 webhooks\n"
+
+
+def test_a_webhook_ca_file_is_loaded_by_openssl_and_a_bad_one_exits_78_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pki = make_pki(tmp_path / "ca")
+    (tmp_path / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n")
+    good = f"[daemon]\napi_key = {KEY}\n[webhook:ok]\nurl = https://h/\nca_file = ca/{pki.ca_cert.name}\n"
+    assert main(["check-config", "-c", str(write(tmp_path, good))]) == 0
+    bad = (
+        f"[daemon]\napi_key = {KEY}\n"
+        "[webhook:gone]\nurl = https://h/\nca_file = missing.pem\n"
+        "[webhook:junk]\nurl = https://h/\nca_file = garbage.pem\n"
+        "[webhook:dir]\nurl = https://h/\nca_file = ca\n"
+    )
+    capsys.readouterr()
+    assert main(["check-config", "-c", str(write(tmp_path, bad))]) == 78
+    assert sorted(capsys.readouterr().err.splitlines()) == [
+        f"config error: [webhook:dir] ca_file: {tmp_path / 'ca'} is not a file",
+        f"config error: [webhook:gone] ca_file: cannot read {tmp_path / 'missing.pem'}: "
+        "No such file or directory",
+        f"config error: [webhook:junk] ca_file: {tmp_path / 'garbage.pem'} holds no certificate OpenSSL "
+        "can read (-----BEGIN CERTIFICATE-----): a malformed PEM block",
+    ]

@@ -20,6 +20,7 @@ from raspisms_daemon.commands import deliveries, webhooks
 from raspisms_daemon.store import outbox
 from raspisms_daemon.store.db import open_database
 from tests.helpers.dispatch_process import seed_events
+from tests.helpers.tls import make_pki
 
 API_KEY = "cli-test-api-key-0123"
 
@@ -123,8 +124,9 @@ async def _seed(dbpath: Path) -> None:
             "UPDATE outbox SET state = 'dead', attempts = 10, last_error = 'HTTP 500' WHERE id = 1"
         )
         await conn.execute(
-            "INSERT INTO delivery_attempt (outbox_id, at, status, error, duration_ms) "
-            "VALUES (1, 1767000000, 500, NULL, 12.5), (1, 1767000005, NULL, 'timeout', 15000)"
+            "INSERT INTO delivery_attempt (outbox_id, at, status, error, duration_ms, local) "
+            "VALUES (1, 1767000000, 500, NULL, 12.5, 0), (1, 1767000005, NULL, 'timeout', 15000, 0), "
+            "(2, 1767000009, NULL, 'ClientConnectorError: [Too many open files]', 0.3, 1)"
         )
     await db.close()
 
@@ -153,6 +155,14 @@ def test_deliveries_list_filters_and_show_includes_attempts(
     assert [(a["status"], a["error"]) for a in shown["attempts_log"]] == [(500, None), (None, "timeout")]
     status, out, _ = run(capsys, "deliveries", "show", *db, "1")
     assert status == 0 and "timeout" in out and shown["random_id"] in out
+    # An attempt that failed on this machine is marked, and was not counted.
+    shown = json.loads(run(capsys, "deliveries", "show", *db, "2", "--json")[1])
+    assert [(a["error"], a["local"]) for a in shown["attempts_log"]] == [
+        ("ClientConnectorError: [Too many open files]", True)
+    ]
+    status, out, _ = run(capsys, "deliveries", "show", *db, "2")
+    [line] = [line for line in out.splitlines() if "Too many open files" in line]
+    assert status == 0 and line.split()[2] == "local" and "after 0 attempts" in out
 
 
 def test_replay_makes_a_dead_delivery_pending_with_the_same_random_id(
@@ -218,3 +228,53 @@ def test_cli_entry_point_runs_the_webhooks_command(dbpath: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert "only http:// and https://" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_add_with_a_ca_file_or_no_verify_and_list_shows_whom_each_trusts(
+    capsys: pytest.CaptureFixture[str], dbpath: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = ["--database", str(dbpath)]
+    pki = make_pki(tmp_path / "pki")
+    monkeypatch.chdir(tmp_path)  # a relative --ca-file is stored absolute
+    add = ["webhooks", "add", *db]
+    status, out, err = run(capsys, *add, "private", "https://10.0.0.2/", "--ca-file", "pki/test-ca.pem")
+    assert status == 0 and f"TLS: ca_file {pki.ca_cert}" in out and err == ""
+    status, out, err = run(capsys, "webhooks", "add", *db, "insecure", "https://10.0.0.3/", "--no-verify")
+    assert status == 0 and "TLS: NOT VERIFIED" in out and err.startswith("warning: ")
+    assert run(capsys, "webhooks", "add", *db, "plain", "https://10.0.0.4/")[0] == 0
+    status, out, err = run(capsys, "webhooks", "list", *db)
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert f"ca_file {pki.ca_cert}" in lines["private"]
+    assert "NOT VERIFIED" in lines["insecure"] and "system CAs" in lines["plain"]
+    assert err == (
+        "warning: webhook 'insecure' does not check its receiver's certificate (verify = no): anyone on "
+        "the way can read and forge its deliveries\n"
+    )
+    listed = json.loads(run(capsys, "webhooks", "list", *db, "--json")[1])
+    hooks = {h["name"]: (h["ca_file"], h["verify"]) for h in listed}
+    assert hooks == {"insecure": (None, False), "plain": (None, True), "private": (str(pki.ca_cert), True)}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["https://h/", "--ca-file", "/nonexistent/ca.pem"], "--ca-file: cannot read /nonexistent/ca.pem"),
+        (["http://h/", "--ca-file", "/nonexistent/ca.pem"], "ca_file is for https:// URLs only"),
+        (["http://h/", "--no-verify"], "verify = no is for https:// URLs only"),
+    ],
+)
+def test_a_ca_file_or_no_verify_that_cannot_work_is_refused(
+    capsys: pytest.CaptureFixture[str], dbpath: Path, extra: list[str], message: str
+) -> None:
+    status, out, err = run(capsys, "webhooks", "add", "--database", str(dbpath), "x", *extra)
+    assert status == 1 and message in err and "Traceback" not in err + out
+    assert run(capsys, "webhooks", "list", "--database", str(dbpath))[1] == "no webhooks\n"
+
+
+def test_ca_file_and_no_verify_together_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], dbpath: Path
+) -> None:
+    add = ["webhooks", "add", "--database", str(dbpath), "x", "https://h/"]
+    with pytest.raises(SystemExit) as info:
+        run(capsys, *add, "--ca-file", "/c", "--no-verify")
+    assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from ..store import outbox as store_outbox
 from ..store import smsstop as store_smsstop
 from ..store import webhooks as store_webhooks
 from ..webhooks.events import DEFAULT_FLAVOR, WEBHOOK_TYPES
+from ..webhooks.tls import ca_file_problem
 from . import metrics as prom
 from .control import CLOCK, CONTROL
 from .envelope import ApiError, Code, json_response
@@ -78,6 +80,16 @@ async def create_webhook(request: web.Request) -> web.Response:
     fmt = opt_str(params, "format") or "form"
     flavor = opt_str(params, "flavor") or DEFAULT_FLAVOR
     enabled = opt_bool(params, "enabled", default=True)
+    ca_file = opt_str(params, "ca_file", max_len=4096) or None
+    verify = opt_bool(params, "verify", default=True)
+    try:
+        store_webhooks.validate_tls(url, ca_file, verify)
+    except DeliveryError as exc:
+        raise bad(str(exc)) from None
+    if ca_file is not None:
+        problem = ca_file_problem(Path(ca_file))  # as the daemon's user, which will load it
+        if problem is not None:
+            raise bad(f"ca_file: {problem}")
     async with control.db.transaction() as conn:
         try:
             await store_webhooks.get_webhook(conn, name)
@@ -94,6 +106,8 @@ async def create_webhook(request: web.Request) -> web.Response:
                 format=fmt,
                 flavor=flavor,
                 enabled=enabled,
+                ca_file=ca_file,
+                verify=verify,
                 now=request.app[CLOCK].time(),
             )
         except DeliveryError as exc:

@@ -110,7 +110,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 [
                     [
                         f"    {when(a.at)}",
-                        str(a.status) if a.status is not None else "-",
+                        # local: failed on this machine, not counted in "after N attempts"
+                        str(a.status) if a.status is not None else "local" if a.local else "-",
                         f"{a.duration_ms:.0f} ms",
                         a.error or "",
                     ]

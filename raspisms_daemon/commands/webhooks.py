@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
+from ..errors import DeliveryError
 from ..store import webhooks as store
 from ..store.db import Database
 from ..webhooks.events import DEFAULT_FLAVOR, WEBHOOK_FLAVORS, WEBHOOK_FORMATS, WEBHOOK_TYPES
+from ..webhooks.tls import ca_file_problem
 from ._common import add_database_options, print_table, run_on_database
 
 __all__ = ["register"]
@@ -55,6 +59,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_FLAVOR,
         help="event bodies as RaspiSMS documents them (default) or as RaspiSMS's code sends them",
     )
+    tls = p.add_mutually_exclusive_group()
+    tls.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="PEM",
+        help="https: trust the CA certificate(s) in this file instead of the system's (as curl --cacert)",
+    )
+    tls.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="https: do not check the receiver's certificate (insecure: prefer --ca-file)",
+    )
     p.set_defaults(func=cmd_add)
 
     for action, helptext, func in (
@@ -85,18 +102,40 @@ def cmd_list(args: argparse.Namespace) -> int:
                 h.flavor,
                 h.source,
                 ",".join(t for t in WEBHOOK_TYPES if t in h.types),
+                _trust(h),
                 h.url,
             ]
             for h in hooks
         ]
-        print_table(rows, ["NAME", "ENABLED", "FORMAT", "FLAVOR", "SOURCE", "TYPES", "URL"])
+        print_table(rows, ["NAME", "ENABLED", "FORMAT", "FLAVOR", "SOURCE", "TYPES", "TLS", "URL"])
+        for h in hooks:
+            if not h.verify:
+                print(
+                    f"warning: webhook {h.name!r} does not check its receiver's certificate (verify = no): "
+                    "anyone on the way can read and forge its deliveries",
+                    file=sys.stderr,
+                )
         return 0
 
     return run_on_database(args, action)
 
 
+def _trust(hook: store.Webhook) -> str:
+    """The TLS column of ``webhooks list``: whom the webhook's https receiver must be vouched for by."""
+    if not hook.verify:
+        return "NOT VERIFIED"
+    return f"ca_file {hook.ca_file}" if hook.ca_file else "system CAs"
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     async def action(db: Database) -> int:
+        ca_file = None if args.ca_file is None else str(args.ca_file.absolute())
+        store.validate_tls(args.url, ca_file, args.verify)
+        if ca_file is not None:
+            # Checked as this user; the daemon loads it as its own at each first delivery after a change.
+            problem = ca_file_problem(Path(ca_file))
+            if problem is not None:
+                raise DeliveryError(f"--ca-file: {problem}")
         async with db.transaction() as conn:
             hook = await store.add_webhook(
                 conn,
@@ -105,10 +144,18 @@ def cmd_add(args: argparse.Namespace) -> int:
                 types=args.types,
                 format=args.format,
                 flavor=args.flavor,
+                ca_file=ca_file,
+                verify=args.verify,
                 now=time.time(),
             )
-        what = f"id {hook.id}, {hook.format}, {hook.flavor}, {len(hook.types)} types"
+        what = f"id {hook.id}, {hook.format}, {hook.flavor}, {len(hook.types)} types, TLS: {_trust(hook)}"
         print(f"webhook {hook.name!r} added ({what})")
+        if not hook.verify:
+            print(
+                "warning: its receiver's certificate will not be checked: anyone on the way can read and "
+                "forge its deliveries",
+                file=sys.stderr,
+            )
         return 0
 
     return run_on_database(args, action)

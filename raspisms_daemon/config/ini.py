@@ -12,7 +12,7 @@ Choices, documented in config.example.ini too:
 - There is no [DEFAULT] section: configparser would copy its keys into every section.
 - Inline comments need whitespace before them: "timeout = 15  ; seconds".
 - The API key must be at least 16 printable ASCII characters without spaces (see values.py).
-- Relative paths (database, api_key_file) are relative to the config file's directory.
+- Relative paths (database, api_key_file, a webhook's ca_file) are relative to the config file's directory.
 """
 
 from __future__ import annotations
@@ -104,6 +104,8 @@ _WEBHOOK_KEYS: dict[str, Converter] = {
     "format": one_of(*WEBHOOK_FORMATS),
     "enabled": boolean,
     "flavor": one_of(*WEBHOOK_FLAVORS),
+    "ca_file": nonempty,
+    "verify": boolean,
 }
 _PHONE_KEYS: dict[str, Converter] = {
     "name": stripped,
@@ -162,6 +164,10 @@ class Host(Protocol):
         ...
 
     def can_import(self, module: str) -> bool: ...
+
+    def ca_file_problem(self, path: Path) -> str | None:
+        """Why ``path`` cannot be a webhook's ``ca_file`` (missing, unreadable, no PEM certificate)."""
+        ...
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -278,7 +284,7 @@ def parse_ini(text: str, *, path: Path | None = None, host: Host) -> Config:
         if section in _FIXED_SECTIONS:
             fixed[section] = col.section(parser, section, _FIXED_SECTIONS[section])
         elif section.startswith("webhook:"):
-            hook = _webhook(parser, section, col)
+            hook = _webhook(parser, section, col, host, path.parent if path is not None else None)
             if hook is not None:
                 webhooks.append(hook)
         elif section.startswith("phone:"):
@@ -432,18 +438,35 @@ def _sms_stop(values: dict[str, Any], templating: bool, col: _Collector) -> SmsS
     return cfg
 
 
-def _webhook(parser: configparser.RawConfigParser, section: str, col: _Collector) -> WebhookConfig | None:
+def _webhook(
+    parser: configparser.RawConfigParser, section: str, col: _Collector, host: Host, base: Path | None
+) -> WebhookConfig | None:
     name = section[len("webhook:") :]
     values = col.section(parser, section, _WEBHOOK_KEYS)
     reason = validate_webhook_name(name)
     if reason is not None:
         col.add(section, None, f"{reason} ([webhook:inbox])")
         return None
+    if "ca_file" in values:
+        values["ca_file"] = _resolve(values["ca_file"], base)
+    hook = WebhookConfig(name=name, **{"url": "", **values})
+    https = hook.url.lower().startswith("https://")
+    if hook.ca_file is not None and not hook.verify:
+        col.add(section, "verify", "give either ca_file or verify = no, not both")
+    elif hook.ca_file is not None:
+        if "url" in values and not https:
+            col.add(section, "ca_file", "is for https:// URLs only (this url is http://)")
+        else:
+            problem = host.ca_file_problem(hook.ca_file)
+            if problem is not None:
+                col.add(section, "ca_file", problem)
+    elif not hook.verify and "url" in values and not https:
+        col.add(section, "verify", "verify = no is for https:// URLs only (this url is http://)")
     if "url" not in values:
         if not parser.has_option(section, "url"):
             col.add(section, "url", "missing: every webhook needs a url")
         return None
-    return WebhookConfig(name=name, **values)
+    return hook
 
 
 def _phone(

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
+from ..webhooks.tls import ca_file_problem
 from .ini import parse_ini
 from .schema import Config
 
@@ -44,6 +45,9 @@ class LocalHost:
 
     def can_import(self, module: str) -> bool:
         return importlib.util.find_spec(module) is not None
+
+    def ca_file_problem(self, path: Path) -> str | None:
+        return ca_file_problem(path)
 
 
 def parse_config(text: str, *, path: Path | None = None) -> Config:

@@ -65,6 +65,8 @@ class WebhookConfig:
     format: str = "form"  # form|json
     enabled: bool = True
     flavor: str = DEFAULT_FLAVOR  # documented|raspisms: the bodies as documented, or as RaspiSMS's code sends
+    ca_file: Path | None = None  # https: trust the CAs in this PEM file instead of the system's (--cacert)
+    verify: bool = True  # no: an https receiver's certificate is not checked (warned about)
 
 
 @dataclass(frozen=True)

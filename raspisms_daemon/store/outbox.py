@@ -41,6 +41,7 @@ __all__ = [
     "make_backlog_due",
     "mark_dead",
     "mark_delivered",
+    "mark_local",
     "mark_retry",
     "next_due",
     "prune_delivered",
@@ -103,9 +104,16 @@ class Attempt:
     status: int | None
     error: str | None
     duration_ms: float
+    local: bool = False  # failed on this machine: not counted against the receiver
 
     def as_dict(self) -> dict[str, Any]:
-        return {"at": self.at, "status": self.status, "error": self.error, "duration_ms": self.duration_ms}
+        return {
+            "at": self.at,
+            "status": self.status,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "local": self.local,
+        }
 
 
 @dataclass(frozen=True)
@@ -224,13 +232,12 @@ async def release(conn: aiosqlite.Connection, ids: Iterable[int], *, now: float)
     )
 
 
-async def record_attempts(
-    conn: aiosqlite.Connection, attempts: Iterable[tuple[int, float, int | None, str | None, float]]
-) -> None:
-    """Log attempts: ``(outbox_id, at, HTTP status or None, error or None, duration_ms)``."""
+async def record_attempts(conn: aiosqlite.Connection, attempts: Iterable[Attempt]) -> None:
+    """Log attempts (a local one did not count: see :func:`mark_local`)."""
     await conn.executemany(
-        "INSERT INTO delivery_attempt (outbox_id, at, status, error, duration_ms) VALUES (?,?,?,?,?)",
-        [(i, at, status, error, round(ms, 1)) for i, at, status, error, ms in attempts],
+        "INSERT INTO delivery_attempt (outbox_id, at, status, error, duration_ms, local) "
+        "VALUES (?,?,?,?,?,?)",
+        [(a.outbox_id, a.at, a.status, a.error, round(a.duration_ms, 1), int(a.local)) for a in attempts],
     )
 
 
@@ -247,6 +254,15 @@ async def mark_retry(conn: aiosqlite.Connection, rows: Iterable[Retry]) -> None:
     await conn.executemany(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, last_status = ?, "
         "lease_until = NULL WHERE id = ? AND state = 'pending'",
+        [(r.next_attempt_at, r.error, r.status, r.id) for r in rows],
+    )
+
+
+async def mark_local(conn: aiosqlite.Connection, rows: Iterable[Retry]) -> None:
+    """Rows whose attempt failed on this machine: due again, and the attempt not counted."""
+    await conn.executemany(
+        "UPDATE outbox SET next_attempt_at = ?, last_error = ?, last_status = ?, lease_until = NULL "
+        "WHERE id = ? AND state = 'pending'",
         [(r.next_attempt_at, r.error, r.status, r.id) for r in rows],
     )
 
@@ -330,11 +346,11 @@ async def get_delivery(conn: aiosqlite.Connection, delivery_id: int) -> Delivery
 
 async def list_attempts(conn: aiosqlite.Connection, delivery_id: int) -> list[Attempt]:
     async with conn.execute(
-        "SELECT outbox_id, at, status, error, duration_ms FROM delivery_attempt "
+        "SELECT outbox_id, at, status, error, duration_ms, local FROM delivery_attempt "
         "WHERE outbox_id = ? ORDER BY id",
         (int(delivery_id),),
     ) as cur:
-        return [Attempt(r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
+        return [Attempt(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in await cur.fetchall()]
 
 
 async def replay_delivery(conn: aiosqlite.Connection, delivery_id: int, *, now: float) -> Delivery:

@@ -29,6 +29,7 @@ __all__ = [
     "list_webhooks",
     "remove_webhook",
     "sync_config_webhooks",
+    "validate_tls",
     "validate_url",
 ]
 
@@ -45,6 +46,8 @@ class Webhook:
     source: str
     created_at: float
     flavor: str = DEFAULT_FLAVOR
+    ca_file: str | None = None  # https: trust only the CAs in this PEM file (None: the system's)
+    verify: bool = True  # False: an https receiver's certificate is not checked (insecure)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,8 @@ class Webhook:
             "types": sorted(self.types),
             "format": self.format,
             "flavor": self.flavor,
+            "ca_file": self.ca_file,
+            "verify": self.verify,
             "enabled": self.enabled,
             "disabled_reason": self.disabled_reason,
             "source": self.source,
@@ -70,6 +75,18 @@ def validate_url(url: str) -> str:
     if reason is not None:
         raise DeliveryError(f"webhook URL refused: {reason}")
     return url.strip()
+
+
+def validate_tls(url: str, ca_file: str | None, verify: bool) -> None:
+    """DeliveryError when ``ca_file``/``verify`` do not fit the URL; whether the file is usable is for the
+    caller to check (:func:`~raspisms_daemon.webhooks.tls.ca_file_problem`), on the daemon's machine."""
+    if ca_file is not None and not verify:
+        raise DeliveryError("give either a ca_file or verify = no, not both")
+    if (ca_file is not None or not verify) and not url.strip().lower().startswith("https://"):
+        what = "ca_file" if ca_file is not None else "verify = no"
+        raise DeliveryError(f"{what} is for https:// URLs only")
+    if ca_file is not None and not ca_file.startswith("/"):
+        raise DeliveryError(f"ca_file must be an absolute path, not {ca_file!r}")
 
 
 def _validate(name: str, url: str, types: Iterable[str], fmt: str, flavor: str) -> tuple[str, str, str]:
@@ -107,10 +124,14 @@ def _row_to_webhook(row: sqlite3.Row) -> Webhook:
         source=row["source"],
         created_at=row["created_at"],
         flavor=row["flavor"],
+        ca_file=row["ca_file"],
+        verify=bool(row["verify"]),
     )
 
 
-_COLUMNS = "id, name, url, types, format, enabled, disabled_reason, source, created_at, flavor"
+_COLUMNS = (
+    "id, name, url, types, format, enabled, disabled_reason, source, created_at, flavor, ca_file, verify"
+)
 
 
 async def list_webhooks(conn: aiosqlite.Connection) -> list[Webhook]:
@@ -140,16 +161,19 @@ async def add_webhook(
     enabled: bool = True,
     source: str = "api",
     flavor: str = DEFAULT_FLAVOR,
+    ca_file: str | None = None,
+    verify: bool = True,
     now: float,
 ) -> Webhook:
     name, url, types_text = _validate(name, url, types, format, flavor)
+    validate_tls(url, ca_file, verify)
     async with conn.execute("SELECT 1 FROM webhook WHERE name = ?", (name,)) as cur:
         if await cur.fetchone() is not None:
             raise DeliveryError(f"a webhook named {name!r} already exists")
     async with conn.execute(
-        "INSERT INTO webhook (name, url, types, format, enabled, source, created_at, flavor) "
-        "VALUES (?,?,?,?,?,?,?,?)",
-        (name, url, types_text, format, int(enabled), source, now, flavor),
+        "INSERT INTO webhook (name, url, types, format, enabled, source, created_at, flavor, ca_file, "
+        "verify) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (name, url, types_text, format, int(enabled), source, now, flavor, ca_file, int(verify)),
     ) as cur:
         new_id = cur.lastrowid
     assert new_id is not None
@@ -200,8 +224,14 @@ async def disable_gone(conn: aiosqlite.Connection, webhook_id: int, reason: str)
 
 def _digest(cfg: WebhookConfig) -> str:
     parts = [cfg.url, ",".join(sorted(cfg.types)), cfg.format, str(int(cfg.enabled))]
+    # Later keys join the digest only when not at their default, so that a digest stored before they
+    # existed still matches.
     if cfg.flavor != DEFAULT_FLAVOR:
-        parts.append(cfg.flavor)  # so that a digest stored before flavours existed still matches
+        parts.append(cfg.flavor)
+    if cfg.ca_file is not None:
+        parts.append(f"ca_file={cfg.ca_file}")
+    if not cfg.verify:
+        parts.append("verify=no")
     text = "|".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -218,24 +248,26 @@ async def sync_config_webhooks(
     seen: set[str] = set()
     for cfg in configs:
         name, url, types_text = _validate(cfg.name, cfg.url, cfg.types, cfg.format, cfg.flavor)
+        ca_file = None if cfg.ca_file is None else str(cfg.ca_file)
+        validate_tls(url, ca_file, cfg.verify)
         seen.add(name)
         digest = _digest(cfg)
         reason = None if cfg.enabled else "disabled in the config"
-        fields = (url, types_text, cfg.format, int(cfg.enabled), reason, cfg.flavor)
+        fields = (url, types_text, cfg.format, int(cfg.enabled), reason, cfg.flavor, ca_file, int(cfg.verify))
         async with conn.execute(
             "SELECT id, config_digest, source FROM webhook WHERE name = ?", (name,)
         ) as cur:
             row = await cur.fetchone()
         if row is None:
             await conn.execute(
-                "INSERT INTO webhook (url, types, format, enabled, disabled_reason, flavor, name, source, "
-                "config_digest, created_at) VALUES (?,?,?,?,?,?,?,'config',?,?)",
+                "INSERT INTO webhook (url, types, format, enabled, disabled_reason, flavor, ca_file, verify, "
+                "name, source, config_digest, created_at) VALUES (?,?,?,?,?,?,?,?,?,'config',?,?)",
                 (*fields, name, digest, now),
             )
         elif row["config_digest"] != digest or row["source"] != "config":
             await conn.execute(
                 "UPDATE webhook SET url = ?, types = ?, format = ?, enabled = ?, disabled_reason = ?, "
-                "flavor = ?, source = 'config', config_digest = ? WHERE id = ?",
+                "flavor = ?, ca_file = ?, verify = ?, source = 'config', config_digest = ? WHERE id = ?",
                 (*fields, digest, row["id"]),
             )
     # Entries gone from the config: disabled, not deleted, so their pending deliveries are kept.

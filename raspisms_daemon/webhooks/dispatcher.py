@@ -12,6 +12,16 @@ How the guarantees are kept:
 - Redirects: a 307 or 308 is followed (up to ``MAX_REDIRECTS``) with the same body and signatures, as
   RaspiSMS's HTTP client (Guzzle) follows it; a 301, 302 or 303 would turn the POST into a GET without
   its body, so it is a failed attempt whose error (and log line) names the ``Location`` to configure.
+- Bounded memory per delivery: of an answer, only the status, the headers aiohttp bounds and at most
+  ``RESPONSE_PREFIX`` bytes of the body are read (quoted in the error of a non-2xx answer). A connection
+  whose body did not end within them is closed, never drained, never reused; a body that trickles holds
+  its slot until the delivery timeout at most, and the answer's status stands.
+- A failure on this machine (no file descriptor left, out of memory…: ``results.error_kind``) does not
+  count against the receiver: the attempt is logged as local, the row is due again after
+  ``results.local_delay`` (1 s growing to 60 s while it lasts), and that webhook's deliveries wait as long,
+  so a machine in trouble tries each webhook once a minute at most, with an error in the log each time.
+- https: each webhook trusts the system's CAs, its own ``ca_file`` instead, or (``verify = no``) nobody,
+  which is warned about when the dispatcher first sees such a webhook (:mod:`.tls`).
 - Its own transactions (leases, results, pruning) are not durable on their own (``synchronous=NORMAL``,
   no fsync): a power cut can only undo progress, which means sending a webhook once more. What a modem
   or a user hands in is committed with a full fsync by the other parts, and that fsync covers these too.
@@ -24,6 +34,7 @@ import contextlib
 import dataclasses
 import logging
 import random
+import ssl
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -40,9 +51,10 @@ from ..store import outbox as outbox_store
 from ..store import webhooks as webhook_store
 from ..store.db import Database
 from . import events, signing
-from .results import AttemptResult, decide, is_success
+from .results import AttemptResult, ErrorKind, Failure, decide, error_kind, is_success
+from .tls import TrustError, TrustStore
 
-__all__ = ["MAX_REDIRECTS", "USER_AGENT", "Dispatcher", "DispatcherState"]
+__all__ = ["MAX_REDIRECTS", "RESPONSE_PREFIX", "USER_AGENT", "Dispatcher", "DispatcherState"]
 
 log = logging.getLogger("raspisms_daemon.dispatcher")
 
@@ -50,6 +62,8 @@ USER_AGENT = f"raspisms-daemon/{__version__}"
 MAX_REDIRECTS = 3  # 307/308 hops followed for one attempt
 _FOLLOWED = frozenset({307, 308})  # the redirects that keep the method and the body
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+RESPONSE_PREFIX = 1024  # bytes of an answer's body read at most: enough for a log line
+_QUOTED = 200  # characters of that prefix quoted in a failed attempt's error
 _FAR = float("inf")
 
 
@@ -67,6 +81,8 @@ class _Hook:
     format: str
     enabled: bool
     flavor: str
+    ca_file: str | None = None
+    verify: bool = True
 
 
 _Row = outbox_store.Claimed
@@ -80,10 +96,16 @@ class _Result:
     error: str | None
     duration_ms: float
     retry_after: str | None
+    failure: Failure | None = None  # how an attempt with no answer failed
+    os_errno: int | None = None  # and the OS error (or EAI_* code) behind it
 
     @property
     def ok(self) -> bool:
         return is_success(self.status)
+
+    @property
+    def local(self) -> bool:
+        return self.status is None and error_kind(self.failure, self.os_errno) is ErrorKind.LOCAL
 
 
 @dataclass
@@ -92,6 +114,8 @@ class _HookState:
     held: set[int] = field(default_factory=set)  # queued + in flight + result not yet committed
     running: int = 0
     next_due: float = 0.0  # earliest pending row not held, as last seen (0 = look again)
+    paused_until: float = 0.0  # after a local failure: nothing is sent to it before then
+    local_since: float | None = None  # when its current run of local failures began
 
     @property
     def active(self) -> int:
@@ -147,6 +171,8 @@ class Dispatcher:
         self._committing: asyncio.Future[None] | None = None
         self._gone: set[int] = set()  # answered 410, disable not committed yet
         self._kick = asyncio.Event()
+        self._trust = TrustStore()
+        self._insecure_told: set[int] = set()  # webhooks with verify = no already warned about
         # Webhooks whose backlog may sit out a backoff; a 2xx from them makes that backlog due at once.
         # Unknown at start (a restart during an outage), hence "every webhook" until its first 2xx.
         self._maybe_failing: set[int] | None = None
@@ -217,9 +243,28 @@ class Dispatcher:
         # On the read-only connection: a webhook being created (or removed) in a transaction that may
         # still roll back is not seen before its commit.
         hooks = {
-            h.id: _Hook(h.id, h.name, h.url, h.format, h.enabled and h.id not in self._gone, h.flavor)
+            h.id: _Hook(
+                h.id,
+                h.name,
+                h.url,
+                h.format,
+                h.enabled and h.id not in self._gone,
+                h.flavor,
+                h.ca_file,
+                h.verify,
+            )
             for h in await webhook_store.list_webhooks(self._db.reads.conn)
         }
+        for hook in hooks.values():
+            if hook.verify or not hook.enabled:
+                self._insecure_told.discard(hook.id)
+            elif hook.id not in self._insecure_told:
+                self._insecure_told.add(hook.id)
+                log.warning(
+                    "TLS certificate verification is OFF for this webhook (verify = no): anyone on the way "
+                    "can read and forge its deliveries; give it a ca_file to trust its own CA instead",
+                    extra={"webhook": hook.name},
+                )
         if self._maybe_failing is None:
             self._maybe_failing = set(hooks)
         self._maybe_failing |= set(hooks) - set(self._hooks)
@@ -253,7 +298,7 @@ class Dispatcher:
                 continue
             st = self._state.setdefault(h, _HookState())
             # Refill at half empty, so claims (and their fsyncs) come in batches.
-            if st.active > self._buffer // 2 or st.next_due > now:
+            if st.active > self._buffer // 2 or st.next_due > now or st.paused_until > now:
                 continue
             n = min(self._buffer - st.active, room)
             if n > 0:
@@ -281,6 +326,7 @@ class Dispatcher:
 
     def _dispatch(self) -> None:
         limit, per = max(1, self._cfg.concurrency), max(1, self._cfg.per_webhook_concurrency)
+        now = self._clock.time()
         progress = True
         while progress and self._running_total < limit:
             progress = False
@@ -288,7 +334,13 @@ class Dispatcher:
                 if self._running_total >= limit:
                     break
                 hook = self._hooks.get(h)
-                if st.queue and st.running < per and hook is not None and hook.enabled:
+                if (
+                    st.queue
+                    and st.running < per
+                    and hook is not None
+                    and hook.enabled
+                    and st.paused_until <= now
+                ):
                     row = st.queue.popleft()
                     st.running += 1
                     self._running_total += 1
@@ -302,15 +354,18 @@ class Dispatcher:
         self._kick.set()
 
     def _next_wait(self, now: float) -> float | None:
-        """Seconds until a webhook with room in its buffer has a row due; None when nothing is scheduled."""
-        due = [
-            st.next_due
-            for h, st in self._state.items()
-            if h in self._hooks and self._hooks[h].enabled and st.active <= self._buffer // 2
-        ]
-        if not due or self._active_total() >= self._global_buffer:
-            return None
-        earliest = min(due)
+        """Seconds until a webhook with room in its buffer has a row due, or a paused one may go on;
+        None when nothing is scheduled."""
+        room = self._active_total() < self._global_buffer
+        due: list[float] = []
+        for h, st in self._state.items():
+            if h not in self._hooks or not self._hooks[h].enabled:
+                continue
+            if st.paused_until > now:
+                due.append(st.paused_until)  # its queued rows go then (_FAR: until its result is in)
+            elif room and st.active <= self._buffer // 2:
+                due.append(st.next_due)
+        earliest = min(due, default=_FAR)
         return None if earliest == _FAR else max(0.0, earliest - now)
 
     async def _wait(self, delay: float | None) -> None:
@@ -349,6 +404,8 @@ class Dispatcher:
         status: int | None = None
         error: str | None = None
         retry_after: str | None = None
+        failure: Failure | None = None
+        os_errno: int | None = None
         try:
             payload, content_type = events.render(
                 fmt=hook.format,
@@ -366,19 +423,27 @@ class Dispatcher:
                 **signing.standard_headers(self._api_key, row.random_id, int(at), payload),
             }
             status, retry_after, error = await self._post(hook, row, payload, headers)
+        except TrustError as exc:
+            failure, error = Failure.INTERNAL, f"ca_file: {exc}"
         except TimeoutError:
+            failure = Failure.TIMEOUT
             error = f"timeout (connect {self._cfg.connect_timeout:g} s, total {self._cfg.timeout:g} s)"
         except aiohttp.ClientError as exc:
+            failure, os_errno = Failure.NETWORK, _os_errno(exc)
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            failure, os_errno = Failure.NETWORK, _os_errno(exc)
             error = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # e.g. the session was closed under us: still a recorded failure
+        except ValueError as exc:
+            failure, error = Failure.INVALID, f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # MemoryError, no thread for the resolver, the session closed under us…
             log.exception("unexpected error", extra=_context(hook.name, row.id))
-            error = f"{type(exc).__name__}: {exc}"
+            failure, error = Failure.INTERNAL, f"{type(exc).__name__}: {exc}"
         finally:
             st.running -= 1
             self._running_total -= 1
         duration_ms = (time.monotonic() - started) * 1000.0
+        result = _Result(row, at, status, error, duration_ms, retry_after, failure, os_errno)
         if status == 410 and hook.id in self._hooks:
             # Stop sending to it at once; the disable itself is committed with this result (until
             # then ``_gone`` keeps a reload of the webhooks from enabling it again).
@@ -386,6 +451,14 @@ class Dispatcher:
             self._hooks[hook.id] = dataclasses.replace(hook, enabled=False)
         if is_success(status):
             log.info("delivered: HTTP %d in %.0f ms", status, duration_ms, extra=_context(hook.name, row.id))
+        elif result.local:
+            # Nothing more goes to this webhook until the result is recorded and says when.
+            st.paused_until = _FAR
+            log.error(
+                "attempt failed on this machine, not counted against the receiver: %s",
+                error,
+                extra=_context(hook.name, row.id),
+            )
         else:
             log.warning(
                 "attempt %d failed: %s in %.0f ms",
@@ -394,26 +467,36 @@ class Dispatcher:
                 duration_ms,
                 extra=_context(hook.name, row.id),
             )
-        self._results.append(_Result(row, at, status, error, duration_ms, retry_after))
+        self._results.append(result)
         self._results_ready.set()
 
     async def _post(
         self, hook: _Hook, row: _Row, payload: bytes, headers: dict[str, str]
     ) -> tuple[int, str | None, str | None]:
         """POST one delivery, following 307/308: ``(last status, its Retry-After, why a redirect
-        was not followed)``. The one place the dispatcher talks HTTP."""
+        was not followed, or the start of a failure's body)``. The one place the dispatcher talks HTTP.
+        Raises TrustError when the webhook's ``ca_file`` cannot be loaded."""
         url = hook.url
+        tls = self._trust.for_webhook(hook.ca_file, hook.verify)
+        # The body as sent, never decompressed: what is read of it stays RESPONSE_PREFIX bytes.
+        headers = {**headers, "Accept-Encoding": "identity"}
         for hop in range(MAX_REDIRECTS + 1):
             async with self._session.post(
-                url, data=payload, headers=headers, allow_redirects=False, timeout=self._timeout
+                url,
+                data=payload,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._timeout,
+                ssl=tls,
+                auto_decompress=False,
             ) as resp:
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
                 location = resp.headers.get("Location")
-                with contextlib.suppress(aiohttp.ClientError):
-                    await resp.read()  # drain, so the connection goes back to the pool
+                head = await _body_prefix(resp)
+                encoding = resp.headers.get("Content-Encoding", "identity")
             if status not in _REDIRECTS:
-                return status, retry_after, None
+                return status, retry_after, None if is_success(status) else _quote(head, encoding)
             target = _redirect_target(url, location)
             if status in _FOLLOWED and target is not None and hop < MAX_REDIRECTS:
                 log.info(
@@ -487,6 +570,8 @@ class Dispatcher:
                     st = self._state.get(r.row.webhook_id)
                     if st is not None:
                         st.held.discard(r.row.id)
+                        if st.paused_until == _FAR:  # a local failure whose delay was never recorded
+                            st.paused_until = 0.0
             self._kick.set()
 
     async def _commit(self, batch: list[_Result]) -> None:
@@ -496,9 +581,13 @@ class Dispatcher:
         dead: list[tuple[int, str | None, int | None]] = []
         gone: dict[int, _Result] = {}
         recovered: set[int] = set()
+        local: list[outbox_store.Retry] = []
+        paused: dict[int, float] = {}  # webhook → until when, after a local failure
+        counted: set[int] = set()  # webhooks with an attempt that was not local
         counts = dict.fromkeys(AttemptResult, 0)
         for r in batch:
             hook_id = r.row.webhook_id
+            st = self._state.get(hook_id)
             decision = decide(
                 status=r.status,
                 error=r.error,
@@ -508,8 +597,17 @@ class Dispatcher:
                 jitter=self._cfg.jitter,
                 rng=self._rng,
                 retry_after=r.retry_after,
+                failure=r.failure,
+                os_errno=r.os_errno,
+                local_since=st.local_since if st is not None else None,
             )
             counts[decision.result] += 1
+            if decision.result is AttemptResult.LOCAL:
+                assert decision.next_attempt_at is not None
+                local.append(outbox_store.Retry(r.row.id, decision.next_attempt_at, decision.error, None))
+                paused[hook_id] = max(paused.get(hook_id, 0.0), decision.next_attempt_at)
+                continue
+            counted.add(hook_id)
             if decision.result is AttemptResult.DELIVERED:
                 delivered.append((r.row.id, r.status or 0))
                 if self._maybe_failing is None or hook_id in self._maybe_failing:
@@ -534,10 +632,15 @@ class Dispatcher:
             retry.append(outbox_store.Retry(r.row.id, decision.next_attempt_at, decision.error, r.status))
         async with self._db.transaction(durable=False) as conn:
             await outbox_store.record_attempts(
-                conn, [(r.row.id, r.at, r.status, r.error, r.duration_ms) for r in batch]
+                conn,
+                [
+                    outbox_store.Attempt(r.row.id, r.at, r.status, r.error, r.duration_ms, r.local)
+                    for r in batch
+                ],
             )
             await outbox_store.mark_delivered(conn, delivered, at=now)
             await outbox_store.mark_retry(conn, retry)
+            await outbox_store.mark_local(conn, local)
             await outbox_store.mark_dead(conn, dead)
             for hook_id, r in gone.items():
                 reason = f"410 Gone from {self._hooks[hook_id].url if hook_id in self._hooks else 'its URL'}"
@@ -560,10 +663,39 @@ class Dispatcher:
                     self._state[hook_id].next_due = 0.0
         for result, n in counts.items():
             self._attempts_total[result] += n
+        self._note_local(paused, counted - set(paused), now)
         for r in batch:
             if not r.ok and r.row.webhook_id in self._state:
                 # Its retry time is in the table now; let the next claim round see it.
                 self._state[r.row.webhook_id].next_due = min(self._state[r.row.webhook_id].next_due, now)
+
+    def _note_local(self, paused: dict[int, float], counted: set[int], now: float) -> None:
+        """After a batch is recorded: webhooks with a local failure wait until their time; those whose
+        attempts counted again are out of their local trouble."""
+        for hook_id, until in paused.items():
+            st = self._state.get(hook_id)
+            if st is None:
+                continue
+            if st.local_since is None:
+                st.local_since = now
+                log.error(
+                    "deliveries to this webhook fail on this machine (see the errors above): they wait and "
+                    "are tried again every minute at most, not counting against the receiver, until it works",
+                    extra={"webhook": self._name(hook_id)},
+                )
+            st.paused_until = until
+        for hook_id in counted:
+            st = self._state.get(hook_id)
+            if st is None or st.local_since is None:
+                continue
+            log.info(
+                "deliveries to this webhook work again after %.0f s of local failures",
+                now - st.local_since,
+                extra={"webhook": self._name(hook_id)},
+            )
+            st.local_since = None
+            if st.paused_until == _FAR:
+                st.paused_until = 0.0
 
     def _name(self, hook_id: int) -> str:
         """For log lines: the webhook's name, or its id when it was removed meanwhile."""
@@ -622,6 +754,53 @@ def _redirect_target(url: str, location: str | None) -> str | None:
     except ValueError:
         return None
     return str(target) if target.scheme in ("http", "https") and target.host else None
+
+
+async def _body_prefix(resp: aiohttp.ClientResponse) -> bytes:
+    """At most RESPONSE_PREFIX bytes of the answer's body. The connection goes back to the pool only if
+    the body ended within them; otherwise it is closed (a body may be endless: never drained). A body cut
+    short or slow to come changes nothing: the status has answered already."""
+    head = b""
+    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+        while len(head) < RESPONSE_PREFIX:
+            chunk = await resp.content.read(RESPONSE_PREFIX - len(head))
+            if not chunk:
+                break
+            head += chunk
+    if not resp.content.at_eof():
+        resp.close()
+    return head
+
+
+def _quote(head: bytes, encoding: str) -> str | None:
+    """The start of a failure's body for its error and log line, on one printable line; None if empty."""
+    if not head:
+        return None
+    if encoding.lower() != "identity":
+        return f"a {encoding} body"
+    text = " ".join("".join(c if c.isprintable() else " " for c in head.decode("utf-8", "replace")).split())
+    if not text:
+        return None
+    return f"body {text[:_QUOTED] + ('…' if len(text) > _QUOTED else '')!r}"
+
+
+def _os_errno(exc: BaseException) -> int | None:
+    """The OS error number behind a network failure (getaddrinfo's EAI_* code for a resolver failure),
+    looked for in aiohttp's wrapping and the exception's causes; None for TLS errors, whose numbers are
+    OpenSSL's, not errno values."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, aiohttp.ClientSSLError | ssl.SSLError):
+            return None
+        if isinstance(current, aiohttp.ClientConnectorError):
+            current = current.os_error
+            continue
+        if isinstance(current, OSError) and current.errno is not None:
+            return current.errno
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _context(webhook: str, delivery_id: int) -> dict[str, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,7 +74,8 @@ class VerifyingReceiver:
     """An aiohttp server on ``host:port`` that verifies, records and hands over each delivery.
 
     ``on_delivery`` (sync or async) is called with each verified :class:`ReceivedDelivery`. ``tolerance``
-    is the Standard Webhooks timestamp tolerance in seconds (``None``: no age check).
+    is the Standard Webhooks timestamp tolerance in seconds (``None``: no age check); ``ssl_context``
+    serves https.
     """
 
     def __init__(
@@ -83,8 +85,10 @@ class VerifyingReceiver:
         on_delivery: DeliveryCallback | None = None,
         tolerance: float | None = 300.0,
         path: str = "/",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.api_key = api_key
+        self.ssl_context = ssl_context
         self.on_delivery = on_delivery
         self.tolerance = tolerance
         self.path = path
@@ -100,7 +104,8 @@ class VerifyingReceiver:
         if not self.port:
             raise RuntimeError("receiver is not started")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.path}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}{self.path}"
 
     def make_app(self) -> web.Application:
         app = web.Application()
@@ -114,7 +119,7 @@ class VerifyingReceiver:
             self.make_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        self._site = web.TCPSite(self._runner, host, port, reuse_address=True, ssl_context=self.ssl_context)
         await self._site.start()
         self.host = host
         self.port = int(self._runner.addresses[0][1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -12,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from raspisms_daemon.webhooks import events
 from raspisms_daemon.webhooks.events import WEBHOOK_TYPES
 from tests.helpers.dispatch_process import emit_event
+from tests.helpers.tls import make_pki
 
 from .conftest import API_KEY, Api
 
@@ -99,6 +101,36 @@ async def test_webhook_create_refusals(
     assert listing["response"] == []
 
 
+async def test_webhook_create_with_a_ca_file_or_verify_no(api: Api, tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    hook = await add_hook(api, "private", url="https://10.0.0.2/h", ca_file=str(pki.ca_cert))
+    assert (hook["ca_file"], hook["verify"]) == (str(pki.ca_cert), True)
+    status, body, _ = await api.call(
+        "POST", "/api/webhooks/", data={"name": "insecure", "url": "https://10.0.0.3/h", "verify": "no"}
+    )
+    assert status == 201 and (body["response"]["ca_file"], body["response"]["verify"]) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"url": "https://h/", "ca_file": "/nonexistent/ca.pem"}, "ca_file: cannot read /nonexistent/ca.pem"),
+        ({"url": "https://h/", "ca_file": "relative.pem"}, "ca_file must be an absolute path"),
+        ({"url": "https://h/", "ca_file": "/etc"}, "ca_file: /etc is not a file"),
+        ({"url": "http://h/", "ca_file": "/etc/hostname"}, "ca_file is for https:// URLs only"),
+        ({"url": "http://h/", "verify": False}, "verify = no is for https:// URLs only"),
+        ({"url": "https://h/", "verify": "maybe"}, "verify must be a boolean"),
+    ],
+)
+async def test_webhook_create_refuses_tls_settings_that_cannot_work(
+    api: Api, extra: dict[str, object], fragment: str
+) -> None:
+    got, body, text = await api.call("POST", "/api/webhooks/", json={"name": "x", **extra})
+    assert got == 400 and body["error"] == 2 and fragment in body["message"], text
+    _, listing, _ = await api.call("GET", "/api/webhooks/")
+    assert listing["response"] == []
+
+
 async def test_webhook_duplicate_name_is_409(api: Api) -> None:
     await add_hook(api)
     status, body, _ = await api.call("POST", "/api/webhooks/", json={"name": "inbox", "url": "http://h/"})
@@ -155,7 +187,7 @@ async def test_deliveries_list_filters_and_detail_with_attempts(api: Api) -> Non
     assert status == 200 and detail["state"] == "dead" and detail["webhook"] == "inbox"
     assert detail["body"] == {"id": 1, "status": "success"} and detail["type"] == "send_sms_status_change"
     assert detail["attempts_log"] == [
-        {"at": 1_700_000_100.0, "status": 503, "error": None, "duration_ms": 12.5}
+        {"at": 1_700_000_100.0, "status": 503, "error": None, "duration_ms": 12.5, "local": False}
     ]
 
 

@@ -38,6 +38,15 @@ class FakeHost:
     def can_import(self, module: str) -> bool:
         return module == "gammu" and self.gammu
 
+    def ca_file_problem(self, path: Path) -> str | None:
+        """The real check loads the file with OpenSSL (tests/webhooks/test_tls.py); here: a PEM header."""
+        self.reads.append(path)
+        if path not in self.files:
+            return f"cannot read {path}: {os.strerror(errno.ENOENT)}"
+        if b"-----BEGIN CERTIFICATE-----" not in self.files[path]:
+            return f"{path} holds no certificate OpenSSL can read"
+        return None
+
 
 def parse(text: str, *, path: Path | None = None, host: Host | None = None) -> Config:
     """``parse_ini`` on a machine with no files unless ``host`` says otherwise."""

@@ -489,6 +489,54 @@ def test_a_bad_webhook_name_is_reported_on_its_section() -> None:
     assert "webhook name" in one(BASE + "[webhook:a b]\nurl = http://h/\n").message
 
 
+PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"  # FakeHost checks the header only
+
+
+def test_ca_file_is_relative_to_the_config_and_checked_on_the_host() -> None:
+    host = FakeHost(files={Path("/etc/rd/ca/receiver.pem"): PEM, Path("/abs/ca.pem"): PEM})
+    config = parse(
+        BASE + "[webhook:a]\nurl = https://h/\nca_file = ca/receiver.pem\n"
+        "[webhook:b]\nurl = https://h/\nca_file = /abs/ca.pem\n[webhook:c]\nurl = https://h/\n",
+        path=Path("/etc/rd/config.ini"),
+        host=host,
+    )
+    assert [(w.name, w.ca_file, w.verify) for w in config.webhooks] == [
+        ("a", Path("/etc/rd/ca/receiver.pem"), True),
+        ("b", Path("/abs/ca.pem"), True),
+        ("c", None, True),
+    ]
+    assert host.reads == [Path("/etc/rd/ca/receiver.pem"), Path("/abs/ca.pem")]
+
+
+@pytest.mark.parametrize(
+    ("keys", "files", "key", "message"),
+    [
+        ("url = https://h/\nca_file = /none.pem\n", {}, "ca_file", "cannot read /none.pem: No such file"),
+        ("url = https://h/\nca_file = /k.pem\n", {Path("/k.pem"): b"key"}, "ca_file",
+         "holds no certificate OpenSSL can read"),
+        ("url = http://h/\nca_file = /c.pem\n", {Path("/c.pem"): PEM}, "ca_file",
+         "is for https:// URLs only"),
+        ("url = http://h/\nverify = no\n", {}, "verify", "verify = no is for https:// URLs only"),
+        ("url = https://h/\nca_file = /c.pem\nverify = no\n", {Path("/c.pem"): PEM}, "verify",
+         "give either ca_file or verify = no, not both"),
+        ("url = https://h/\nverify = maybe\n", {}, "verify", "yes/no"),
+        ("url = https://h/\nca_file =\n", {}, "ca_file", "empty"),
+    ],
+)  # fmt: skip
+def test_a_ca_file_or_verify_that_cannot_work_is_reported_on_its_key(
+    keys: str, files: dict[Path, bytes], key: str, message: str
+) -> None:
+    problem = one(BASE + "[webhook:a]\n" + keys, host=FakeHost(files=files))
+    assert (problem.section, problem.key) == ("webhook:a", key)
+    assert message in problem.message, problem.message
+    assert "://h/" not in problem.message  # the URL (it may hold a token) is not echoed
+
+
+def test_verify_no_on_https_is_accepted() -> None:
+    config = parse(BASE + "[webhook:a]\nurl = https://h/\nverify = no\n")
+    assert config.webhooks[0].verify is False and config.webhooks[0].ca_file is None
+
+
 # --- phones -----------------------------------------------------------------------------------------
 
 

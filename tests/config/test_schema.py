@@ -23,6 +23,7 @@ from raspisms_daemon.config import (
     parse_config,
 )
 from raspisms_daemon.webhooks.events import WEBHOOK_TYPES
+from tests.helpers.tls import make_pki
 
 from ._support import EXAMPLE
 
@@ -118,9 +119,11 @@ def test_example_commented_sections_are_valid_once_uncommented(tmp_path: Path) -
         if in_examples and re.match(r"^;(\[|[a-z_]+ =)", line):
             line = line[1:]
         lines.append(line)
+    make_pki(tmp_path, name="receiver")  # the example's ca_file, next to the config file
     config = parse_config("\n".join(lines), path=tmp_path / "c.ini")
     assert [w.name for w in config.webhooks] == ["inbox"]
     assert config.webhooks[0].types == frozenset(WEBHOOK_TYPES)
+    assert config.webhooks[0].ca_file == tmp_path / "receiver-ca.pem"
     assert [(p.id, p.device, p.pin) for p in config.phones] == [
         (1, "/dev/serial/by-id/usb-HUAWEI_Mobile-if00-port0", "1234")
     ]

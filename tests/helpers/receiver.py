@@ -6,8 +6,9 @@ Every request is verified twice: with our :mod:`raspisms_daemon.webhooks.signing
 done here literally as its documentation writes it.
 
 Behaviours (queued with :meth:`FaultyReceiver.plan`, else :attr:`FaultyReceiver.default`):
-``Reply(status, headers)``, ``Stall(seconds)``, ``Reset()``; ``go_down()`` / ``come_back()`` stop
-listening and listen again on the same port.
+``Reply(status, headers)``, ``Stall(seconds)``, ``Reset()``, ``Flood(status, size)`` (a giant or endless
+body); ``go_down()`` / ``come_back()`` stop listening and listen again on the same port. ``ssl_context``
+serves https.
 
 Usage::
 
@@ -26,6 +27,7 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import struct
 import time
 from collections import deque
@@ -40,7 +42,16 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from raspisms_daemon.webhooks import signing
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
 
-__all__ = ["Behaviour", "FaultyReceiver", "Reply", "Request", "Reset", "Stall", "raspisms_documented_check"]
+__all__ = [
+    "Behaviour",
+    "FaultyReceiver",
+    "Flood",
+    "Reply",
+    "Request",
+    "Reset",
+    "Stall",
+    "raspisms_documented_check",
+]
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # think time before answering (a receiver that is slow, not stalled)
+    body: str | None = None  # None: the status as text
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,26 @@ class Reset:
     pass
 
 
-Behaviour = Reply | Stall | Reset
+@dataclass(frozen=True)
+class Flood:
+    """Answer ``status`` at once, then a chunked body of ``size`` bytes (None: it never ends), ``chunk``
+    bytes at a time, ``pace`` seconds apart (0: as fast as the client reads)."""
+
+    status: int = 200
+    size: int | None = None
+    chunk: int = 64 * 1024
+    pace: float = 0.0
+
+
+@dataclass(frozen=True)
+class Flooded:
+    """How one flooded answer ended: the body bytes written, and whether the client hung up first."""
+
+    written: int
+    hung_up: bool
+
+
+Behaviour = Reply | Stall | Reset | Flood
 
 
 @dataclass(frozen=True)
@@ -77,10 +108,16 @@ class Request:
     library_ok: bool  # standardwebhooks.Webhook(whsec).verify accepted it
     library_reason: str | None
     documented_ok: bool  # RaspiSMS's documented check passed
+    peer: tuple[str, int] | None = None  # the client's address and port: one per connection
 
     @property
     def random_id(self) -> str | None:
         return self.ours.random_id if self.ours else None
+
+
+def _peer(request: web.Request) -> tuple[str, int] | None:
+    peername = request.transport.get_extra_info("peername") if request.transport is not None else None
+    return (str(peername[0]), int(peername[1])) if peername else None
 
 
 def raspisms_documented_check(api_key: str, fields: dict[str, str]) -> bool:
@@ -97,11 +134,17 @@ class FaultyReceiver(VerifyingReceiver):
     """:class:`VerifyingReceiver` plus the fault matrix and full request records."""
 
     def __init__(
-        self, api_key: str, *, default: Behaviour | None = None, tolerance: float | None = 300.0
+        self,
+        api_key: str,
+        *,
+        default: Behaviour | None = None,
+        tolerance: float | None = 300.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(api_key, tolerance=tolerance)
+        super().__init__(api_key, tolerance=tolerance, ssl_context=ssl_context)
         self.default: Behaviour = default or Reply(200)
         self.requests: list[Request] = []
+        self.flooded: list[Flooded] = []
         self._plan: deque[Behaviour] = deque()
         self._changed = asyncio.Event()
         self._library = Webhook(signing.whsec(api_key))
@@ -132,7 +175,9 @@ class FaultyReceiver(VerifyingReceiver):
         return [
             r
             for r in self.requests
-            if r.ours is not None and isinstance(r.behaviour, Reply) and 200 <= r.behaviour.status < 300
+            if r.ours is not None
+            and isinstance(r.behaviour, Reply | Flood)
+            and 200 <= r.behaviour.status < 300
         ]
 
     def acknowledged_ids(self) -> set[str]:
@@ -184,7 +229,7 @@ class FaultyReceiver(VerifyingReceiver):
             ours = dataclasses.replace(ours, path=request.path)
         lib_ok, lib_reason = self._library_check(raw, headers)
         behaviour = self._plan.popleft() if self._plan else self.default
-        if ours is None and isinstance(behaviour, Reply) and 200 <= behaviour.status < 300:
+        if ours is None and isinstance(behaviour, Reply | Flood) and 200 <= behaviour.status < 300:
             behaviour = Reply(401)  # a receiver does not acknowledge what it cannot verify
         self.requests.append(
             Request(
@@ -198,9 +243,10 @@ class FaultyReceiver(VerifyingReceiver):
                 lib_ok,
                 lib_reason,
                 self._documented_check(raw, headers),
+                _peer(request),
             )
         )
-        if ours is not None and isinstance(behaviour, Reply) and 200 <= behaviour.status < 300:
+        if ours is not None and isinstance(behaviour, Reply | Flood) and 200 <= behaviour.status < 300:
             self.deliveries.append(ours)
         self._changed.set()
         if isinstance(behaviour, Stall):
@@ -218,6 +264,28 @@ class FaultyReceiver(VerifyingReceiver):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             transport.abort()
             raise asyncio.CancelledError  # nothing more to write on a dead connection
+        if isinstance(behaviour, Flood):
+            return await self._flood(request, behaviour)
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
-        return web.Response(status=behaviour.status, headers=behaviour.headers, text=str(behaviour.status))
+        text = str(behaviour.status) if behaviour.body is None else behaviour.body
+        return web.Response(status=behaviour.status, headers=behaviour.headers, text=text)
+
+    async def _flood(self, request: web.Request, flood: Flood) -> web.StreamResponse:
+        resp = web.StreamResponse(status=flood.status)
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        chunk = b"x" * flood.chunk
+        written = 0
+        try:
+            while (flood.size is None or written < flood.size) and not self._stopping.is_set():
+                await resp.write(chunk)  # waits while the client does not read: no buffering here
+                written += len(chunk)
+                if flood.pace:
+                    await asyncio.sleep(flood.pace)
+            await resp.write_eof()
+        except ConnectionError:
+            self.flooded.append(Flooded(written, hung_up=True))
+            raise asyncio.CancelledError from None  # nothing more to write on a closed connection
+        self.flooded.append(Flooded(written, hung_up=False))
+        return resp

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from raspisms_daemon.config import WebhookConfig
@@ -131,3 +133,50 @@ async def test_names_the_config_would_refuse_are_refused_by_the_store_too(db: Da
         with pytest.raises(DeliveryError, match="1-64 letters"):
             await wh.add_webhook(conn, name, "https://example.org/hook", now=0.0)
     assert await wh.list_webhooks(db.conn) == []
+
+
+async def test_a_webhook_keeps_its_ca_file_and_verify(db: Database) -> None:
+    async with db.transaction() as conn:
+        await wh.add_webhook(conn, "private", "https://10.0.0.2/hook", ca_file="/etc/rd/ca.pem", now=0.0)
+        await wh.add_webhook(conn, "insecure", "https://10.0.0.3/hook", verify=False, now=0.0)
+        await wh.add_webhook(conn, "plain", "http://10.0.0.4/hook", now=0.0)
+    hooks = {h.name: (h.ca_file, h.verify) for h in await wh.list_webhooks(db.conn)}
+    assert hooks == {"private": ("/etc/rd/ca.pem", True), "insecure": (None, False), "plain": (None, True)}
+    assert (await wh.get_webhook(db.conn, "private")).as_dict()["ca_file"] == "/etc/rd/ca.pem"
+    assert (await wh.get_webhook(db.conn, "insecure")).as_dict()["verify"] is False
+
+
+@pytest.mark.parametrize(
+    ("url", "tls", "message"),
+    [
+        ("http://h/", {"ca_file": "/ca.pem"}, "ca_file is for https:// URLs only"),
+        ("http://h/", {"verify": False}, "verify = no is for https:// URLs only"),
+        ("https://h/", {"ca_file": "/ca.pem", "verify": False}, "either a ca_file or verify = no"),
+        ("https://h/", {"ca_file": "ca.pem"}, "ca_file must be an absolute path"),
+    ],
+)
+async def test_tls_settings_that_cannot_apply_are_refused(
+    db: Database, url: str, tls: dict[str, object], message: str
+) -> None:
+    async with db.transaction() as conn:
+        with pytest.raises(DeliveryError, match=message):
+            await wh.add_webhook(conn, "x", url, now=0.0, **tls)  # type: ignore[arg-type]
+
+
+async def test_a_config_webhook_s_ca_file_and_verify_follow_the_config(db: Database) -> None:
+    plain = WebhookConfig(name="inbox", url="https://127.0.0.1/in")
+    async with db.transaction() as conn:
+        await wh.sync_config_webhooks(conn, [plain], now=0.0)
+    first = await wh.get_webhook(db.conn, "inbox")
+    pinned = WebhookConfig(name="inbox", url="https://127.0.0.1/in", ca_file=Path("/etc/rd/ca.pem"))
+    async with db.transaction() as conn:
+        await wh.sync_config_webhooks(conn, [pinned], now=0.0)
+    assert (await wh.get_webhook(db.conn, "inbox")).ca_file == "/etc/rd/ca.pem"
+    insecure = WebhookConfig(name="inbox", url="https://127.0.0.1/in", verify=False)
+    async with db.transaction() as conn:
+        await wh.sync_config_webhooks(conn, [insecure], now=0.0)
+    hook = await wh.get_webhook(db.conn, "inbox")
+    assert (hook.ca_file, hook.verify) == (None, False)
+    async with db.transaction() as conn:
+        await wh.sync_config_webhooks(conn, [plain], now=0.0)
+    assert await wh.get_webhook(db.conn, "inbox") == first  # back as it was

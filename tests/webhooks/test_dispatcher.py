@@ -212,6 +212,7 @@ async def test_attempts_total_counts_each_recorded_attempt_by_result(
             assert dispatcher.attempts_total() == dict.fromkeys(AttemptResult, 0)
             expected = {AttemptResult.DELIVERED: 1, AttemptResult.RETRY: 2, AttemptResult.DEAD: 1}
             expected[AttemptResult.GONE] = 1
+            expected[AttemptResult.LOCAL] = 0  # every failure here is the receivers'
             async with asyncio.timeout(10):
                 while dispatcher.attempts_total() != expected:  # noqa: ASYNC110 - counted by its tasks
                     await asyncio.sleep(0.01)
