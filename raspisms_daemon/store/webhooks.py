@@ -45,6 +45,7 @@ class Webhook:
     source: str
     created_at: float
     flavor: str = DEFAULT_FLAVOR
+    kind: str = "http"  # http: a webhook URL; mqtt: the [mqtt] broker (store/mqtt.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class Webhook:
             "types": sorted(self.types),
             "format": self.format,
             "flavor": self.flavor,
+            "kind": self.kind,
             "enabled": self.enabled,
             "disabled_reason": self.disabled_reason,
             "source": self.source,
@@ -107,10 +109,11 @@ def _row_to_webhook(row: sqlite3.Row) -> Webhook:
         source=row["source"],
         created_at=row["created_at"],
         flavor=row["flavor"],
+        kind=row["kind"],
     )
 
 
-_COLUMNS = "id, name, url, types, format, enabled, disabled_reason, source, created_at, flavor"
+_COLUMNS = "id, name, url, types, format, enabled, disabled_reason, source, created_at, flavor, kind"
 
 
 async def list_webhooks(conn: aiosqlite.Connection) -> list[Webhook]:
@@ -223,9 +226,11 @@ async def sync_config_webhooks(
         reason = None if cfg.enabled else "disabled in the config"
         fields = (url, types_text, cfg.format, int(cfg.enabled), reason, cfg.flavor)
         async with conn.execute(
-            "SELECT id, config_digest, source FROM webhook WHERE name = ?", (name,)
+            "SELECT id, config_digest, source, kind FROM webhook WHERE name = ?", (name,)
         ) as cur:
             row = await cur.fetchone()
+        if row is not None and row["kind"] != "http":
+            raise DeliveryError(f"[webhook:{name}]: the name {name!r} is the [mqtt] broker's; choose another")
         if row is None:
             await conn.execute(
                 "INSERT INTO webhook (url, types, format, enabled, disabled_reason, flavor, name, source, "
@@ -239,7 +244,9 @@ async def sync_config_webhooks(
                 (*fields, digest, row["id"]),
             )
     # Entries gone from the config: disabled, not deleted, so their pending deliveries are kept.
-    async with conn.execute("SELECT id, name FROM webhook WHERE source = 'config' AND enabled = 1") as cur:
+    async with conn.execute(
+        "SELECT id, name FROM webhook WHERE source = 'config' AND enabled = 1 AND kind = 'http'"
+    ) as cur:
         stale = [(r["id"],) for r in await cur.fetchall() if r["name"] not in seen]
     await conn.executemany(
         "UPDATE webhook SET enabled = 0, disabled_reason = 'removed from the config', config_digest = NULL "

@@ -26,6 +26,7 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -42,7 +43,7 @@ from ..store.db import Database
 from . import events, signing
 from .results import AttemptResult, decide, is_success
 
-__all__ = ["MAX_REDIRECTS", "USER_AGENT", "Dispatcher", "DispatcherState"]
+__all__ = ["MAX_REDIRECTS", "USER_AGENT", "Dispatcher", "DispatcherState", "Transport"]
 
 log = logging.getLogger("raspisms_daemon.dispatcher")
 
@@ -51,6 +52,12 @@ MAX_REDIRECTS = 3  # 307/308 hops followed for one attempt
 _FOLLOWED = frozenset({307, 308})  # the redirects that keep the method and the body
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _FAR = float("inf")
+
+
+# A delivery path other than HTTP, by webhook kind (the MQTT broker's, raspisms_daemon/mqtt/link.py): it
+# gets the row and its JSON rendering, and answers (status, error) as an HTTP attempt would (2xx =
+# delivered); retries, dead letters and replay are the outbox's, the same for every kind.
+Transport = Callable[[outbox_store.Claimed, bytes], Awaitable[tuple[int | None, str | None]]]
 
 
 class DispatcherState(Enum):
@@ -67,6 +74,7 @@ class _Hook:
     format: str
     enabled: bool
     flavor: str
+    kind: str = "http"
 
 
 _Row = outbox_store.Claimed
@@ -121,8 +129,10 @@ class Dispatcher:
         prune_interval: float = 600.0,
         prune_batch: int = 500,
         rng: random.Random | None = None,
+        transports: dict[str, Transport] | None = None,
     ) -> None:
         self._db = db
+        self._transports = dict(transports or {})
         self._session = session
         self._cfg = delivery
         self._clock: Clock = clock or SystemClock()
@@ -217,7 +227,7 @@ class Dispatcher:
         # On the read-only connection: a webhook being created (or removed) in a transaction that may
         # still roll back is not seen before its commit.
         hooks = {
-            h.id: _Hook(h.id, h.name, h.url, h.format, h.enabled and h.id not in self._gone, h.flavor)
+            h.id: _Hook(h.id, h.name, h.url, h.format, h.enabled and h.id not in self._gone, h.flavor, h.kind)
             for h in await webhook_store.list_webhooks(self._db.reads.conn)
         }
         if self._maybe_failing is None:
@@ -365,7 +375,11 @@ class Dispatcher:
                 # This attempt's time, not the event's: receivers reject stale Standard Webhooks timestamps.
                 **signing.standard_headers(self._api_key, row.random_id, int(at), payload),
             }
-            status, retry_after, error = await self._post(hook, row, payload, headers)
+            transport = self._transports.get(hook.kind)
+            if transport is None:
+                status, retry_after, error = await self._post(hook, row, payload, headers)
+            else:
+                status, error = await transport(row, payload)
         except TimeoutError:
             error = f"timeout (connect {self._cfg.connect_timeout:g} s, total {self._cfg.timeout:g} s)"
         except aiohttp.ClientError as exc:
