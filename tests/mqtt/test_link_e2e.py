@@ -5,13 +5,15 @@ In process (``running_daemon``) with a simulated modem; the broker is a real ``m
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import aiomqtt
 import pytest
 
-from raspisms_daemon.config import MqttConfig
+from raspisms_daemon.config import DeliveryConfig, MqttConfig
+from raspisms_daemon.store import outbox
 from tests.helpers.daemon_process import poll_until, running_daemon
 from tests.helpers.mosquitto import Broker, mosquitto, needs_mosquitto, subscriber
 
@@ -34,7 +36,7 @@ def _docs(messages: list[tuple[str, bytes, bool]]) -> list[dict[str, object]]:
     return [json.loads(p) for _, p, _ in messages if p]
 
 
-async def test_an_sms_received_reaches_the_event_topic_with_the_webhook_body_and_random_id(
+async def test_an_sms_reaches_the_event_topic_with_its_own_random_id_and_the_status_is_online_then_offline(
     tmp_path: Path,
 ) -> None:
     async with mosquitto(tmp_path) as broker, subscriber(broker, "raspisms/#") as sub:
@@ -53,6 +55,10 @@ async def test_an_sms_received_reaches_the_event_topic_with_the_webhook_body_and
             async with subscriber(broker, "raspisms/gw1/status", client_id="late", persistent=False) as late:
                 await late.wait_for(lambda: late.messages)
                 assert late.messages[-1] == ("raspisms/gw1/status", b"online", True)
+        # A clean stop says offline (retained) before it disconnects.
+        async with subscriber(broker, "raspisms/gw1/status", client_id="later", persistent=False) as later:
+            await later.wait_for(lambda: later.messages)
+            assert later.messages[-1] == ("raspisms/gw1/status", b"offline", True)
 
 
 async def test_a_job_from_the_shared_topic_is_sent_once_and_its_statuses_are_published(
@@ -104,3 +110,28 @@ async def test_a_bad_job_is_refused_with_a_reason_and_nothing_is_sent(
                 assert len(refused) == 1 and reason in str(refused[0]["error"])
             else:
                 assert refused == []  # no id to answer on: logged only
+
+
+async def test_events_from_while_the_broker_was_down_go_out_as_soon_as_it_is_back_not_after_the_backoff(
+    tmp_path: Path,
+) -> None:
+    # One attempt at once, the next an hour later: only "due at once on reconnection" can deliver it soon.
+    delivery = DeliveryConfig(schedule=(0.0, 3600.0), jitter=0.0, timeout=1.0, connect_timeout=1.0)
+    async with mosquitto(tmp_path) as broker, subscriber(broker, "raspisms/gw1/event/#") as sub:
+        overrides = {"mqtt": _mqtt(broker), "delivery": delivery}
+        async with running_daemon(tmp_path, config_overrides=overrides) as env:
+            await poll_until(lambda: env.daemon.mqtt is not None and env.daemon.mqtt.connected, within=20)
+            await broker.stop()
+            await env.sims[0].inject_sms("+33612345678", "while the broker is down")
+
+            async def failed_once() -> bool:
+                rows = await outbox.list_deliveries(env.daemon.db.reads.conn, webhook="mqtt")
+                return any(r.attempts >= 1 and r.state is outbox.DeliveryState.PENDING for r in rows)
+
+            async with asyncio.timeout(20):
+                while not await failed_once():  # noqa: ASYNC110 - the store is polled, no event to wait on
+                    await asyncio.sleep(0.05)
+            await broker.start()
+            await sub.wait_for(lambda: sub.on("raspisms/gw1/event/receive_sms"), within=20)
+            (doc,) = _docs(sub.on("raspisms/gw1/event/receive_sms"))
+            assert doc["body"]["text"] == "while the broker is down"  # type: ignore[index]
