@@ -5,7 +5,9 @@
 Figures (``--only`` names): ``inbound`` (our latency, simulator → verified webhook), ``gammu``
 (gammu-smsd's, same simulator and receiver), ``throughput`` and ``drain`` (webhook dispatch), ``footprint``
 (idle RSS and CPU, ours and gammu-smsd's), ``durability`` (fsyncs per received SMS), ``scale``
-(throughput with a million delivered rows vs empty). The full run takes about six minutes; ``--smoke``
+(throughput with a million delivered rows vs empty), ``mqtt`` (a fleet's job intake with 1 then 3
+gateways, and the event latency to an MQTT subscriber beside the webhook's, on a real Mosquitto). The full
+run takes about seven minutes; ``--smoke``
 (CI) runs each harness for a few seconds and checks that it produces numbers, not that targets are met.
 """
 
@@ -24,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import bench_dispatch, bench_inbound, durability, footprint, gammu_smsd, scale
+from bench import bench_dispatch, bench_inbound, durability, footprint, gammu_smsd, mqtt_fleet, scale
 from bench.report import Row, machine, render_table, write_results
 
 __all__ = ["FIGURES", "Plan", "main", "plan_for", "run_all"]
 
-FIGURES = ("inbound", "gammu", "throughput", "drain", "footprint", "durability", "scale")
+FIGURES = ("inbound", "gammu", "throughput", "drain", "footprint", "durability", "scale", "mqtt")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 
 
@@ -46,6 +48,8 @@ class Plan:
     footprint_busy_s: float
     durability_sms: int
     history_rows: int
+    mqtt_jobs: int
+    mqtt_sms: int
 
 
 FULL = Plan(
@@ -58,6 +62,8 @@ FULL = Plan(
     footprint_busy_s=10.0,
     durability_sms=150,
     history_rows=1_000_000,
+    mqtt_jobs=2000,
+    mqtt_sms=200,
 )
 SMOKE = Plan(
     inbound_sms=20,
@@ -69,6 +75,8 @@ SMOKE = Plan(
     footprint_busy_s=2.0,
     durability_sms=20,
     history_rows=20_000,
+    mqtt_jobs=100,
+    mqtt_sms=10,
 )
 
 
@@ -112,11 +120,19 @@ async def run_all(plan: Plan, only: set[str], *, smoke: bool) -> tuple[dict[str,
     await step("drain", lambda: _drain(plan))
     await step("footprint", lambda: footprint.idle_footprint(plan.footprint_s, plan.footprint_busy_s))
     await step("durability", lambda: durability.fsyncs_per_sms(plan.durability_sms))
+    await step("mqtt", lambda: _mqtt(plan))
     per_webhook = bench_dispatch.delivery_config().per_webhook_concurrency
     for name in ("throughput", "scale"):
         if name in figures:
             figures[name]["per_webhook_concurrency"] = per_webhook
     return figures, errors
+
+
+async def _mqtt(plan: Plan) -> dict[str, Any]:
+    return {
+        "fleet": await mqtt_fleet.fleet_throughput(plan.mqtt_jobs),
+        "latency": await mqtt_fleet.event_latency(plan.mqtt_sms),
+    }
 
 
 async def _throughput(plan: Plan) -> dict[str, Any]:
@@ -260,6 +276,31 @@ def rows_for(figures: dict[str, Any], plan: Plan, *, smoke: bool) -> list[Row]:
                 f"{s['empty_per_s']} /s ({s['events']} events per run)".replace(",", " "),
             )
         )
+    if "mqtt" in figures:
+        fleet, lat = figures["mqtt"]["fleet"], figures["mqtt"]["latency"]
+        note = (
+            f"{fleet['jobs']} jobs from raspisms/send to committed (accepted status back), for later; "
+            f"one daemon process per gateway on a real Mosquitto, {fleet['cpus']} CPU(s) for all of them"
+        )
+        rows.append(Row("MQTT fleet intake, 1 gateway", "jobs/s", fleet["one_per_s"], note=note))
+        rows.append(
+            Row(
+                "MQTT fleet intake, 3 gateways",
+                "jobs/s",
+                fleet["three_per_s"],
+                note=f"{fleet['ratio']:g}× one gateway; spread {fleet['spread']}",
+            )
+        )
+        for p in ("p50", "p99"):
+            rows.append(
+                Row(
+                    f"event latency to MQTT {p}",
+                    "ms",
+                    lat[f"mqtt_{p}_ms"],
+                    note=f"webhook {lat[f'webhook_{p}_ms']:.1f} ms for the same {lat['sms']} SMS "
+                    "(one daemon, both targets, one at a time)",
+                )
+            )
     return rows
 
 

@@ -27,19 +27,21 @@ import functools
 import glob
 import logging
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from .api.metrics import Sample
 from .clock import Clock, SystemClock
-from .config import Config, PhoneConfig, UnixListen, load_config, parse_listen
+from .config import Config, MqttConfig, PhoneConfig, UnixListen, load_config, parse_listen
 from .errors import ConfigError, LinkError, ModemError, StoreError
 from .gsm.modem import ModemBackend
 from .gsm.policy import RefusedPins
 from .logs import register_secret, set_log_level
+from .mqtt.payloads import PhoneView
 from .noise import MODEM_GARBAGE
 from .phones.calls import close_dangling_calls
 from .phones.context import PhoneContext
@@ -48,6 +50,7 @@ from .phones.reliability_job import reliability_loop
 from .phones.sender import Sender, recover_interrupted_sends
 from .phones.supervisor import PhoneState, PhoneStatus, PhoneSupervisor
 from .reload import plan_reload
+from .store import mqtt as mqtt_store
 from .store import phones as phone_store
 from .store.db import Database, open_database
 from .store.faults import StorageFault
@@ -56,9 +59,12 @@ from .store.outbox import release_stale_leases
 from .store.watch import CHECK_INTERVAL, EX_TEMPFAIL, StorageWatch
 from .store.webhooks import sync_config_webhooks
 from .systemd import Notifier
-from .webhooks.dispatcher import Dispatcher
+from .webhooks.dispatcher import Dispatcher, Transport
 from .webhooks.emit import EventSink
 from .webhooks.results import AttemptResult
+
+if TYPE_CHECKING:
+    from .mqtt.link import MqttLink
 
 __all__ = ["EX_TEMPFAIL", "BackendFactory", "Daemon", "make_backend"]
 
@@ -117,6 +123,8 @@ class Daemon:
         for phone in config.phones:
             if phone.pin:
                 register_secret(phone.pin)
+        if config.mqtt is not None and config.mqtt.password:
+            register_secret(config.mqtt.password)
         self.clock: Clock = clock or SystemClock()
         # One memory of refused PINs for every backend built from here on: a phone's rebuilt backend must
         # not spend another of its SIM's three tries.
@@ -126,6 +134,8 @@ class Daemon:
         self.supervisors: dict[int, PhoneSupervisor] = {}
         self.dispatcher: Dispatcher | None = None
         self.sender: Sender | None = None
+        self.mqtt: MqttLink | None = None
+        self._mqtt_target: int | None = None
         self.ctx: PhoneContext | None = None
         self.api_url: str | None = None
         self.ready = asyncio.Event()
@@ -330,8 +340,12 @@ class Daemon:
                 wake_sender=self.wake_sender,
             )
             session = aiohttp.ClientSession()
+            transports: dict[str, Transport] = {}
+            if cfg.mqtt is not None and self._mqtt_target is not None:
+                self.mqtt = self._make_mqtt(cfg.mqtt, self._mqtt_target)
+                transports["mqtt"] = self.mqtt.deliver
             self.dispatcher = Dispatcher(
-                db, session, cfg.delivery, clock=self.clock, api_key=cfg.daemon.api_key
+                db, session, cfg.delivery, clock=self.clock, api_key=cfg.daemon.api_key, transports=transports
             )
             for p in cfg.phones:
                 self.supervisors[p.id] = PhoneSupervisor(
@@ -390,6 +404,10 @@ class Daemon:
                 tasks.append(tg.create_task(self._status_loop(), name="status"))
                 tasks.append(tg.create_task(self._place_unplaced(), name="place-phones"))
                 tasks.append(tg.create_task(self._reload_loop(), name="reload"))
+                if self.mqtt is not None:
+                    # After READY: the phones have had their first try, so the link knows whether this
+                    # gateway can take shared jobs before it subscribes.
+                    tasks.append(tg.create_task(self.mqtt.run(), name="mqtt"))
                 await self._stop.wait()
 
                 log.info("stopping")
@@ -425,6 +443,10 @@ class Daemon:
                 now = self.clock.time()
                 async with db.transaction() as conn:
                     await sync_config_webhooks(conn, cfg.webhooks, now=now)
+                    if cfg.mqtt is not None:
+                        self._mqtt_target = await mqtt_store.sync_target(conn, cfg.mqtt.url, now=now)
+                    else:
+                        await mqtt_store.disable_target(conn)
                     # Deliveries claimed by a previous process that died (SIGKILL, power cut) would wait
                     # out their lease (minutes); one daemon owns this file (the lock), so they are due
                     # again now.
@@ -463,6 +485,43 @@ class Daemon:
                 await asyncio.wait_for(self._stop.wait(), CHECK_INTERVAL)
             if self._stop.is_set():
                 return None
+
+    def _make_mqtt(self, mqtt: MqttConfig, target: int) -> MqttLink:
+        """The broker link (aiomqtt is imported here only: a daemon without [mqtt] never loads it)."""
+        from .mqtt.link import MqttLink
+        from .mqtt.topics import gateway_name
+
+        return MqttLink(
+            mqtt,
+            db=self.db,
+            clock=self.clock,
+            gateway=gateway_name(mqtt.gateway, socket.gethostname()),
+            api_key=self.config.daemon.api_key,
+            target_id=target,
+            phones=self._phone_views,
+            templating=self.config.api.templating,
+            user_id=self.config.daemon.user_id,
+            wake_sender=self.wake_sender,
+            wake_dispatcher=self.wake_dispatcher,
+            publish_timeout=self.config.delivery.timeout,
+        )
+
+    def _phone_views(self) -> list[PhoneView]:
+        views = []
+        for _, sup in sorted(self.supervisors.items()):
+            st = sup.status()
+            views.append(
+                PhoneView(
+                    id=st.id,
+                    name=st.name,
+                    state=st.state,
+                    available=sup.can_send,
+                    signal=st.signal,
+                    operator=st.operator,
+                    registration=st.registration,
+                )
+            )
+        return views
 
     # --- storage trouble -------------------------------------------------------------------------------
 

@@ -72,6 +72,8 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
             else:
                 restart.append(f"[phone:{phone.id}] {key}")
         phones.append(keep)
+    if old.mqtt != new.mqtt:
+        restart.append("[mqtt]")  # held by the broker connection
     old_ids = {p.id for p in old.phones}
     restart += [f"[phone:{p.id}] (added)" for p in new.phones if p.id not in old_ids]
 

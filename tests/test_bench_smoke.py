@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.bench_inbound import percentile
+from bench.broker import MOSQUITTO
 from bench.durability import count_syncs
 from bench.footprint import read_proc
 from bench.report import Row, render_table, write_results
@@ -20,10 +21,13 @@ from bench.report import Row, render_table, write_results
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.timeout(170)
+@pytest.mark.timeout(230)
 @pytest.mark.skipif(
     shutil.which("gammu-smsd") is None,
     reason="gammu-smsd (apt: gammu-smsd) is not installed: every benchmark runs beside it",
+)
+@pytest.mark.skipif(
+    MOSQUITTO is None, reason="mosquitto (apt: mosquitto) is not installed: the MQTT figures need it"
 )
 def test_smoke_run_produces_every_figure_as_a_positive_number(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
@@ -32,7 +36,7 @@ def test_smoke_run_produces_every_figure_as_a_positive_number(tmp_path: Path) ->
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=150,
+        timeout=210,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -40,7 +44,7 @@ def test_smoke_run_produces_every_figure_as_a_positive_number(tmp_path: Path) ->
     assert results["errors"] == {}
     assert results["mode"] == "smoke"
     f = results["figures"]
-    assert set(f) == {"inbound", "gammu", "throughput", "drain", "footprint", "durability", "scale"}
+    assert set(f) == {"inbound", "gammu", "throughput", "drain", "footprint", "durability", "scale", "mqtt"}
     positive = {
         "inbound p50": f["inbound"]["p50_ms"],
         "inbound p99": f["inbound"]["p99_ms"],
@@ -54,6 +58,10 @@ def test_smoke_run_produces_every_figure_as_a_positive_number(tmp_path: Path) ->
         "cpu gammu loopsleep 0": f["footprint"]["gammu_smsd_loopsleep0"]["cpu_s_per_min"],
         "fsyncs per sms": f["durability"]["per_sms"],
         "scale ratio": f["scale"]["ratio"],
+        "mqtt fleet, 1 gateway": f["mqtt"]["fleet"]["one_per_s"],
+        "mqtt fleet, 3 gateways": f["mqtt"]["fleet"]["three_per_s"],
+        "mqtt event latency p50": f["mqtt"]["latency"]["mqtt_p50_ms"],
+        "webhook latency p50, same run": f["mqtt"]["latency"]["webhook_p50_ms"],
     }
     for name, value in positive.items():
         assert isinstance(value, int | float) and value > 0, f"{name} = {value!r}"

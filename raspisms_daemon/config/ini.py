@@ -34,6 +34,7 @@ from .schema import (
     Config,
     DaemonConfig,
     DeliveryConfig,
+    MqttConfig,
     PhoneConfig,
     ReliabilityConfig,
     SmsStopConfig,
@@ -43,6 +44,7 @@ from .values import (
     BadValue,
     Converter,
     boolean,
+    broker_url,
     digits,
     duration,
     iccid,
@@ -55,6 +57,7 @@ from .values import (
     pin,
     schedule,
     stripped,
+    topic_level,
     validate_api_key,
     validate_webhook_name,
     webhook_types,
@@ -128,12 +131,25 @@ _PHONE_KEYS: dict[str, Converter] = {
     "priority": integer(0),
 }
 _SMS_STOP_KEYS: dict[str, Converter] = {"enabled": boolean, "reply": stripped}
+_MQTT_KEYS: dict[str, Converter] = {
+    "url": broker_url,
+    "ca_file": nonempty,
+    "username": nonempty,
+    "password": stripped,  # checked separately, so that the value is never echoed
+    "password_file": nonempty,
+    "client_id": nonempty,
+    "topic_prefix": topic_level,
+    "gateway": topic_level,
+    "homeassistant": boolean,
+    "discovery_prefix": topic_level,
+}
 _FIXED_SECTIONS: dict[str, dict[str, Converter]] = {
     "daemon": _DAEMON_KEYS,
     "api": _API_KEYS,
     "delivery": _DELIVERY_KEYS,
     "reliability": _RELIABILITY_KEYS,
     "sms_stop": _SMS_STOP_KEYS,
+    "mqtt": _MQTT_KEYS,
 }
 # Keys an older version read: what to write instead.
 _REMOVED_KEYS: dict[tuple[str, str], str] = {
@@ -142,7 +158,7 @@ _REMOVED_KEYS: dict[tuple[str, str], str] = {
 }
 MAX_STOP_REPLY = 1000  # characters, RaspiSMS's limit on a text to send
 _SECTION_PATTERNS = ("webhook:NAME", "phone:ID")
-_SECRET_KEYS = frozenset({"api_key", "pin"})
+_SECRET_KEYS = frozenset({"api_key", "pin", "password"})
 
 # Every key each section accepts, for documentation checks and "did you mean".
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
@@ -307,6 +323,7 @@ def parse_ini(text: str, *, path: Path | None = None, host: Host) -> Config:
     sms_stop = _sms_stop(fixed["sms_stop"], api.templating, col)
     delivery = _delivery(fixed["delivery"], col)
     reliability = _reliability(fixed["reliability"], col)
+    mqtt = _mqtt(fixed["mqtt"], parser.has_section("mqtt"), path, host, col, warnings)
     _check_phones_unique(phones, col)
 
     if problems:
@@ -319,6 +336,7 @@ def parse_ini(text: str, *, path: Path | None = None, host: Host) -> Config:
         sms_stop=sms_stop,
         webhooks=tuple(webhooks),
         phones=tuple(sorted(phones, key=lambda p: p.id)),
+        mqtt=mqtt,
         path=path,
         warnings=tuple(warnings),
     )
@@ -363,19 +381,62 @@ def _daemon(
     return DaemonConfig(api_key=api_key, **values)
 
 
-def _read_key_file(key_file: Path, host: Host, col: _Collector) -> str | None:
+def _read_key_file(
+    key_file: Path, host: Host, col: _Collector, where: tuple[str, str] = ("daemon", "api_key_file")
+) -> str | None:
     """The key in ``key_file``, stripped; None (and a problem) when it cannot be read or is no key file."""
     try:
         # Bounded read: a key is short, and a mistaken path (/dev/zero, a log) must not hang us.
         raw = host.read_head(key_file, MAX_KEY_FILE + 1)
     except OSError as exc:
-        col.add("daemon", "api_key_file", f"cannot read {key_file}: {exc.strerror or exc}")
+        col.add(*where, f"cannot read {key_file}: {exc.strerror or exc}")
         return None
     if len(raw) > MAX_KEY_FILE or not raw.isascii():
         message = f"{key_file} is not a key file (ASCII text, under {MAX_KEY_FILE} bytes)"
-        col.add("daemon", "api_key_file", message)
+        col.add(*where, message)
         return None
     return raw.decode("ascii").strip()
+
+
+def _mqtt(
+    values: dict[str, Any],
+    present: bool,
+    path: Path | None,
+    host: Host,
+    col: _Collector,
+    warnings: list[str],
+) -> MqttConfig | None:
+    if not present:
+        return None
+    base = path.parent if path is not None else None
+    url = values.pop("url", None)
+    password = values.pop("password", None)
+    password_file = values.pop("password_file", None)
+    if password is not None and password_file is not None:
+        col.add("mqtt", "password", "give either password or password_file, not both")
+    elif password is not None:
+        if path is not None and host.world_readable(path):
+            warnings.append(
+                f"{path} holds [mqtt] password and is readable by every user: "
+                "chmod 640 it, or move the password to password_file"
+            )
+    elif password_file is not None:
+        file = _resolve(password_file, base)
+        password = _read_key_file(file, host, col, ("mqtt", "password_file"))
+        if password is not None and host.world_readable(file):
+            warnings.append(f"{file} (the MQTT password) is readable by every user: chmod 600 it")
+    if password is not None and "username" not in values:
+        col.add("mqtt", "username", "missing: a password goes with a username")
+    if "ca_file" in values:
+        values["ca_file"] = _resolve(values["ca_file"], base)
+    if url is None:
+        if col.ok("mqtt", "url"):
+            col.add("mqtt", "url", "missing: [mqtt] needs the broker's url (mqtt://host or mqtts://host)")
+        return None
+    broker, port, tls = url
+    if "ca_file" in values and not tls:
+        col.add("mqtt", "ca_file", "a CA is for mqtts:// URLs; this one is mqtt:// (no TLS)")
+    return MqttConfig(host=broker, port=port, tls=tls, password=password, **values)
 
 
 def _delivery(values: dict[str, Any], col: _Collector) -> DeliveryConfig:

@@ -19,6 +19,7 @@ __all__ = [
     "Config",
     "DaemonConfig",
     "DeliveryConfig",
+    "MqttConfig",
     "PhoneConfig",
     "ReliabilityConfig",
     "SmsStopConfig",
@@ -107,6 +108,30 @@ class SmsStopConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    """``[mqtt]``: a broker to publish events to and take send jobs from (docs/design.md, "Several
+    gateways"). Present only when the section is."""
+
+    host: str
+    port: int
+    tls: bool = False  # mqtts://
+    ca_file: Path | None = None  # trust this CA (PEM) instead of the system's
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # from password, or read from password_file
+    client_id: str = ""  # "": raspisms-<gateway>
+    topic_prefix: str = "raspisms"
+    gateway: str = ""  # "": the host name
+    homeassistant: bool = False  # publish Home Assistant's MQTT discovery documents
+    discovery_prefix: str = "homeassistant"
+
+    @property
+    def url(self) -> str:
+        """The broker's address as the config gave it, without credentials."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'mqtts' if self.tls else 'mqtt'}://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Config:
     daemon: DaemonConfig
     api: ApiConfig
@@ -115,5 +140,6 @@ class Config:
     sms_stop: SmsStopConfig = field(default_factory=SmsStopConfig)
     webhooks: tuple[WebhookConfig, ...] = ()
     phones: tuple[PhoneConfig, ...] = ()
+    mqtt: MqttConfig | None = None
     path: Path | None = None
     warnings: tuple[str, ...] = ()  # not fatal, to be logged at start (e.g. a world-readable key)

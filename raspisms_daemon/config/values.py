@@ -27,6 +27,7 @@ __all__ = [
     "TcpListen",
     "UnixListen",
     "boolean",
+    "broker_url",
     "digits",
     "duration",
     "iccid",
@@ -41,6 +42,7 @@ __all__ = [
     "pin",
     "schedule",
     "stripped",
+    "topic_level",
     "validate_api_key",
     "validate_listen",
     "validate_webhook_name",
@@ -295,6 +297,40 @@ def validate_webhook_url(url: str) -> str | None:
     if not parts.hostname:
         return "the URL has no host"
     return None
+
+
+_TOPIC_LEVEL_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+
+def topic_level(raw: str) -> str:
+    """One MQTT topic level we build topics from (``topic_prefix``, ``gateway``): it is also the share
+    name of ``$share/<prefix>/…``, so no ``/``, no wildcard, nothing a broker reads specially."""
+    value = raw.strip()
+    if not _TOPIC_LEVEL_RE.fullmatch(value):
+        raise BadValue(f"{value!r} is not 1-64 letters, digits, '_', '.' or '-' (one MQTT topic level)")
+    return value
+
+
+def broker_url(raw: str) -> tuple[str, int, bool]:
+    """``mqtt://host[:port]`` or ``mqtts://host[:port]`` → ``(host, port, tls)``; no credentials in it
+    (they go in username and password, so that the URL may be logged)."""
+    text = raw.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise BadValue(f"the URL is malformed ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("mqtt", "mqtts"):
+        raise BadValue("write it as mqtt://host[:port] or mqtts://host[:port]")
+    if not parts.hostname:
+        raise BadValue("the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise BadValue("put the credentials in username and password (or password_file), not in the URL")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise BadValue("an MQTT URL is mqtt://host[:port], with nothing after the port")
+    tls = scheme == "mqtts"
+    return parts.hostname, port if port is not None else (8883 if tls else 1883), tls
 
 
 def webhook_url(raw: str) -> str:

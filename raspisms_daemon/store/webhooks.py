@@ -48,6 +48,7 @@ class Webhook:
     flavor: str = DEFAULT_FLAVOR
     ca_file: str | None = None  # https: trust only the CAs in this PEM file (None: the system's)
     verify: bool = True  # False: an https receiver's certificate is not checked (insecure)
+    kind: str = "http"  # http: a webhook URL; mqtt: the [mqtt] broker (store/mqtt.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class Webhook:
             "flavor": self.flavor,
             "ca_file": self.ca_file,
             "verify": self.verify,
+            "kind": self.kind,
             "enabled": self.enabled,
             "disabled_reason": self.disabled_reason,
             "source": self.source,
@@ -126,11 +128,13 @@ def _row_to_webhook(row: sqlite3.Row) -> Webhook:
         flavor=row["flavor"],
         ca_file=row["ca_file"],
         verify=bool(row["verify"]),
+        kind=row["kind"],
     )
 
 
 _COLUMNS = (
-    "id, name, url, types, format, enabled, disabled_reason, source, created_at, flavor, ca_file, verify"
+    "id, name, url, types, format, enabled, disabled_reason, source, created_at, flavor, ca_file, verify, "
+    "kind"
 )
 
 
@@ -255,9 +259,11 @@ async def sync_config_webhooks(
         reason = None if cfg.enabled else "disabled in the config"
         fields = (url, types_text, cfg.format, int(cfg.enabled), reason, cfg.flavor, ca_file, int(cfg.verify))
         async with conn.execute(
-            "SELECT id, config_digest, source FROM webhook WHERE name = ?", (name,)
+            "SELECT id, config_digest, source, kind FROM webhook WHERE name = ?", (name,)
         ) as cur:
             row = await cur.fetchone()
+        if row is not None and row["kind"] != "http":
+            raise DeliveryError(f"[webhook:{name}]: the name {name!r} is the [mqtt] broker's; choose another")
         if row is None:
             await conn.execute(
                 "INSERT INTO webhook (url, types, format, enabled, disabled_reason, flavor, ca_file, verify, "
@@ -271,7 +277,9 @@ async def sync_config_webhooks(
                 (*fields, digest, row["id"]),
             )
     # Entries gone from the config: disabled, not deleted, so their pending deliveries are kept.
-    async with conn.execute("SELECT id, name FROM webhook WHERE source = 'config' AND enabled = 1") as cur:
+    async with conn.execute(
+        "SELECT id, name FROM webhook WHERE source = 'config' AND enabled = 1 AND kind = 'http'"
+    ) as cur:
         stale = [(r["id"],) for r in await cur.fetchall() if r["name"] not in seen]
     await conn.executemany(
         "UPDATE webhook SET enabled = 0, disabled_reason = 'removed from the config', config_digest = NULL "

@@ -37,6 +37,7 @@ import random
 import ssl
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -54,7 +55,7 @@ from . import events, signing
 from .results import AttemptResult, ErrorKind, Failure, decide, error_kind, is_success
 from .tls import TrustError, TrustStore
 
-__all__ = ["MAX_REDIRECTS", "RESPONSE_PREFIX", "USER_AGENT", "Dispatcher", "DispatcherState"]
+__all__ = ["MAX_REDIRECTS", "RESPONSE_PREFIX", "USER_AGENT", "Dispatcher", "DispatcherState", "Transport"]
 
 log = logging.getLogger("raspisms_daemon.dispatcher")
 
@@ -65,6 +66,12 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 RESPONSE_PREFIX = 1024  # bytes of an answer's body read at most: enough for a log line
 _QUOTED = 200  # characters of that prefix quoted in a failed attempt's error
 _FAR = float("inf")
+
+
+# A delivery path other than HTTP, by webhook kind (the MQTT broker's, raspisms_daemon/mqtt/link.py): it
+# gets the row and its JSON rendering, and answers (status, error) as an HTTP attempt would (2xx =
+# delivered); retries, dead letters and replay are the outbox's, the same for every kind.
+Transport = Callable[[outbox_store.Claimed, bytes], Awaitable[tuple[int | None, str | None]]]
 
 
 class DispatcherState(Enum):
@@ -83,6 +90,7 @@ class _Hook:
     flavor: str
     ca_file: str | None = None
     verify: bool = True
+    kind: str = "http"
 
 
 _Row = outbox_store.Claimed
@@ -145,8 +153,10 @@ class Dispatcher:
         prune_interval: float = 600.0,
         prune_batch: int = 500,
         rng: random.Random | None = None,
+        transports: dict[str, Transport] | None = None,
     ) -> None:
         self._db = db
+        self._transports = dict(transports or {})
         self._session = session
         self._cfg = delivery
         self._clock: Clock = clock or SystemClock()
@@ -252,6 +262,7 @@ class Dispatcher:
                 h.flavor,
                 h.ca_file,
                 h.verify,
+                h.kind,
             )
             for h in await webhook_store.list_webhooks(self._db.reads.conn)
         }
@@ -422,7 +433,13 @@ class Dispatcher:
                 # This attempt's time, not the event's: receivers reject stale Standard Webhooks timestamps.
                 **signing.standard_headers(self._api_key, row.random_id, int(at), payload),
             }
-            status, retry_after, error = await self._post(hook, row, payload, headers)
+            transport = self._transports.get(hook.kind)
+            if transport is None:
+                status, retry_after, error = await self._post(hook, row, payload, headers)
+            else:
+                status, error = await transport(row, payload)
+                if status is None:
+                    failure = Failure.NETWORK  # the broker did not take it: its side, counted
         except TrustError as exc:
             failure, error = Failure.INTERNAL, f"ca_file: {exc}"
         except TimeoutError:

@@ -14,6 +14,7 @@ from raspisms_daemon.config import (
     Config,
     DaemonConfig,
     DeliveryConfig,
+    MqttConfig,
     PhoneConfig,
     ReliabilityConfig,
     ReliabilityRule,
@@ -71,7 +72,16 @@ def _example_sections() -> dict[str, set[str]]:
 
 def test_example_documents_every_key_and_every_dataclass_field() -> None:
     doc = _example_sections()
-    assert set(doc) == {"daemon", "api", "delivery", "reliability", "sms_stop", "webhook:inbox", "phone:1"}
+    assert set(doc) == {
+        "daemon",
+        "api",
+        "delivery",
+        "reliability",
+        "sms_stop",
+        "mqtt",
+        "webhook:inbox",
+        "phone:1",
+    }
     doc["webhook:NAME"] = doc.pop("webhook:inbox")
     doc["phone:ID"] = doc.pop("phone:1")
     for section, keys in KNOWN_KEYS.items():
@@ -84,6 +94,9 @@ def test_example_documents_every_key_and_every_dataclass_field() -> None:
     assert {f.name for f in dataclasses.fields(WebhookConfig)} - {"name"} <= doc["webhook:NAME"]
     assert {f.name for f in dataclasses.fields(PhoneConfig)} - {"id"} <= doc["phone:ID"]
     assert {f.name for f in dataclasses.fields(SmsStopConfig)} <= doc["sms_stop"]
+    # host, port and tls come from url; password from password or password_file.
+    mqtt_fields = {f.name for f in dataclasses.fields(MqttConfig)} - {"host", "port", "tls"}
+    assert mqtt_fields <= doc["mqtt"] and {"url", "password_file"} <= doc["mqtt"]
     rule_keys = {
         "enabled": "enabled",
         "rate_limit": "rate",
@@ -105,6 +118,7 @@ def test_example_documents_every_key_and_every_dataclass_field() -> None:
         "sms_stop",
         "webhooks",
         "phones",
+        "mqtt",
         "path",
         "warnings",
     }
