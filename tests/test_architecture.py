@@ -94,6 +94,10 @@ PURE = {
         "config.values",
         "config.ini",
         "api.metrics",
+        "api.limits",
+        "api.connections",
+        "api.decoding",
+        "api.php",
     )
 }
 IO = {
