@@ -313,7 +313,9 @@ async def get_sms_status_stats(request: web.Request) -> web.Response:
         id_phone = php.int_cast(str(raw_phone))
         if id_phone not in _phone_ids(request):
             raise raspisms_error(
-                Code.INVALID_PARAMETER, f"phone with id {raw_phone} does not exists.", status=NOT_FOUND
+                Code.INVALID_PARAMETER,
+                f"phone with id {str(raw_phone)[:40]} does not exists.",
+                status=NOT_FOUND,
             )
     counts: dict[tuple[str, int, str], int] = defaultdict(int)
     for at, phone, status in await usage.statuses(
