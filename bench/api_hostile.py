@@ -2,7 +2,8 @@
 slowloris flood does to the daemon's descriptors and to ``/healthz``.
 
 - ``stall``: the real daemon in process (no phone), its API on 127.0.0.1; one ``POST /api/scheduled/``
-  with N numbers (JSON, or a form of ``numbers[]`` fields), while a ticker on the same event loop
+  with N numbers (JSON, a form of ``numbers[]`` fields, or JSON with a template and data for each
+  number), while a ticker on the same event loop
   records how late its 5 ms sleeps wake up. Figures: the answer, its time, the longest stall.
 - ``slowloris``: ``raspisms-daemon run`` as its own process under ``RLIMIT_NOFILE`` = 1024 (systemd's
   default), no phone; C raw TCP connections that send half a request head and nothing more, opened as
@@ -45,8 +46,9 @@ async def _ticker(stalls: list[float], stop: asyncio.Event) -> None:
         stalls.append(time.perf_counter() - before - 0.005)
 
 
-async def stall(numbers: int, form: bool) -> dict[str, Any]:
-    """One request with ``numbers`` distinct valid numbers; the loop's longest stall meanwhile."""
+async def stall(numbers: int, body: str) -> dict[str, Any]:
+    """One request with ``numbers`` distinct valid numbers (``body``: "json", "form" of ``numbers[]``,
+    or "template": JSON with a template and data for each number); the loop's longest stall."""
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         config = Config(
             daemon=DaemonConfig(database=Path(tmp) / "daemon.sqlite3", api_key=API_KEY),
@@ -59,9 +61,12 @@ async def stall(numbers: int, form: bool) -> dict[str, Any]:
         await asyncio.wait_for(daemon.ready.wait(), 30)
         numbers_list = [f"+336{i:08d}" for i in range(numbers)]
         kwargs: dict[str, Any]
-        if form:
-            body = "&".join(f"numbers[]=%2B{n[1:]}" for n in numbers_list) + "&text=hello"
-            kwargs = {"data": body, "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+        if body == "form":
+            form = "&".join(f"numbers[]=%2B{n[1:]}" for n in numbers_list) + "&text=hello"
+            kwargs = {"data": form, "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+        elif body == "template":
+            items = [{"number": n, "data": {"name": f"n{i}"}} for i, n in enumerate(numbers_list)]
+            kwargs = {"json": {"text": "Hello {{ contact.name }}", "numbers": items}}
         else:
             kwargs = {"json": {"text": "hello", "numbers": numbers_list}}
         stalls: list[float] = []
@@ -81,7 +86,7 @@ async def stall(numbers: int, form: bool) -> dict[str, Any]:
     message = json.loads(text).get("message") if text.startswith("{") else text[:80]
     return {
         "numbers": numbers,
-        "body": "form numbers[]" if form else "JSON",
+        "body": body,
         "status": status,
         "message": message,
         "request_s": round(took, 3),
@@ -211,8 +216,8 @@ def _alive(s: socket.socket) -> bool:
 async def run(numbers: list[int], connections: int, seconds: float) -> list[dict[str, Any]]:
     out = []
     for n in numbers:
-        for form in (False, True):
-            out.append(await stall(n, form))
+        for body in ("json", "form", "template"):
+            out.append(await stall(n, body))
             print(json.dumps(out[-1]), flush=True)
     if connections:
         out.append(await slowloris(connections, seconds))
