@@ -115,8 +115,8 @@ async def test_slowloris_beyond_the_descriptor_limit_leaves_healthz_and_deliveri
             attackers = asyncio.gather(flood.keep(daemon.api_socket, stop), probes.run(daemon, stop))
             await poll_until(lambda: flood.opened >= NOFILE + 50, within=30)  # past the descriptors
             await asyncio.gather(
-                inbound(sim, ledger, 60, pace=0.03, rng=rng),
-                api_sends(daemon, ledger, 30, pace=0.05, rng=rng),
+                inbound(sim, ledger, 100, pace=0.05, rng=rng),
+                api_sends(daemon, ledger, 40, pace=0.1, rng=rng),
             )
             with contextlib.suppress(TimeoutError):  # the verdict below says what is missing
                 await rx.wait_for(lambda: ledger.complete(rx), 60)
