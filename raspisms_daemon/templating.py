@@ -16,6 +16,7 @@ itself without it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -40,10 +41,9 @@ def render(template: str, contact: Any, contact_metas: dict[str, Any]) -> str:
     """The text for one destination; raises TemplateFailure."""
     if not has_syntax(template):
         return template
-    env = _environment()
     budget = itertools.count()
     try:
-        compiled = env.from_string(template)
+        compiled = _compiled(template)
         out: list[str] = []
         size = 0
         context = {"contact": contact, "contact_metas": contact_metas, "range": _bounded_range(budget)}
@@ -76,6 +76,13 @@ def _bounded_range(budget: itertools.count[int]) -> Any:
 
 
 _ENV: Any = None
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(template: str) -> Any:
+    """The template compiled once, for every number of a request (compiling is a millisecond; a
+    request may hold 10 000 numbers). A compiled template renders in any thread."""
+    return _environment().from_string(template)
 
 
 def _environment() -> Any:

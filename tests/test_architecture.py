@@ -98,6 +98,10 @@ PURE = {
         "mqtt.jobs",
         "mqtt.payloads",
         "mqtt.discovery",
+        "api.limits",
+        "api.connections",
+        "api.decoding",
+        "api.php",
     )
 }
 IO = {

@@ -5,20 +5,28 @@
   appends, ``a[k]=`` and ``a[i][k]=`` nest. Arrays are dicts in insertion order, numeric keys as ints.
 - :func:`falsy`: PHP's truthiness (``""``, ``"0"``, ``[]`` and absent are false; ``empty()`` is the
   same for request values), which RaspiSMS uses for "missing".
-- :func:`int_cast`: PHP's ``(int)`` of a string: its leading integer, 0 when there is none.
+- :func:`int_cast`: PHP's ``(int)`` of a string: its leading number, 0 when there is none, saturated
+  to 64 bits as PHP does.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Upload", "falsy", "int_cast", "parse_form", "values_of"]
+from .decoding import INT64_MAX, Malformed
+from .limits import MAX_DEPTH
 
-_INT_KEY = re.compile(r"^(0|-?[1-9][0-9]*)$")  # the keys PHP turns into integers
-_LEADING_INT = re.compile(r"^[ \t\n\r\v\f]*([+-]?[0-9]+)")
+__all__ = ["INT_MAX", "INT_MIN", "Upload", "falsy", "int_cast", "parse_form", "values_of"]
+
+INT_MAX = INT64_MAX  # PHP_INT_MAX on 64 bits, and SQLite's largest integer
+INT_MIN = -(2**63)
+_INT_KEY = re.compile(r"^(0|-?[1-9][0-9]*)$")  # the keys PHP turns into integers (when they fit)
+_LEADING_NUMBER = re.compile(r"^[ \t\n\r\v\f]*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -30,12 +38,17 @@ class Upload:
 
 
 def parse_form(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """``[(name, value), …]`` in request order → PHP's array of them."""
+    """``[(name, value), …]`` in request order → PHP's array of them, in time linear in the pairs.
+    Raises Malformed for a name nested more than ``MAX_DEPTH`` deep (PHP's ``max_input_nesting_level``
+    is 64 too)."""
     out: dict[Any, Any] = {}
+    next_index: dict[int, int] = {}  # id(array) → the index ``a[]`` appends at (PHP's nNextFreeElement)
     for name, value in pairs:
         base, keys = _split(name)
+        if len(keys) >= MAX_DEPTH:
+            raise Malformed(f"the field name {name[:40]}… is nested more than {MAX_DEPTH} deep")
         if base:
-            _assign(out, base, keys, value)
+            _assign(out, base, keys, value, next_index)
     return out
 
 
@@ -55,23 +68,26 @@ def _split(name: str) -> tuple[str, list[str]]:
     return base, keys
 
 
-def _assign(container: dict[Any, Any], key: Any, keys: list[str], value: Any) -> None:
-    if not keys:
-        container[key] = value
-        return
-    sub = container.get(key)
-    if not isinstance(sub, dict):
-        sub = {}
-        container[key] = sub
-    head = keys[0]
-    if head == "":
-        ints = [k for k in sub if isinstance(k, int)]
-        index: Any = max(ints) + 1 if ints else 0
-    elif _INT_KEY.match(head):
-        index = int(head)
-    else:
-        index = head
-    _assign(sub, index, keys[1:], value)
+def _assign(
+    container: dict[Any, Any], key: Any, keys: list[str], value: Any, next_index: dict[int, int]
+) -> None:
+    for head in keys:
+        sub = container.get(key)
+        if not isinstance(sub, dict):
+            sub = {}
+            container[key] = sub
+            next_index.pop(id(sub), None)  # the id of an array dropped before may come back
+        if head == "":
+            index: Any = next_index.get(id(sub), 0)
+        elif _INT_KEY.match(head) and len(head) <= 20 and INT_MIN <= int(head) <= INT_MAX:
+            index = int(head)
+        else:
+            index = head
+        if isinstance(index, int):
+            known = next_index.get(id(sub))
+            next_index[id(sub)] = index + 1 if known is None else max(known, index + 1)
+        container, key = sub, index
+    container[key] = value
 
 
 def values_of(value: Any) -> list[Any]:
@@ -100,6 +116,23 @@ def falsy(value: Any) -> bool:
 
 
 def int_cast(text: str) -> int:
-    """PHP's ``(int) "12abc"`` = 12, ``(int) "abc"`` = 0."""
-    m = _LEADING_INT.match(text)
-    return int(m.group(1)) if m else 0
+    """PHP's ``(int)`` of a string: its leading number (``"12abc"`` = 12, ``"abc"`` = 0, ``"1e3"`` =
+    1000, ``"1.9"`` = 1). A number that is not a 64-bit integer goes through a double, which PHP
+    saturates (``"99999999999999999999"`` = ``PHP_INT_MAX``) or, when even a double overflows (309
+    digits), makes 0. The result always fits a 64-bit integer, and so SQLite."""
+    m = _LEADING_NUMBER.match(text)
+    if not m:
+        return 0
+    number = m.group(1)
+    if _INTEGER.fullmatch(number):
+        digits = number.lstrip("+-").lstrip("0") or "0"
+        if len(digits) <= 18:  # surely 64 bits (and int() refuses 4300 digits)
+            return -int(digits) if number.startswith("-") else int(digits)
+        if len(digits) == 19 and INT_MIN <= int(number) <= INT_MAX:
+            return int(number)
+    value = float(number)
+    if math.isinf(value) or math.isnan(value):
+        return 0
+    if not -(2.0**63) <= value < 2.0**63:
+        return INT_MAX if value > 0 else INT_MIN
+    return int(value)

@@ -25,8 +25,10 @@ from ..webhooks.events import DEFAULT_FLAVOR, WEBHOOK_TYPES
 from ..webhooks.tls import ca_file_problem
 from . import metrics as prom
 from .control import CLOCK, CONTROL
+from .decoding import decimal_id
 from .envelope import ApiError, Code, json_response
-from .params import bad, missing, opt_bool, opt_int, opt_str, read_params, str_list
+from .guard import GUARD
+from .params import bad, missing, opt_bool, opt_int, opt_str, read_params, read_query, str_list
 
 __all__ = ["ATTACH_TIMEOUT", "add_routes"]
 
@@ -145,24 +147,28 @@ async def disable_webhook(request: web.Request) -> web.Response:
 
 
 async def list_deliveries(request: web.Request) -> web.Response:
-    query = dict(request.query)
-    state = query.get("state") or None
+    query = read_query(request)
+    state = opt_str(query, "state") or None
     if state is not None and state not in DELIVERY_STATES:
         raise bad(f"state must be one of: {', '.join(DELIVERY_STATES)}")
-    limit = opt_int(query, "limit") or 50
-    if limit > 1000:
-        raise bad("limit must be at most 1000")
+    limit = opt_int(query, "limit", maximum=1000) or 50
     rows = await store_outbox.list_deliveries(
-        request.app[CONTROL].db.reads.conn, state=state, webhook=query.get("webhook") or None, limit=limit
+        request.app[CONTROL].db.reads.conn,
+        state=state,
+        webhook=opt_str(query, "webhook") or None,
+        limit=limit,
     )
     return json_response([d.as_dict() for d in rows])
 
 
 def _delivery_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise bad(f"delivery id must be a positive integer, not {raw!r}")
-    return int(raw)
+    if not (raw.isascii() and raw.isdigit()):
+        raise bad(f"delivery id must be a positive integer, not {raw[:40]!r}")
+    delivery_id = decimal_id(raw)
+    if delivery_id is None:  # past the largest id there can be
+        raise _not_found(f"no delivery with id {raw[:40]}")
+    return delivery_id
 
 
 async def get_delivery(request: web.Request) -> web.Response:
@@ -212,11 +218,11 @@ def _phone_status(request: web.Request, phone_id: int) -> dict[str, object] | No
 def _phone_id(request: web.Request) -> int:
     """The path's phone id; 400 for a bad id, 404 for a phone the daemon does not have."""
     raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise bad(f"phone id must be a positive integer, not {raw!r}")
-    phone_id = int(raw)
-    if _phone_status(request, phone_id) is None:
-        raise _not_found(f"no phone with id {phone_id}")
+    if not (raw.isascii() and raw.isdigit()):
+        raise bad(f"phone id must be a positive integer, not {raw[:40]!r}")
+    phone_id = decimal_id(raw)
+    if phone_id is None or _phone_status(request, phone_id) is None:
+        raise _not_found(f"no phone with id {raw[:40]}")
     return phone_id
 
 
@@ -329,6 +335,7 @@ async def metrics(request: web.Request) -> web.Response:
     status = control.phone_status()
     samples: list[prom.Sample] = [prom.Sample("up", 1, help="1 while the daemon answers")]
     samples += control.metrics()
+    samples += request.app[GUARD].samples()
     for phone in status:
         labels = (("phone", str(phone.id)), ("name", phone.name))
         samples.append(

@@ -12,6 +12,7 @@ differences are listed in README.md ("RaspiSMS compatibility").
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,10 +27,11 @@ from ..store import lists, usage
 from ..store import scheduled as scheduled_store
 from . import php
 from .control import CLOCK, CONTROL
+from .decoding import decimal_id
 from .envelope import Code, json_response, raspisms_error
 from .pagination import link_ids
-from .params import read_params
-from .scheduling import TEXT_LIMIT, destinations, read_scheduled
+from .params import read_params, read_query
+from .scheduling import BLANK_TEXT, TEXT_LIMIT, blank, destinations, read_scheduled
 
 __all__ = ["LIST_TYPES", "PREFIXES", "add_routes"]
 
@@ -48,6 +50,7 @@ LIST_TYPES = (*RASPISMS_LIST_TYPES, "call")  # call: ours
 EMPTY_TYPES = frozenset({"contact", "group", "conditional_group", "media"})  # no address book, no MMS
 PREFIXES = ("", "/raspisms")  # RaspiSMS's Debian package serves the app under /raspisms
 NOT_FOUND = 404  # a failed GET, as RaspiSMS's auto_http_code answers it
+MAX_PAGE = php.INT_MAX // lists.PAGE_SIZE
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -97,7 +100,10 @@ async def post_scheduled(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
     clock = request.app[CLOCK]
     params = await read_params(request)
-    sms = read_scheduled(
+    # Validating up to MAX_NUMBERS numbers (libphonenumber) and rendering a template for each takes
+    # CPU time (a second for 10 000 on a PC); in a thread, the event loop goes on meanwhile.
+    sms = await asyncio.to_thread(
+        read_scheduled,
         params,
         phones=_phone_ids(request),
         groups=_group_ids(request),
@@ -122,7 +128,7 @@ async def post_scheduled(request: web.Request) -> web.Response:
 async def get_send_sms(request: web.Request) -> web.Response:
     """``GET /api/send-sms/?to=&text=[&id_phone=]`` (Api.php:318-362): send now, answer the id (200)."""
     control = request.app[CONTROL]
-    query = php.parse_form(request.query.items())
+    query = read_query(request)
     raw_to, text = query.get("to"), query.get("text")
     to = parse_phone(raw_to) if isinstance(raw_to, str) else None
     has_text = isinstance(text, str) and not php.falsy(text)
@@ -130,6 +136,8 @@ async def get_send_sms(request: web.Request) -> web.Response:
         details = ("" if to else "to ") + ("" if has_text else "text")
         raise raspisms_error(Code.MISSING_PARAMETER, details, status=NOT_FOUND)
     assert isinstance(text, str)
+    if blank(text):
+        raise raspisms_error(Code.MISSING_PARAMETER, BLANK_TEXT, status=NOT_FOUND)
     if len(text) > TEXT_LIMIT:
         raise raspisms_error(
             Code.INVALID_PARAMETER, f" : text must be less than {TEXT_LIMIT} char.", status=NOT_FOUND
@@ -137,11 +145,9 @@ async def get_send_sms(request: web.Request) -> web.Response:
     raw_phone = query.get("id_phone")
     id_phone: int | None = None
     if not php.falsy(raw_phone):
-        if not (isinstance(raw_phone, str) and raw_phone.strip().isdecimal()) or int(raw_phone) not in (
-            _phone_ids(request)
-        ):
+        id_phone = decimal_id(raw_phone.strip()) if isinstance(raw_phone, str) else None
+        if id_phone is None or id_phone not in _phone_ids(request):
             raise raspisms_error(Code.CANNOT_CREATE, status=NOT_FOUND)
-        id_phone = int(raw_phone)
     numbers = destinations(text, [(to, "[]")], templating=control.config.api.templating, status=NOT_FOUND)
     scheduled_id = await scheduled_store.create(
         control.db,
@@ -177,7 +183,8 @@ async def list_entries(request: web.Request) -> web.Response:
         )
     info = request.match_info
     cursor = lists.Cursor(
-        page=php.int_cast(info.get("page", "0")),
+        # No table holds 25 × 2^63 rows: a page past that is past the end, and its offset would not fit.
+        page=min(php.int_cast(info.get("page", "0")), MAX_PAGE),
         after=php.int_cast(info["after"]) if "after" in info else None,
         before=php.int_cast(info["before"]) if "before" in info else None,
     )
@@ -256,7 +263,7 @@ async def get_usage(request: web.Request) -> web.Response:
     """``GET /api/usage/?start=&end=&tag=`` (Api.php:253-310): SMS sent per phone, bounds included."""
     control = request.app[CONTROL]
     clock = request.app[CLOCK]
-    query = php.parse_form(request.query.items())
+    query = read_query(request)
     bounds: dict[str, float | None] = {}
     for key in ("start", "end"):
         value = query.get(key)
@@ -287,7 +294,7 @@ async def get_sms_status_stats(request: web.Request) -> web.Response:
     day, phone and status, bounds included."""
     control = request.app[CONTROL]
     clock = request.app[CLOCK]
-    query = php.parse_form(request.query.items())
+    query = read_query(request)
     start, end = query.get("start"), query.get("end")
     if php.falsy(start) or php.falsy(end):
         raise raspisms_error(Code.MISSING_PARAMETER, "start and end date are required.", status=NOT_FOUND)
@@ -306,7 +313,9 @@ async def get_sms_status_stats(request: web.Request) -> web.Response:
         id_phone = php.int_cast(str(raw_phone))
         if id_phone not in _phone_ids(request):
             raise raspisms_error(
-                Code.INVALID_PARAMETER, f"phone with id {raw_phone} does not exists.", status=NOT_FOUND
+                Code.INVALID_PARAMETER,
+                f"phone with id {str(raw_phone)[:40]} does not exists.",
+                status=NOT_FOUND,
             )
     counts: dict[tuple[str, int, str], int] = defaultdict(int)
     for at, phone, status in await usage.statuses(
@@ -347,7 +356,7 @@ async def get_invalid_numbers(request: web.Request) -> web.Response:
     """``GET /api/invalid_number/[{page}/]?volume=&percent_failed=&percent_unknown=``
     (Api.php:1260-1312): numbers whose SMS mostly fail or stay unknown, 25 a page."""
     control = request.app[CONTROL]
-    query = php.parse_form(request.query.items())
+    query = read_query(request)
     if any(query.get(k) is None for k in ("volume", "percent_failed", "percent_unknown")):
         raise raspisms_error(
             Code.MISSING_PARAMETER,
@@ -382,9 +391,9 @@ async def get_invalid_numbers(request: web.Request) -> web.Response:
 
 def _phone_state(request: web.Request, raw_id: str) -> tuple[int, str] | None:
     """``(id, state)`` of a configured phone named by the path, None when there is none."""
-    if not raw_id.isdecimal():
+    phone_id = decimal_id(raw_id)
+    if phone_id is None:
         return None
-    phone_id = int(raw_id)
     state = next((s.state for s in request.app[CONTROL].phone_status() if s.id == phone_id), None)
     return None if state is None else (phone_id, state)
 

@@ -6,6 +6,11 @@ Then, what RaspiSMS does only when it sends (controllers/internals/Scheduled.php
 once per request so that a bad template is a 400 rather than an SMS that silently never leaves:
 duplicate numbers are dropped (the first one stays, with its data), the text is rendered for each
 number with its data when templating is on, and a number whose text renders blank is kept as skipped.
+
+Where RaspiSMS would accept a request that sends nothing, this refuses it: a blank text (error 4), a
+text that renders blank for every number (error 2). A request holds at most ``MAX_NUMBERS`` numbers
+(error 2, counted before any is checked). Everything here is linear in the numbers; the route runs it
+in a thread, as checking 10 000 numbers with libphonenumber takes about a second.
 """
 
 from __future__ import annotations
@@ -22,14 +27,18 @@ from ..dates import parse_date
 from ..numbers import parse_phone
 from ..store.scheduled import NewNumber
 from ..templating import TemplateFailure, render
+from .decoding import Malformed, decimal_id, json_value
 from .envelope import Code, raspisms_error
+from .limits import MAX_NUMBERS
 from .php import Upload, falsy, values_of
 
 __all__ = [
+    "BLANK_TEXT",
     "MAX_TAG",
     "SKIPPED_EMPTY",
     "TEXT_LIMIT",
     "ScheduledRequest",
+    "blank",
     "destinations",
     "read_scheduled",
 ]
@@ -37,6 +46,7 @@ __all__ = [
 TEXT_LIMIT = 1000  # RaspiSMS's SMS_LENGTH_LIMIT (models/Scheduled.php:16), counted on the template
 MAX_TAG = 255  # RaspiSMS's sended.tag column
 SKIPPED_EMPTY = "empty text"  # scheduled_number.skipped: the text renders blank for this number
+BLANK_TEXT = "text (it is blank: nothing would be sent)"
 _PHP_TRIM = " \t\n\r\0\x0b"
 _FALSE_WORDS = frozenset({"false", "no", "off"})
 
@@ -67,6 +77,8 @@ def read_scheduled(
         raise raspisms_error(invalid, " : at must be a string.")
     if not isinstance(text, str):
         raise raspisms_error(invalid, " : text must be a string.")
+    if blank(text):
+        raise raspisms_error(Code.MISSING_PARAMETER, BLANK_TEXT)
     if len(text) > TEXT_LIMIT:
         raise raspisms_error(invalid, f" : text must be less than {TEXT_LIMIT} char.")
     if at is not None and not _is_date(at):
@@ -74,9 +86,17 @@ def read_scheduled(
     if _bool(params.get("mms")):
         # RaspiSMS's answer when MMS are off in the user's settings: GSM modems send none.
         raise raspisms_error(invalid, "mms is set to true, but mms are disabled in settings.")
-    given = _csv_numbers(params.get("numbers_csv")) + _number_items(params.get("numbers"))
-    numbers: list[tuple[str, str]] = []
-    for raw, data in given:
+    csv_rows = _csv_rows(params.get("numbers_csv"))
+    items = _number_items(params.get("numbers"))
+    given = len(items) + (len(csv_rows) - 1 if csv_rows else 0)  # the CSV's header holds no number
+    if given > MAX_NUMBERS:
+        raise raspisms_error(
+            invalid,
+            f"numbers : at most {MAX_NUMBERS} numbers in one request ({given} given); "
+            "send them in several requests.",
+        )
+    numbers = _csv_numbers(csv_rows)
+    for raw, data in items:
         number = parse_phone(raw) if isinstance(raw, str) else None
         if number is None:
             continue  # RaspiSMS drops an invalid number silently
@@ -131,7 +151,8 @@ def destinations(
     text: str, numbers: Sequence[tuple[str, str]], *, templating: bool, status: int = 400
 ) -> list[NewNumber]:
     """``(E.164 number, JSON data)`` pairs → the rows to store: duplicates dropped (the first stays),
-    the text rendered per number, blank texts skipped; a template error is an ApiError."""
+    the text rendered per number, blank texts skipped; a template error, or a text blank for every
+    number, is an ApiError. Linear in the numbers."""
     out: list[NewNumber] = []
     seen: set[str] = set()
     for number, data in numbers:
@@ -141,14 +162,25 @@ def destinations(
         rendered = text
         if templating:
             try:
-                rendered = render(text, json.loads(data), {"number": number})
-            except TemplateFailure as exc:
+                rendered = render(text, json_value(data), {"number": number})
+            except (TemplateFailure, Malformed) as exc:
                 raise raspisms_error(
                     Code.INVALID_PARAMETER, f"text : template error for {number}: {exc}", status=status
                 ) from None
-        skipped = SKIPPED_EMPTY if not rendered.strip(_PHP_TRIM) else None
+        skipped = SKIPPED_EMPTY if blank(rendered) else None
         out.append(NewNumber(number, data, None if rendered == text else rendered, skipped))
+    if out and all(n.skipped for n in out):
+        raise raspisms_error(
+            Code.INVALID_PARAMETER,
+            "text : it renders blank for every number: nothing would be sent.",
+            status=status,
+        )
     return out
+
+
+def blank(text: str) -> bool:
+    """Nothing but what PHP's ``trim`` removes: RaspiSMS skips such a text when sending."""
+    return not text.strip(_PHP_TRIM)
 
 
 def _number_items(value: Any) -> list[tuple[Any, str | None]]:
@@ -166,25 +198,28 @@ def _number_items(value: Any) -> list[tuple[Any, str | None]]:
     return out
 
 
-def _csv_numbers(upload: Any) -> list[tuple[Any, str | None]]:
-    """``numbers_csv`` (RaspiSMS's ``Scheduled::parse_csv_numbers_file``): a header line, then one
-    number per line in the first column, the other columns its data (keys without non-word
-    characters, empty values left out). Unlike ``numbers``, an invalid number refuses the request."""
+def _csv_rows(upload: Any) -> list[tuple[int, list[str]]] | None:
+    """``numbers_csv`` (RaspiSMS's ``Scheduled::parse_csv_numbers_file``) as ``(line number, cells)``
+    rows, the header line first; None when there is no file."""
     if not isinstance(upload, Upload):
+        return None
+    try:
+        lines = csv.reader(io.StringIO(upload.content.decode("utf-8-sig")))
+        return [(line_nb, line) for line_nb, line in enumerate(lines, start=1) if line]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise raspisms_error(Code.INVALID_PARAMETER, f"csv : {exc}") from None
+
+
+def _csv_numbers(rows: list[tuple[int, list[str]]] | None) -> list[tuple[str, str]]:
+    """The CSV's numbers: after the header, one number per line in the first column, the other columns
+    its data (keys without non-word characters, empty values left out). Unlike ``numbers``, an invalid
+    number refuses the request."""
+    if rows is None:
         return []
     invalid = Code.INVALID_PARAMETER
-    try:
-        lines = list(csv.reader(io.StringIO(upload.content.decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise raspisms_error(invalid, f"csv : {exc}") from None
-    out: list[tuple[Any, str | None]] = []
-    head: list[str] | None = None
-    for line_nb, line in enumerate(lines, start=1):
-        if not line:
-            continue
-        if head is None:
-            head = line
-            continue
+    out: list[tuple[str, str]] = []
+    head = rows[0][1] if rows else []
+    for line_nb, line in rows[1:]:
         cells = (line + [""] * len(head))[: len(head)]
         number = parse_phone(cells[0])
         if number is None:
@@ -200,10 +235,11 @@ def _csv_numbers(upload: Any) -> list[tuple[Any, str | None]]:
 
 
 def _is_json(data: str) -> bool:
-    """RaspiSMS's ``null !== json_decode($data)``."""
+    """RaspiSMS's ``null !== json_decode($data)`` (and, as everywhere, no lone surrogate, no deep
+    nesting: :func:`.decoding.json_value`)."""
     try:
-        return json.loads(data) is not None
-    except ValueError:
+        return json_value(data) is not None
+    except Malformed:
         return False
 
 
@@ -230,7 +266,7 @@ def _id_among(value: Any, known: Collection[int]) -> int | None:
         return 0
     if isinstance(value, int):
         return value if value in known else 0
-    if isinstance(value, str) and value.strip().isdecimal():
-        number = int(value.strip())
-        return number if number in known else 0
+    if isinstance(value, str):
+        number = decimal_id(value.strip())  # ASCII digits only: "٣" is not 3 (PHP's (int) says 0)
+        return number if number is not None and number in known else 0
     return 0

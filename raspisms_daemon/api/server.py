@@ -10,6 +10,12 @@ and metrics.
   Prometheus text; RaspiSMS's ``status/force`` route answers its partial envelope). Unknown route →
   404, bad or missing key → 401, bad request → 4xx with a message; an unexpected exception → 500 with
   no detail (the traceback goes to the log only).
+- What a client sends is read strictly (:mod:`.decoding`, :mod:`.params`): bytes that are not text,
+  a lone surrogate, JSON nested too deep or a number JSON cannot hold is a 400 naming the field; every
+  bound (body, numbers, form fields, nesting) is in :mod:`.limits` and answered with a 4xx naming it.
+- Connections go through the guard (:mod:`.guard`): a cap derived from the descriptor limit, a
+  request-head timeout, a body timeout; at the cap the connection idle the longest makes room.
+  A request aiohttp cannot parse as HTTP gets its plain 400 and one rate-limited log line.
 - The access log is off: RaspiSMS clients pass the key in the query string, and list links carry it.
 - Reads that are not part of a write go through ``db.reads`` (the read-only connection): a list never
   shows rows of a transaction another coroutine has not committed yet (and may roll back).
@@ -44,21 +50,27 @@ import asyncio
 import hmac
 import logging
 import os
+import resource
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..clock import Clock, SystemClock
 from ..config import UnixListen, parse_listen
+from ..noise import LineLimiter
 from ..store.faults import StorageFault
 from .control import CLOCK, CONTROL, DaemonControl
+from .decoding import Malformed
 from .envelope import ApiError, Code, error_response, raspisms_error
+from .guard import GUARD, ConnectionGuard, GuardedSite, guarded
+from .limits import MAX_BODY, ConnectionLimits, connection_cap
+from .params import read_form, read_query
 
 __all__ = ["create_app", "given_api_key", "start_api"]
 
 log = logging.getLogger("raspisms_daemon.api")
 
-MAX_BODY = 1024 * 1024
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics"})
 
 
@@ -71,7 +83,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if exc.status == 408:
+            response.force_close()  # the rest of the body may still come: the connection is done
+        return response
+    except Malformed as exc:
+        return error_response(400, Code.INVALID_PARAMETER, str(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -100,20 +117,18 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(500, Code.INTERNAL_ERROR, "internal error (details in the daemon's log)")
 
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
 async def given_api_key(request: web.Request) -> str | None:
     """The key as RaspiSMS takes it (controllers/publics/Api.php:89): the ``api_key`` query parameter,
     else the ``api_key`` field of a form body, else the ``X-Api-Key`` header. The first one present
-    wins, even when empty or wrong: the next ones are not looked at."""
-    if "api_key" in request.query:
-        return request.query.getall("api_key")[-1]  # PHP keeps the last of a repeated name
-    if request.content_type in FORM_TYPES:
-        form = await request.post()  # cached: the handler reads the same form
-        if "api_key" in form:
-            value = form.getall("api_key")[-1]
-            return value if isinstance(value, str) else ""
+    wins, even when empty or wrong: the next ones are not looked at. A repeated name keeps its last
+    value, as in PHP; an array (``api_key[]=``) is no key."""
+    query = read_query(request)
+    if "api_key" in query:
+        value = query["api_key"]
+        return value if isinstance(value, str) else ""
+    fields = [value for name, value in await read_form(request) if name == "api_key"]
+    if fields:
+        return fields[-1] if isinstance(fields[-1], str) else ""
     return request.headers.get("X-Api-Key")
 
 
@@ -129,37 +144,91 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
-def create_app(control: DaemonControl, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    control: DaemonControl, *, clock: Clock | None = None, limits: ConnectionLimits | None = None
+) -> web.Application:
     from . import routes_admin, routes_raspisms
 
-    app = web.Application(middlewares=[_errors, _auth], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[guarded, _errors, _auth], client_max_size=MAX_BODY)
     app[CONTROL] = control
     app[CLOCK] = clock or SystemClock()
+    app[GUARD] = ConnectionGuard(limits or ConnectionLimits(), app[CLOCK])
+    app.cleanup_ctx.append(app[GUARD].cleanup_ctx)
     routes_raspisms.add_routes(app)
     routes_admin.add_routes(app)
     return app
 
 
-async def start_api(control: DaemonControl, listen: str, *, clock: Clock | None = None) -> web.AppRunner:
-    """Serve the API on ``listen`` ("HOST:PORT", "[::1]:PORT" or "unix:/path"); cleanup() stops it."""
+def default_limits() -> ConnectionLimits:
+    """The connection limits for this process: the cap from its descriptor limit (:mod:`.limits`)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    nofile = 1 << 20 if soft == resource.RLIM_INFINITY else soft
+    return ConnectionLimits(max_connections=connection_cap(nofile))
+
+
+async def start_api(
+    control: DaemonControl,
+    listen: str,
+    *,
+    clock: Clock | None = None,
+    limits: ConnectionLimits | None = None,
+) -> web.AppRunner:
+    """Serve the API on ``listen`` ("HOST:PORT", "[::1]:PORT" or "unix:/path"); cleanup() stops it.
+    ``limits`` defaults to :func:`default_limits`."""
     try:
         where = parse_listen(listen)
     except ValueError as exc:
         raise ValueError(f"[api] listen: {exc}") from None
-    runner = web.AppRunner(create_app(control, clock=clock), access_log=None, handle_signals=False)
+    app = create_app(control, clock=clock, limits=limits or default_limits())
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    _quiet_malformed_http()
     await runner.setup()
     try:
-        site: web.BaseSite
+        site: GuardedSite
         if isinstance(where, UnixListen):
-            site = web.UnixSite(runner, where.path)
+            site = GuardedSite(runner, app[GUARD], path=where.path)
             await site.start()
             # Group access, so an admin in the daemon's group can use the CLI; nobody else.
             os.chmod(where.path, 0o660)
         else:
-            site = web.TCPSite(runner, where.host, where.port, reuse_address=True)
+            site = GuardedSite(runner, app[GUARD], host=where.host, port=where.port)
             await site.start()
     except BaseException:
         await runner.cleanup()
         raise
-    log.info("API listening on %s", ", ".join(str(a) for a in runner.addresses))
+    log.info(
+        "API listening on %s (at most %d connections)",
+        ", ".join(str(a) for a in runner.addresses),
+        app[GUARD].limits.max_connections,
+    )
     return runner
+
+
+class _MalformedHttp(logging.Filter):
+    """aiohttp logs a request it cannot parse (garbage, a bad request line) with a traceback at ERROR;
+    the client got its 400. Here it is one line, a few and then one a minute at most."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._noise = LineLimiter(burst=3, interval=60.0)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        verdict = self._noise.hit(record.created)
+        if not verdict.log:
+            return False
+        more = f" ({verdict.suppressed} more not logged)" if verdict.suppressed else ""
+        record.msg = "API: a malformed HTTP request, answered 400: %s%s"
+        what = str(exc.message).splitlines()[0].rstrip(": ") if exc.message else type(exc).__name__
+        record.args = (what, more)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def _quiet_malformed_http() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _MalformedHttp) for f in server_log.filters):
+        server_log.addFilter(_MalformedHttp())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from raspisms_daemon.api.guard import GUARD, ConnectionGuard
+from raspisms_daemon.api.limits import ConnectionLimits
 from raspisms_daemon.api.metrics import Sample
 from raspisms_daemon.api.server import start_api
 from raspisms_daemon.clock import ManualClock
@@ -68,6 +71,7 @@ class FakeDaemon:
         self.dispatcher_wakes = 0
         self.attached: list[str | None] = []
         self.attach_delay = 0.0
+        self.attach_gate: asyncio.Event | None = None  # when set, attach waits for it
         self.extra_metrics = [
             Sample("received_total", 3),
             Sample("sent_total", 2),
@@ -90,6 +94,8 @@ class FakeDaemon:
     async def attach(self, device: str | None) -> list[int]:
         self.attached.append(device)
         await asyncio.sleep(self.attach_delay)
+        if self.attach_gate is not None:
+            await self.attach_gate.wait()
         return [1] if device in (None, "/dev/ttyUSB0") else []
 
     def _set(self, phone_id: int, **changes: Any) -> bool:
@@ -128,6 +134,9 @@ class Api:
     session: aiohttp.ClientSession
     daemon: FakeDaemon
     headers: dict[str, str] = field(default_factory=lambda: {"X-Api-Key": API_KEY})
+    clock: ManualClock = field(default_factory=ManualClock)
+    address: tuple[str, int] = ("127.0.0.1", 0)
+    guard: ConnectionGuard | None = None
 
     async def call(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> tuple[int, Any, str]:
         """(status, parsed JSON or None, raw text)."""
@@ -144,8 +153,9 @@ class Api:
                 return resp.status, body, text
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def api_server(tmp_path: Path, *, limits: ConnectionLimits | None = None) -> AsyncIterator[Api]:
+    """The API on 127.0.0.1 (a free port) over a fresh database; its clock is a ManualClock (UTC)."""
     config = parse_config(
         f"[daemon]\napi_key = {API_KEY}\ndatabase = {tmp_path / 'db.sqlite3'}\n"
         "[phone:1]\ndevice = /dev/ttyUSB0\ngroup = 1\n[phone:2]\ndevice = /dev/ttyUSB1\n"
@@ -164,12 +174,20 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
                 priority=p.priority,
             )
     daemon = FakeDaemon(db, config)
-    runner = await start_api(daemon, "127.0.0.1:0", clock=ManualClock(time.time()))  # dates in UTC
+    clock = ManualClock(time.time())  # dates in UTC
+    runner = await start_api(daemon, "127.0.0.1:0", clock=clock, limits=limits)
     host, port = runner.addresses[0][:2]
     session = aiohttp.ClientSession()
     try:
-        yield Api(f"http://{host}:{port}", session, daemon)
+        guard = runner.app[GUARD]
+        yield Api(f"http://{host}:{port}", session, daemon, clock=clock, address=(host, port), guard=guard)
     finally:
         await session.close()
         await runner.cleanup()
         await db.close()
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    async with api_server(tmp_path) as served:
+        yield served

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+import shutil
+import subprocess
 
-from raspisms_daemon.api.php import falsy, int_cast, parse_form, values_of
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspisms_daemon.api.decoding import Malformed
+from raspisms_daemon.api.limits import MAX_DEPTH
+from raspisms_daemon.api.php import INT_MAX, INT_MIN, falsy, int_cast, parse_form, values_of
+
+BIG = "99999999999999999999"
 
 
 @pytest.mark.parametrize(
@@ -39,11 +49,77 @@ def test_falsy_is_phps_truthiness(value: object, is_falsy: bool) -> None:
     assert falsy(value) is is_falsy
 
 
-@pytest.mark.parametrize(
-    ("text", "value"), [("12", 12), ("12abc", 12), (" 7", 7), ("-3", -3), ("abc", 0), ("", 0)]
-)
+INT_CASTS = [
+    ("12", 12),
+    ("12abc", 12),
+    (" 7", 7),
+    ("-3", -3),
+    ("abc", 0),
+    ("", 0),
+    ("\u0663", 0),  # ٣: PHP reads ASCII digits only
+    ("9223372036854775807", INT_MAX),
+    ("9223372036854775808", INT_MAX),  # past 64 bits PHP saturates
+    (BIG, INT_MAX),
+    ("-" + BIG, INT_MIN),
+    ("9" * 308, INT_MAX),
+    ("9" * 309, 0),  # not even a double holds it: PHP says 0
+    ("-" + "9" * 5000, 0),
+    ("0" * 5000 + "42", 42),
+    ("1e3", 1000),  # a float in the string: PHP reads it as one (7.1 on)
+    ("1.9", 1),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), INT_CASTS)
 def test_int_cast_is_phps(text: str, value: int) -> None:
     assert int_cast(text) == value
+
+
+@pytest.mark.skipif(shutil.which("php") is None, reason="php-cli is not installed (scripts/setup.sh --dev)")
+def test_int_cast_agrees_with_php_itself() -> None:
+    """The outside oracle: PHP's own ``(int)`` of each string (php-cli, 64 bits)."""
+    texts = [t for t, _ in INT_CASTS] + ["+5", "\t-0012x", "0x1A", " \n 8", "--1", "1e", ".5e1", "-1.9"]
+    texts += ["9223372036854775806", "-9223372036854775808", "9.3e18", "-9.3e18", "1e308", "1e309", "9" * 400]
+    script = "echo json_encode(array_map(fn($s) => (int) $s, json_decode(stream_get_contents(STDIN))));"
+    php = subprocess.run(
+        ["php", "-r", script], input=json.dumps(texts), capture_output=True, text=True, check=True
+    )
+    assert [int_cast(t) for t in texts] == json.loads(php.stdout)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ([("a[5]", "x"), ("a[]", "y")], {"a": {5: "x", 6: "y"}}),
+        ([("a[-5]", "x"), ("a[]", "y")], {"a": {-5: "x", -4: "y"}}),
+        ([("a[]", "x"), ("a", "s"), ("a[]", "y")], {"a": {0: "y"}}),  # a new array counts from 0
+        ([(f"a[{BIG}]", "x"), ("a[]", "y")], {"a": {BIG: "x", 0: "y"}}),  # past 64 bits: a string key
+        ([("a[9223372036854775807]", "x")], {"a": {INT_MAX: "x"}}),
+    ],
+)
+def test_parse_form_appends_where_php_does(pairs: list[tuple[str, str]], expected: dict[str, object]) -> None:
+    assert parse_form(pairs) == expected
+
+
+def test_parse_form_appends_forty_thousand_in_order() -> None:
+    form = parse_form([("numbers[]", str(i)) for i in range(40_000)])
+    assert list(form["numbers"].items()) == [(i, str(i)) for i in range(40_000)]
+
+
+def test_parse_form_refuses_a_name_nested_past_the_bound() -> None:
+    assert parse_form([("a" + "[x]" * (MAX_DEPTH - 1), "1")])
+    with pytest.raises(Malformed, match=f"nested more than {MAX_DEPTH} deep"):
+        parse_form([("a" + "[x]" * 100_000, "1")])
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.text(alphabet="ab[]0-9", max_size=12), st.text(max_size=3)), max_size=20))
+def test_parse_form_of_any_names_is_an_array_or_malformed(pairs: list[tuple[str, str]]) -> None:
+    try:
+        form = parse_form(pairs)
+    except Malformed:
+        return
+    assert isinstance(form, dict)
 
 
 def test_values_of_wraps_a_scalar_and_lists_an_array() -> None:

@@ -206,8 +206,10 @@ class DaemonProcess:
         api_key: str = API_KEY,
         log: Path | None = None,
         env: dict[str, str] | None = None,
+        nofile: int | None = None,
     ) -> None:
         self.env = dict(env or {})  # extra environment (NOTIFY_SOCKET for the sd_notify test)
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) for the daemon, as LimitNOFILE= sets it
         self.config = config
         self.api_socket = api_socket
         self.api_key = api_key
@@ -222,7 +224,9 @@ class DaemonProcess:
         with open(self.log, "ab") as log:  # noqa: ASYNC230 - a local file, opened once per start
             log.write(f"\n===== start {self.starts} =====\n".encode())
             log.flush()
+            limit = ["prlimit", f"--nofile={self.nofile}:{self.nofile}", "--"] if self.nofile else []
             self.proc = await asyncio.create_subprocess_exec(
+                *limit,
                 sys.executable,
                 "-m",
                 "raspisms_daemon",
@@ -288,6 +292,11 @@ class DaemonProcess:
             self.proc.send_signal(signal.SIGTERM)
         return await self.wait(within)
 
+    def open_files(self) -> int:
+        """How many descriptors the process holds now."""
+        assert self.proc is not None
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
     def log_tail(self, n: int = 60) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
@@ -307,9 +316,11 @@ async def daemon_process(
     start: bool = True,
     database: Path | None = None,
     env: dict[str, str] | None = None,
+    nofile: int | None = None,
 ) -> AsyncIterator[DaemonProcess]:
     """A configured daemon process on these simulators, delivering to ``rx_url``; killed at the end.
-    ``database`` defaults to ``tmp_path/daemon.sqlite3``; ``env`` is extra environment."""
+    ``database`` defaults to ``tmp_path/daemon.sqlite3``; ``env`` is extra environment; ``nofile`` its
+    descriptor limit."""
     sock = tmp_path / "api.sock"
     phones = [
         {"id": i + 1, "device": str(sim.link), **((phone_overrides or [{}] * len(sims))[i])}
@@ -323,7 +334,7 @@ async def daemon_process(
         webhooks=[{"name": "test", "url": rx_url, **(webhook_overrides or {})}],
         extra=extra,
     )
-    proc = DaemonProcess(cfg, sock, env=env)
+    proc = DaemonProcess(cfg, sock, env=env, nofile=nofile)
     try:
         if start:
             await proc.start(phones_connected=len(sims))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from raspisms_daemon.api.limits import ConnectionLimits, connection_cap
 from tests.ops._sandbox import REPO, isolated
 
 UNITS = REPO / "systemd"
@@ -168,6 +169,15 @@ def test_main_unit_gives_up_after_a_few_failed_starts_instead_of_looping() -> No
     # The burst must be reachable within the interval at RestartSec's pace, or the limit never trips.
     assert burst * restart_sec < interval
     assert 2 <= burst <= 10
+
+
+def test_main_unit_keeps_descriptors_below_selects_limit_and_the_api_to_a_quarter() -> None:
+    nofile = int(value(MAIN, "LimitNOFILE"))
+    # FD_SETSIZE: libgammu's serial_read() select()s on its port (gammu/gammu@b356bc7:
+    # libgammu/device/serial/ser_unx.c), which a descriptor number of 1024 or more would overflow.
+    assert nofile <= 1024
+    cap = connection_cap(nofile)
+    assert cap == 128 and cap + ConnectionLimits(max_connections=cap).backlog <= nofile // 4
 
 
 def test_main_unit_reloads_with_sighup() -> None:
