@@ -26,9 +26,9 @@ uncommitted rows, which may still be rolled back. Reads that are not part of a t
 mode it sees only committed data and neither blocks nor waits for the writer.
 
 WAL checkpoints (copying the WAL's pages into the database file: two fsyncs) run in the background on a
-third connection, every :data:`CHECKPOINT_COMMITS` commits, so that no transaction waits behind one: on
-an SD card an fsync costs 20–200 ms, and SQLite's own checkpoint would run inside whichever commit
-crossed its threshold, an SMS's take-in as likely as any. SQLite's automatic checkpoint stays on, at a
+connection of their own, every :data:`CHECKPOINT_COMMITS` commits, so that no transaction waits behind
+one: on an SD card an fsync costs 20–200 ms, and SQLite's own checkpoint would run inside whichever
+commit crossed its threshold, an SMS's take-in as likely as any. SQLite's automatic checkpoint stays on, at a
 much higher threshold, for a writer that outpaces the background one (bulk inserts).
 """
 
@@ -143,7 +143,6 @@ class Database:
         )
         self._commits = 0  # since the last background checkpoint
         self._checkpoint: asyncio.Task[None] | None = None
-        self._checkpointer: aiosqlite.Connection | None = None  # opened at the first checkpoint
 
     @property
     def reads(self) -> Database:
@@ -210,10 +209,13 @@ class Database:
         if self.health.degraded:
             return  # the file is in trouble: the probe and the writers deal with it
         try:
-            if self._checkpointer is None:
-                self._checkpointer = await _connect(self.path)
-            # PASSIVE: copies what no reader still needs, never waits for a lock nor blocks the writer.
-            await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # Its own connection (and thread) only while it runs: an idle daemon keeps no third one.
+            conn = await _connect(self.path)
+            try:
+                # PASSIVE: copies what no reader still needs, never waits for a lock nor blocks the writer.
+                await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                await conn.close()
         except (sqlite3.Error, OSError, StoreError) as exc:
             # Nothing is lost: the pages stay in the WAL, and the next checkpoint copies them.
             log.warning("background checkpoint of %s failed: %s", self.path, exc)
@@ -297,8 +299,6 @@ class Database:
         try:
             if self._checkpoint is not None:
                 await self._checkpoint
-            if self._checkpointer is not None:
-                await self._checkpointer.close()
             if self._reads is not self:
                 await self._reads.close()
         finally:
