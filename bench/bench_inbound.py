@@ -13,41 +13,68 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
+from bench.profile import AS_IS, Applied, child_pid, profile_named, stop_profiled
 from raspisms_daemon.simulator import Simulator
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
+
+__all__ = [
+    "API_KEY",
+    "TARGET_P99_MS",
+    "DaemonHandle",
+    "daemon_config",
+    "daemon_process",
+    "percentile",
+    "run",
+    "wait_daemon_ready",
+]
 
 API_KEY = "bench-key-0123456789abcdef01234567"
 TARGET_P99_MS = 50.0
 
 
-def daemon_config(workdir: Path, link: Path, url: str) -> Path:
-    """Write the config of a daemon process under ``workdir``: one phone on ``link``, one webhook to ``url``,
-    the API on the unix socket ``workdir/api.sock`` (what :func:`wait_daemon_ready` polls)."""
+def daemon_config(
+    workdir: Path,
+    links: Path | Sequence[Path],
+    url: str,
+    *,
+    types: str = "receive_sms",
+    phone_keys: str = "",
+) -> Path:
+    """Write the config of a daemon process under ``workdir``: one phone on each of ``links`` (with the
+    extra ``phone_keys`` lines), one webhook of ``types`` to ``url``, the API on the unix socket
+    ``workdir/api.sock`` (what :func:`wait_daemon_ready` polls)."""
+    links = [links] if isinstance(links, Path) else list(links)
+    phones = "".join(f"[phone:{i}]\ndevice = {link}\n{phone_keys}\n" for i, link in enumerate(links, 1))
     cfg = workdir / "config.ini"
     cfg.write_text(
         f"[daemon]\ndatabase = {workdir / 'bench.sqlite3'}\napi_key = {API_KEY}\nlog_level = warning\n\n"
         f"[api]\nlisten = unix:{workdir / 'api.sock'}\n\n"
-        f"[webhook:bench]\nurl = {url}\ntypes = receive_sms\n\n"
-        f"[phone:1]\ndevice = {link}\n"
+        f"[webhook:bench]\nurl = {url}\ntypes = {types}\n\n"
+        f"{phones}"
     )
     cfg.chmod(0o600)
     return cfg
 
 
-async def wait_daemon_ready(sock: Path, proc: asyncio.subprocess.Process, within: float = 30.0) -> None:
-    """Until the daemon behind ``sock`` says a phone is connected; exits the bench if it dies or is late."""
+async def wait_daemon_ready(
+    sock: Path, proc: asyncio.subprocess.Process, within: float = 30.0, phones: int = 1
+) -> None:
+    """Until the daemon behind ``sock`` says ``phones`` phones are connected; exits the bench if it dies
+    or is late."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if proc.returncode is not None:
@@ -58,12 +85,54 @@ async def wait_daemon_ready(sock: Path, proc: asyncio.subprocess.Process, within
                 s.get("http://daemon/healthz", timeout=aiohttp.ClientTimeout(total=2)) as resp,
             ):
                 body = await resp.json()
-                if resp.status == 200 and body["phones"]["connected"] >= 1:
+                if resp.status == 200 and body["phones"]["connected"] >= phones:
                     return
         except (aiohttp.ClientError, OSError):
             pass
         await asyncio.sleep(0.05)
     raise SystemExit("the daemon did not become ready")
+
+
+@dataclass(frozen=True)
+class DaemonHandle:
+    """The started process (the daemon, or strace around it) and the daemon's own pid."""
+
+    proc: asyncio.subprocess.Process
+    pid: int
+
+
+@contextlib.asynccontextmanager
+async def daemon_process(
+    workdir: Path,
+    links: Path | Sequence[Path],
+    url: str,
+    *,
+    applied: Applied = AS_IS,
+    strace_log: Path | None = None,
+    types: str = "receive_sms",
+    phone_keys: str = "",
+) -> AsyncIterator[DaemonHandle]:
+    """``raspisms-daemon run`` with one phone on each modem in ``links`` and one webhook to ``url``
+    (:func:`daemon_config`), under the profile ``applied`` (``strace_log``: where strace logs the fsync
+    calls), ready (every phone connected) when this yields; SIGTERM then SIGKILL on exit."""
+    links = [links] if isinstance(links, Path) else list(links)
+    cfg = daemon_config(workdir, links, url, types=types, phone_keys=phone_keys)
+    proc = await asyncio.create_subprocess_exec(
+        *applied.prefix(strace_log), sys.executable, "-m", "raspisms_daemon", "run", "-c", str(cfg),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "NOTIFY_SOCKET": ""},
+    )  # fmt: skip
+    traced = applied.traced(strace_log)
+    pid: int | None = proc.pid if not traced else None
+    try:
+        await wait_daemon_ready(workdir / "api.sock", proc, within=120.0, phones=len(links))
+        if pid is None:
+            pid = child_pid(proc.pid)
+            if pid is None:
+                raise RuntimeError("cannot find the daemon under strace")
+        yield DaemonHandle(proc, pid)
+    finally:
+        await stop_profiled(proc, traced=traced)
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -74,7 +143,8 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[k]
 
 
-async def run(n: int, per_sms: float) -> dict[str, float]:
+async def run(n: int, per_sms: float, applied: Applied = AS_IS) -> dict[str, float]:
+    """``n`` SMS one at a time through a daemon process under the profile ``applied``."""
     workdir = Path(tempfile.mkdtemp(prefix="raspisms-bench-"))
     arrived: dict[str, float] = {}
     got = asyncio.Event()
@@ -87,43 +157,26 @@ async def run(n: int, per_sms: float) -> dict[str, float]:
     await receiver.start("127.0.0.1", 0)
     sim = Simulator(workdir / "modem", noise=False)
     await sim.start()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "raspisms_daemon",
-        "run",
-        "-c",
-        str(daemon_config(workdir, sim.link, receiver.url)),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "NOTIFY_SOCKET": ""},
-    )
     latencies: list[float] = []
     try:
-        await wait_daemon_ready(workdir / "api.sock", proc)
-        for i in range(n):
-            text = f"bench {i}"
-            got.clear()
-            start = time.perf_counter()
-            await sim.inject_sms("+33612345678", text)
-            deadline = start + per_sms
-            while text not in arrived:
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    raise SystemExit(f"SMS {i} did not arrive within {per_sms} s")
+        async with daemon_process(workdir, sim.link, receiver.url, applied=applied):
+            for i in range(n):
+                text = f"bench {i}"
                 got.clear()
-                try:
-                    await asyncio.wait_for(got.wait(), remaining)
-                except TimeoutError:
-                    pass
-            latencies.append((arrived[text] - start) * 1000.0)
+                start = time.perf_counter()
+                await sim.inject_sms("+33612345678", text)
+                deadline = start + per_sms
+                while text not in arrived:
+                    remaining = deadline - time.perf_counter()
+                    if remaining <= 0:
+                        raise SystemExit(f"SMS {i} did not arrive within {per_sms} s")
+                    got.clear()
+                    try:
+                        await asyncio.wait_for(got.wait(), remaining)
+                    except TimeoutError:
+                        pass
+                latencies.append((arrived[text] - start) * 1000.0)
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
         await sim.stop()
         await receiver.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -144,9 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="20 SMS, for CI")
     parser.add_argument("--timeout", type=float, default=10.0, help="per-SMS timeout in seconds")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--profile", choices=["normal", "sd"], default="normal", help="see bench.profile")
     args = parser.parse_args(argv)
     n = 20 if args.smoke else args.sms
-    result = asyncio.run(run(n, args.timeout))
+    result = asyncio.run(run(n, args.timeout, Applied(profile_named(args.profile))))
     if args.json:
         print(json.dumps(result))
     else:

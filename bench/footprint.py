@@ -28,13 +28,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.durability import Arrivals, daemon_process, wait_texts
-from bench.gammu_smsd import API_KEY, gammu_smsd_process, simulator_process, write_smsdrc
+from bench.bench_inbound import daemon_process
+from bench.gammu_smsd import (
+    API_KEY,
+    Arrivals,
+    gammu_smsd_process,
+    simulator_process,
+    wait_texts,
+    write_smsdrc,
+)
 from raspisms_daemon.webhooks.receiver import VerifyingReceiver
 
 __all__ = ["TARGET_CPU_S_PER_MIN", "TARGET_RSS_MB", "ProcSample", "idle_footprint", "measure", "read_proc"]
 
-TARGET_RSS_MB = 45.0
+TARGET_RSS_MB = 40.0
 TARGET_CPU_S_PER_MIN = 0.3
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -97,7 +104,7 @@ async def idle_footprint(seconds: float, busy_seconds: float | None = None) -> d
         async with (
             simulator_process(workdir / "ours") as sim_ours,
             simulator_process(workdir / "gammu") as sim_gammu,
-            daemon_process(workdir / "ours", sim_ours, receiver.url) as daemon,
+            daemon_process(workdir / "ours", sim_ours.link, receiver.url) as daemon,
             gammu_smsd_process(
                 write_smsdrc(workdir / "gammu", sim_gammu.link, receiver.url, loop_sleep=1)
             ) as gammu,
@@ -116,9 +123,7 @@ async def idle_footprint(seconds: float, busy_seconds: float | None = None) -> d
             await sim.inject("warmup gammu0")
             await wait_texts(arrivals, ["warmup gammu0"], 60.0)
             await asyncio.sleep(1.0)
-            result.update(
-                await measure({"gammu_smsd_loopsleep0": busy.pid}, busy_seconds)
-            )
+            result.update(await measure({"gammu_smsd_loopsleep0": busy.pid}, busy_seconds))
     finally:
         await receiver.stop()
         shutil.rmtree(workdir, ignore_errors=True)

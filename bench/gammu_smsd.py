@@ -23,23 +23,28 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.bench_inbound import API_KEY, percentile  # the same key: one receiver verifies both sides
+from bench.profile import AS_IS, Applied, stop_profiled
 from raspisms_daemon.simulator import control_path, control_request
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
 
 __all__ = [
     "API_KEY",
     "GAMMU_SMSD",
+    "Arrivals",
     "SimulatorProcess",
+    "burst",
     "gammu_smsd_process",
     "inbound_latency",
+    "inject_all",
     "simulator_process",
     "stop_process",
+    "wait_texts",
     "write_smsdrc",
 ]
 
@@ -115,11 +120,16 @@ class SimulatorProcess:
 
 
 @contextlib.asynccontextmanager
-async def simulator_process(workdir: Path, name: str = "modem") -> AsyncIterator[SimulatorProcess]:
-    """A simulated modem in its own process (so its CPU is not the measured process's), killed on exit."""
+async def simulator_process(
+    workdir: Path, name: str = "modem", *, capacity: int = 30, send_delay: str | None = None
+) -> AsyncIterator[SimulatorProcess]:
+    """A simulated modem in its own process (so its CPU is not the measured process's), killed on exit;
+    ``capacity`` SIM slots, ``send_delay`` its ``--send-delay`` (how long the network takes per SMS)."""
     link = workdir / name
+    extra = ["--send-delay", send_delay] if send_delay is not None else []
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "raspisms_daemon", "simulate", "serve", "--link", str(link),
+        "--capacity", str(capacity), *extra,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -168,23 +178,58 @@ def write_smsdrc(
 
 
 @contextlib.asynccontextmanager
-async def gammu_smsd_process(smsdrc: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``gammu-smsd -c smsdrc`` in the foreground, killed on exit."""
+async def gammu_smsd_process(
+    smsdrc: Path, applied: Applied = AS_IS
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``gammu-smsd -c smsdrc`` in the foreground under the profile ``applied`` (its hook's shell, curl
+    and openssl inherit the cgroup), killed on exit."""
     proc = await asyncio.create_subprocess_exec(
-        GAMMU_SMSD, "-c", str(smsdrc),
+        *applied.prefix(), GAMMU_SMSD, "-c", str(smsdrc),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
         yield proc
     finally:
-        await stop_process(proc)
+        await stop_profiled(proc, traced=applied.traced(), grace=10.0)
+
+
+class Arrivals:
+    """Texts verified at the receiver, with an event to wait on."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, float] = {}
+        self.changed = asyncio.Event()
+
+    def __call__(self, delivery: ReceivedDelivery) -> None:
+        self.texts.setdefault(str(delivery.body.get("text")), time.perf_counter())
+        self.changed.set()
+
+
+async def wait_texts(arrivals: Arrivals, texts: Sequence[str], within: float) -> None:
+    """Until every text in ``texts`` has been verified at the receiver (TimeoutError after ``within``)."""
+    async with asyncio.timeout(within):
+        while not all(t in arrivals.texts for t in texts):
+            arrivals.changed.clear()
+            await arrivals.changed.wait()
+
+
+async def inject_all(sim: SimulatorProcess, texts: Sequence[str], concurrency: int = 16) -> None:
+    """The network delivers every text at once (as fast as the simulator takes them): a burst of
+    ``+CMTI``, each SMS stored on the SIM."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(text: str) -> None:
+        async with gate:
+            await sim.inject(text)
+
+    await asyncio.gather(*(one(t) for t in texts))
 
 
 # -- latency -------------------------------------------------------------------------------------------
 
 
 async def inbound_latency(
-    n: int, *, spacing: float = 1.5, loop_sleep: int = 0, per_sms: float = 30.0
+    n: int, *, spacing: float = 1.5, loop_sleep: int = 0, per_sms: float = 30.0, applied: Applied = AS_IS
 ) -> dict[str, Any]:
     """Inject ``n`` SMS, one every ``spacing`` seconds (so it is not a queueing test); latency in ms from
     the injection request to the verified POST of the RunOnReceive script."""
@@ -204,7 +249,7 @@ async def inbound_latency(
     try:
         async with simulator_process(workdir) as sim:
             rc = write_smsdrc(workdir, sim.link, receiver.url, loop_sleep=loop_sleep)
-            async with gammu_smsd_process(rc) as proc:
+            async with gammu_smsd_process(rc, applied) as proc:
                 # Warm-up: gammu-smsd identifies the modem first; the first SMS through says it is up.
                 await sim.inject("gammu warmup")
                 await _wait_text(arrived, got, "gammu warmup", 60.0, proc)
@@ -230,6 +275,32 @@ async def inbound_latency(
         "mean_ms": statistics.fmean(s),
         "rejected": len(receiver.rejected),
     }
+
+
+async def burst(n: int, *, applied: Applied = AS_IS, within: float = 900.0) -> dict[str, Any]:
+    """``n`` SMS arriving together (as :mod:`bench.burst` does for ours): seconds from the first
+    injection until the RunOnReceive hook of the last one was verified at the receiver."""
+    if not os.access(GAMMU_SMSD, os.X_OK):
+        raise RuntimeError(f"{GAMMU_SMSD} is not installed (apt install gammu-smsd)")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-gammu-burst-"))
+    arrivals = Arrivals()
+    receiver = VerifyingReceiver(API_KEY, on_delivery=arrivals)
+    await receiver.start("127.0.0.1", 0)
+    texts = [f"gammu burst {i}" for i in range(n)]
+    try:
+        async with simulator_process(workdir, capacity=n + 10) as sim:
+            rc = write_smsdrc(workdir, sim.link, receiver.url, loop_sleep=0)
+            async with gammu_smsd_process(rc, applied):
+                await sim.inject("gammu warmup")
+                await wait_texts(arrivals, ["gammu warmup"], 120.0)
+                start = time.perf_counter()
+                await inject_all(sim, texts)
+                await wait_texts(arrivals, texts, within)
+                seconds = max(arrivals.texts[t] for t in texts) - start
+    finally:
+        await receiver.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"sms": n, "seconds": seconds, "per_s": n / seconds, "rejected": len(receiver.rejected)}
 
 
 async def _wait_text(

@@ -1,5 +1,6 @@
-"""The benchmark's output: a Markdown table with ratios (printed, pasted into the README) and
-``results.json`` holding every figure, the machine description and the date."""
+"""The benchmark's output: a Markdown table with ratios (printed), ``results.json`` holding every
+figure, the machine description and the date, and the README's table, this machine and the Pi profile
+side by side (``python -m bench.report [results.json] [results-pi.json]``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "machine", "render_table", "write_results"]
+__all__ = ["Row", "machine", "render_side_by_side", "render_table", "write_results"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,36 @@ def render_table(rows: list[Row]) -> str:
             f"| {figure} | {_num(r.ours)} | {_num(r.gammu)} | {_ratio(r.ratio)} | {r.target} | {met} |"
         )
     notes = [f"- {r.figure}: {r.note}" for r in rows if r.note]
+    return "\n".join(lines + (["", *notes] if notes else []))
+
+
+def render_side_by_side(normal: list[dict[str, Any]], pi: list[dict[str, Any]]) -> str:
+    """The README's table from two results files' ``table``: a row per figure, this machine's and the Pi
+    profile's values side by side (a figure measured in one profile only shows "—" in the other), the
+    target and whether it is met in the profile it is stated for."""
+
+    def key(r: dict[str, Any]) -> tuple[str, str]:
+        return (str(r["figure"]), str(r["unit"]))
+
+    mine = {key(r): r for r in normal}
+    theirs = {key(r): r for r in pi}
+    order = [key(r) for r in normal] + [key(r) for r in pi if key(r) not in mine]
+    lines = [
+        "| figure | ours | gammu-smsd | ours, Pi profile | gammu-smsd, Pi profile | target | met |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    notes: list[str] = []
+    for k in order:
+        a, b = mine.get(k), theirs.get(k)
+        judged = a if a is not None and a["target"] else b if b is not None and b["target"] else None
+        met = {True: "yes", False: "**no**", None: "—"}[judged["ok"] if judged else None]
+        figure = f"{k[0]} ({k[1]})" if k[1] else k[0]
+        cells = " | ".join(_num(r[field]) if r else "—" for r in (a, b) for field in ("ours", "gammu"))
+        lines.append(f"| {figure} | {cells} | {judged['target'] if judged else ''} | {met} |")
+        if a is not None and a["note"]:
+            notes.append(f"- {k[0]}: {a['note']}")
+        if b is not None and b["note"] and (a is None or b["note"] != a["note"]):
+            notes.append(f"- {k[0]}, Pi profile: {b['note']}")
     return "\n".join(lines + (["", *notes] if notes else []))
 
 
@@ -161,3 +192,23 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    here = Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(description="The README's benchmark table from two results files.")
+    parser.add_argument("normal", nargs="?", type=Path, default=here / "results.json")
+    parser.add_argument("pi", nargs="?", type=Path, default=here / "results-pi.json")
+    args = parser.parse_args(argv)
+    normal = json.loads(args.normal.read_text())
+    pi = json.loads(args.pi.read_text())
+    print(render_side_by_side(normal["table"], pi["table"]))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -1,38 +1,96 @@
-"""Every benchmark in one run: a table with ratios to gammu-smsd, and ``bench/results.json``.
+"""Every benchmark in one run: a table with ratios to gammu-smsd, and a results file.
 
-    python -m bench.run [--smoke] [--only NAME …] [--output bench/results.json]
+    python -m bench.run [--smoke] [--only NAME …] [--output FILE]
+    python -m bench.run --pi [--cpu-quota PCT] …
 
-Figures (``--only`` names): ``inbound`` (our latency, simulator → verified webhook), ``gammu``
-(gammu-smsd's, same simulator and receiver), ``throughput`` and ``drain`` (webhook dispatch), ``footprint``
-(idle RSS and CPU, ours and gammu-smsd's), ``durability`` (fsyncs per received SMS), ``scale``
-(throughput with a million delivered rows vs empty), ``mqtt`` (a fleet's job intake with 1 then 3
-gateways, and the event latency to an MQTT subscriber beside the webhook's, on a real Mosquitto). The full
-run takes about seven minutes; ``--smoke``
-(CI) runs each harness for a few seconds and checks that it produces numbers, not that targets are met.
+Figures (``--only`` names): ``inbound`` (our latency, simulator → verified webhook, one SMS at a time),
+``gammu`` (gammu-smsd's, same simulator and receiver), ``burst`` and ``gammu_burst`` (200 SMS arriving
+together, until every webhook is verified), ``throughput`` and ``drain`` (webhook dispatch),
+``footprint`` (idle RSS and CPU, ours and gammu-smsd's), ``durability`` (fsyncs per received SMS, alone
+and in a burst), ``scale`` (throughput with a million delivered rows vs empty), ``startup`` (READY and
+the commands, with 15 % of one core), ``multimodem`` (200 SMS sent through 4 modems vs 1), ``mqtt`` (a
+fleet's job intake with 1 then 3 gateways, and the event latency to an MQTT subscriber beside the
+webhook's, on a real Mosquitto).
+
+``--pi`` runs them as a Raspberry Pi sees them (:mod:`bench.profile`): every fsync 50 ms slower, as on
+an SD card, and the CPU limited to what runs Python as fast as a Pi 3 B+ (:mod:`bench.calibrate`; or
+``--cpu-quota``). It also measures ``inbound`` and ``burst`` with the fsync delay alone, the condition
+the group-commit targets are stated with. The dispatcher figures (``throughput``, ``drain``, ``scale``)
+run inside this process and are not part of the Pi profile; ``footprint`` neither (memory and CPU time
+do not depend on how fast the CPU or the disk is), nor ``mqtt``. Results go to ``bench/results.json``
+(``--pi``: ``bench/results-pi.json``); ``python -m bench.report`` prints the README table from both.
+
+The full run takes about 22 minutes (most of it the multimodem figure, which waits 2–4 s per SMS like a
+real network); ``--smoke`` (CI) runs each harness for a few seconds and checks that it produces
+numbers, not that targets are met.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
+import contextlib
 import logging
 import shlex
 import statistics
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import bench_dispatch, bench_inbound, durability, footprint, gammu_smsd, mqtt_fleet, scale
+import raspisms_daemon
+from bench import (
+    bench_dispatch,
+    bench_inbound,
+    burst,
+    calibrate,
+    durability,
+    footprint,
+    gammu_smsd,
+    mqtt_fleet,
+    multimodem,
+    scale,
+    startup,
+)
+from bench.profile import NORMAL, PI, SD, Applied, Profile, Quota, cpu_cgroup
 from bench.report import Row, machine, render_table, write_results
 
-__all__ = ["FIGURES", "Plan", "main", "plan_for", "run_all"]
+__all__ = ["FIGURES", "PI_FIGURES", "Plan", "main", "plan_for", "rows_for", "run_all"]
 
-FIGURES = ("inbound", "gammu", "throughput", "drain", "footprint", "durability", "scale", "mqtt")
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
+FIGURES = (
+    "inbound",
+    "gammu",
+    "burst",
+    "gammu_burst",
+    "throughput",
+    "drain",
+    "footprint",
+    "durability",
+    "scale",
+    "startup",
+    "multimodem",
+    "mqtt",
+)
+# The Pi profile's: what runs as a process of its own (the daemon, gammu-smsd) and depends on the CPU
+# or the disk, plus the fsync-only measurements of the group-commit targets.
+PI_FIGURES = (
+    "inbound",
+    "gammu",
+    "burst",
+    "gammu_burst",
+    "durability",
+    "startup",
+    "multimodem",
+    "inbound_sd",
+    "burst_sd",
+)
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUTPUT = HERE / "results.json"
+DEFAULT_PI_OUTPUT = HERE / "results-pi.json"
 
 
 @dataclass(frozen=True)
@@ -42,6 +100,8 @@ class Plan:
     inbound_sms: int
     gammu_sms: int
     gammu_spacing: float
+    burst_sms: int
+    gammu_burst_sms: int
     events: int
     dispatch_runs: int
     footprint_s: float
@@ -50,12 +110,18 @@ class Plan:
     history_rows: int
     mqtt_jobs: int
     mqtt_sms: int
+    startup_runs: int
+    ready_runs: int
+    multimodem_sms: int
+    send_delay: str
 
 
 FULL = Plan(
     inbound_sms=1000,
     gammu_sms=200,
     gammu_spacing=0.75,
+    burst_sms=200,
+    gammu_burst_sms=200,
     events=10_000,
     dispatch_runs=3,
     footprint_s=60.0,
@@ -64,11 +130,17 @@ FULL = Plan(
     history_rows=1_000_000,
     mqtt_jobs=2000,
     mqtt_sms=200,
+    startup_runs=10,
+    ready_runs=5,
+    multimodem_sms=200,
+    send_delay=multimodem.SEND_DELAY,
 )
 SMOKE = Plan(
     inbound_sms=20,
     gammu_sms=5,
     gammu_spacing=0.3,
+    burst_sms=20,
+    gammu_burst_sms=5,
     events=300,
     dispatch_runs=1,
     footprint_s=5.0,
@@ -77,6 +149,10 @@ SMOKE = Plan(
     history_rows=20_000,
     mqtt_jobs=100,
     mqtt_sms=10,
+    startup_runs=1,
+    ready_runs=1,
+    multimodem_sms=4,
+    send_delay="0.2-0.4",
 )
 
 
@@ -84,11 +160,16 @@ def plan_for(smoke: bool) -> Plan:
     return SMOKE if smoke else FULL
 
 
-async def run_all(plan: Plan, only: set[str], *, smoke: bool) -> tuple[dict[str, Any], dict[str, str]]:
-    """Run the selected figures one after the other (each owns and stops its processes); a figure that
-    fails is recorded in ``errors`` and the others still run."""
+async def run_all(
+    plan: Plan, only: set[str], *, smoke: bool, profile: Profile, cgroup: Path | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run the selected figures one after the other (each owns and stops its processes) under
+    ``profile`` (its quota through ``cgroup``); a figure that fails is recorded in ``errors`` and the
+    others still run."""
     figures: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    applied = Applied(profile, cgroup)
+    sd = Applied(SD)
 
     async def step(name: str, make: Callable[[], Awaitable[Any]]) -> None:
         if name not in only:
@@ -102,11 +183,17 @@ async def run_all(plan: Plan, only: set[str], *, smoke: bool) -> tuple[dict[str,
             traceback.print_exc()
         print(f"   {name}: {time.monotonic() - start:.1f} s", flush=True)
 
-    await step("inbound", lambda: bench_inbound.run(plan.inbound_sms, 10.0))
+    await step("inbound", lambda: bench_inbound.run(plan.inbound_sms, 10.0, applied))
+    await step("inbound_sd", lambda: bench_inbound.run(plan.inbound_sms, 10.0, sd))
     await step(
         "gammu",
-        lambda: gammu_smsd.inbound_latency(plan.gammu_sms, spacing=plan.gammu_spacing, loop_sleep=0),
+        lambda: gammu_smsd.inbound_latency(
+            plan.gammu_sms, spacing=plan.gammu_spacing, loop_sleep=0, applied=applied
+        ),
     )
+    await step("burst", lambda: burst.burst(plan.burst_sms, applied=applied))
+    await step("burst_sd", lambda: burst.burst(plan.burst_sms, applied=sd))
+    await step("gammu_burst", lambda: gammu_smsd.burst(plan.gammu_burst_sms, applied=applied))
     # Throughput and scale share their empty-database runs, alternated with the history runs.
     if "scale" in only:
         await step("scale", lambda: scale.scale(plan.events, plan.history_rows, plan.dispatch_runs))
@@ -119,12 +206,34 @@ async def run_all(plan: Plan, only: set[str], *, smoke: bool) -> tuple[dict[str,
         await step("throughput", lambda: _throughput(plan))
     await step("drain", lambda: _drain(plan))
     await step("footprint", lambda: footprint.idle_footprint(plan.footprint_s, plan.footprint_busy_s))
-    await step("durability", lambda: durability.fsyncs_per_sms(plan.durability_sms))
+    await step(
+        "durability",
+        lambda: durability.fsyncs_per_sms(plan.durability_sms, burst=plan.burst_sms, applied=applied),
+    )
+    if profile.quota is None and "startup" in only:
+        # The targets' own condition: 15 % of one core, in a cgroup of its own.
+        with cpu_cgroup(Quota(startup.TARGET_QUOTA, "the targets' condition")) as group:
+            on_slow_cpu = Applied(profile, group)
+            await step(
+                "startup",
+                lambda: startup.startup(on_slow_cpu, runs=plan.startup_runs, ready_runs=plan.ready_runs),
+            )
+    else:
+        await step(
+            "startup", lambda: startup.startup(applied, runs=plan.startup_runs, ready_runs=plan.ready_runs)
+        )
+    await step(
+        "multimodem",
+        lambda: multimodem.multimodem(plan.multimodem_sms, send_delay=plan.send_delay, applied=applied),
+    )
     await step("mqtt", lambda: _mqtt(plan))
     per_webhook = bench_dispatch.delivery_config().per_webhook_concurrency
     for name in ("throughput", "scale"):
         if name in figures:
             figures[name]["per_webhook_concurrency"] = per_webhook
+    if "startup" in figures:
+        quota = profile.quota.fraction if profile.quota is not None else startup.TARGET_QUOTA
+        figures["startup"]["quota"] = quota
     return figures, errors
 
 
@@ -152,8 +261,9 @@ async def _drain(plan: Plan) -> dict[str, Any]:
     return {"events": plan.events, "seconds": drain.seconds, "failed_attempts": drain.failed_attempts}
 
 
-def rows_for(figures: dict[str, Any], plan: Plan, *, smoke: bool) -> list[Row]:
-    """The table. Targets are judged on full runs only (a smoke run is too small to say)."""
+def rows_for(figures: dict[str, Any], plan: Plan, *, smoke: bool, pi: bool = False) -> list[Row]:
+    """The table. Targets are judged on full runs only (a smoke run is too small to say); in the Pi
+    profile only those stated for it (the fsync-only rows, the modems' ratio)."""
 
     def judged(ok: bool) -> bool | None:
         return None if smoke else ok
@@ -186,11 +296,53 @@ def rows_for(figures: dict[str, Any], plan: Plan, *, smoke: bool) -> list[Row]:
                     "ms",
                     a,
                     b,
-                    target,
-                    None if ok is None else judged(ok),
+                    "" if pi else target,
+                    None if ok is None or pi else judged(ok),
                     note if p == "p99" else "",
                 )
             )
+    if "inbound_sd" in figures:
+        s = figures["inbound_sd"]
+        rows.append(
+            Row(
+                "inbound latency p99, fsync +50 ms only",
+                "ms",
+                s["p99_ms"],
+                None,
+                "≤ 150 ms",
+                judged(s["p99_ms"] <= 150.0),
+                f"p50 {s['p50_ms']:.1f} ms; {int(s['sms'])} SMS one at a time, the CPU as it is",
+            )
+        )
+    b_ours, b_theirs = figures.get("burst"), figures.get("gammu_burst")
+    if b_ours or b_theirs:
+        rows.append(
+            Row(
+                f"a burst of {plan.burst_sms} SMS",
+                "SMS/s",
+                b_ours["per_s"] if b_ours else None,
+                b_theirs["per_s"] if b_theirs else None,
+                "",
+                None,
+                "all injected at once, each stored with its +CMTI, until every webhook is verified"
+                + (
+                    f"; gammu-smsd: {b_theirs['sms']} SMS, its RunOnReceive hook for each" if b_theirs else ""
+                ),
+            )
+        )
+    if "burst_sd" in figures:
+        s = figures["burst_sd"]
+        rows.append(
+            Row(
+                f"a burst of {plan.burst_sms} SMS, fsync +50 ms only",
+                "SMS/s",
+                s["per_s"],
+                None,
+                f"≥ {burst.TARGET_PER_S:.0f}/s",
+                judged(s["per_s"] >= burst.TARGET_PER_S),
+                f"{s['seconds']:.2f} s for {s['sms']} SMS, the CPU as it is",
+            )
+        )
     if "throughput" in figures:
         t = figures["throughput"]
         rows.append(
@@ -229,7 +381,7 @@ def rows_for(figures: dict[str, Any], plan: Plan, *, smoke: bool) -> list[Row]:
                 "MB",
                 o["rss_mb"],
                 g["rss_mb"],
-                "≤ 45 MB",
+                f"≤ {footprint.TARGET_RSS_MB:.0f} MB",
                 judged(o["rss_mb"] <= footprint.TARGET_RSS_MB),
                 f"measured side by side over {o['window_s']:g} s, one simulated phone each; "
                 "gammu-smsd with LoopSleep 1",
@@ -252,16 +404,28 @@ def rows_for(figures: dict[str, Any], plan: Plan, *, smoke: bool) -> list[Row]:
         d = figures["durability"]
         rows.append(
             Row(
-                "fsync+fdatasync per received SMS",
+                "fsync+fdatasync per received SMS, alone",
                 "",
                 d["per_sms"],
                 None,
-                "≤ 2",
-                judged(d["per_sms"] <= durability.TARGET_PER_SMS),
+                "" if pi else "≤ 2",
+                None if pi else judged(d["per_sms"] <= durability.TARGET_PER_SMS),
                 f"strace -f over {d['sms']} SMS, one at a time ({d['gap_s']:g} s apart once verified at the "
                 "receiver); everything from the modem read to the delivery bookkeeping",
             )
         )
+        if d.get("burst"):
+            rows.append(
+                Row(
+                    "fsync+fdatasync per received SMS, in a burst",
+                    "",
+                    d["burst_per_sms"],
+                    None,
+                    "",
+                    None,
+                    f"{d['burst_sync_calls']} calls for {d['burst']} SMS arriving together",
+                )
+            )
     if "scale" in figures:
         s = figures["scale"]
         rows.append(
@@ -301,7 +465,70 @@ def rows_for(figures: dict[str, Any], plan: Plan, *, smoke: bool) -> list[Row]:
                     "(one daemon, both targets, one at a time)",
                 )
             )
+    if "startup" in figures:
+        st = figures["startup"]
+        share = f"{st['quota'] * 100:.1f} % of one core"
+        target_here = not pi  # the targets are stated with 15 %, the normal run's condition
+        ready = st["ready"]
+        rows.append(
+            Row(
+                "start until READY, slow CPU",
+                "s",
+                ready["median_s"],
+                None,
+                f"≤ {startup.TARGET_READY_S:g} s with 15 %" if target_here else "",
+                judged(ready["median_s"] <= startup.TARGET_READY_S) if target_here else None,
+                f"{share}: median of {len(ready['runs'])} restarts on the database (max "
+                f"{ready['max_s']:.2f} s); the first start, which creates it: {ready['first_s']:.2f} s",
+            )
+        )
+        for command, t in st["commands"].items():
+            rows.append(
+                Row(
+                    f"`raspisms-daemon {command}`, slow CPU",
+                    "s",
+                    t["median_s"],
+                    None,
+                    f"≤ {startup.TARGET_COMMAND_S:g} s with 15 %" if target_here else "",
+                    judged(t["median_s"] <= startup.TARGET_COMMAND_S) if target_here else None,
+                    f"{share}: median of {len(t['runs'])} runs, max {t['max_s']:.2f} s",
+                )
+            )
+    if "multimodem" in figures:
+        m = figures["multimodem"]
+        rows.append(
+            Row(
+                f"sending {plan.multimodem_sms} SMS, 4 modems ÷ 1",
+                "×",
+                m["ratio"],
+                None,
+                f"≥ {multimodem.TARGET_RATIO:g}×",
+                judged(m["ratio"] >= multimodem.TARGET_RATIO),
+                f"the network answers AT+CMGS after {m['one']['send_delay_s']} s; one modem "
+                f"{m['one']['per_s']:.2f} SMS/s ({m['one']['seconds']:.0f} s), four "
+                f"{m['four']['per_s']:.2f} SMS/s ({m['four']['seconds']:.0f} s)",
+            )
+        )
     return rows
+
+
+@contextlib.contextmanager
+def _profile(pi: bool, quota_pct: float | None, smoke: bool) -> Iterator[tuple[Profile, Path | None, Any]]:
+    """The profile of this run, its cgroup (None: no quota) and the calibration (None: none made)."""
+    if not pi:
+        yield NORMAL, None, None
+        return
+    if quota_pct is not None:
+        cal = None
+        quota = Quota(quota_pct / 100, "given with --cpu-quota")
+    else:
+        cal = calibrate.calibrate(
+            iterations=40 if smoke else 200, runs=2 if smoke else 5, check_iterations=10 if smoke else 300
+        )
+        quota = Quota(cal["quota"], calibrate.REFERENCE)
+    profile = PI.with_quota(quota)
+    with cpu_cgroup(quota) as group:
+        yield profile, group, cal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,20 +536,37 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--smoke", action="store_true", help="seconds per figure: the harness works (CI)")
-    parser.add_argument("--only", nargs="+", choices=FIGURES, metavar="NAME", help=", ".join(FIGURES))
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results file (JSON)")
+    parser.add_argument("--pi", action="store_true", help="the Raspberry Pi profile (needs root, cgroup v1)")
+    parser.add_argument("--cpu-quota", type=float, metavar="PCT", help="with --pi: this quota, uncalibrated")
+    parser.add_argument("--only", nargs="+", choices=sorted({*FIGURES, *PI_FIGURES}), metavar="NAME")
+    parser.add_argument("--output", type=Path, help="results file (JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     plan = plan_for(args.smoke)
-    only = set(args.only or FIGURES)
+    default = PI_FIGURES if args.pi else FIGURES
+    only = set(args.only or default) & set(default)
+    output = args.output or (DEFAULT_PI_OUTPUT if args.pi else DEFAULT_OUTPUT)
     command = shlex.join(["python", "-m", "bench.run", *(argv if argv is not None else sys.argv[1:])])
+    # As pip does at install: every process starts from bytecode, not from source (the environment
+    # may say PYTHONDONTWRITEBYTECODE, and start-up times would then include compiling every module).
+    for package in (Path(raspisms_daemon.__file__).parent, HERE):
+        compileall.compile_dir(package, quiet=1)
     machine_info = machine()
     start = time.monotonic()
-    figures, errors = asyncio.run(run_all(plan, only, smoke=args.smoke))
+    with _profile(args.pi, args.cpu_quota, args.smoke) as (profile, group, cal):
+        machine_info["profile"] = {
+            "name": profile.name,
+            "description": profile.describe(),
+            "quota": None if profile.quota is None else profile.quota.fraction,
+            "quota_reason": None if profile.quota is None else profile.quota.reason,
+            "calibration": cal,
+        }
+        print(f"profile {profile.name}: {profile.describe()}", flush=True)
+        figures, errors = asyncio.run(run_all(plan, only, smoke=args.smoke, profile=profile, cgroup=group))
     elapsed = time.monotonic() - start
-    rows = rows_for(figures, plan, smoke=args.smoke)
+    rows = rows_for(figures, plan, smoke=args.smoke, pi=args.pi)
     write_results(
-        args.output,
+        output,
         mode="smoke" if args.smoke else "full",
         command=command,
         figures=figures,
@@ -333,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(render_table(rows))
-    print(f"\n{len(figures)} figure(s) in {elapsed:.0f} s; results in {args.output}")
+    print(f"\n{len(figures)} figure(s) in {elapsed:.0f} s; results in {output}")
     for name, error in errors.items():
         print(f"FAILED {name}: {error}", file=sys.stderr)
     return 1 if errors else 0

@@ -1,20 +1,22 @@
 """What several commands share: the ``-c/--config`` option, config error output, opening the database
-for one action, and plain-text tables. (Underscored, so ``cli`` does not take it for a command.)"""
+for one action, and plain-text tables. (Underscored, so ``cli`` does not take it for a command.)
+
+What only the database commands need (asyncio, SQLite) is imported when they run: ``check-config`` and
+``send`` use this module too, and must start fast on a Pi."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..clock import SystemClock
 from ..config import DEFAULT_CONFIG_PATH, EX_CONFIG, format_problem, load_config
-from ..dates import format_date
 from ..errors import ConfigError, RaspismsError
-from ..store.db import Database, open_database
+
+if TYPE_CHECKING:
+    from ..store.db import Database
 
 __all__ = [
     "add_config_argument",
@@ -58,6 +60,11 @@ def resolve_database(args: argparse.Namespace) -> Path:
 
 def run_on_database(args: argparse.Namespace, action: Callable[[Database], Awaitable[int]]) -> int:
     """Open the database, run ``action``, close; clear one-line errors and exit status, no traceback."""
+    import asyncio
+    import sqlite3
+
+    from ..store.db import open_database
+
     try:
         path = resolve_database(args)
     except ConfigError as exc:
@@ -84,6 +91,9 @@ def run_on_database(args: argparse.Namespace, action: Callable[[Database], Await
 
 def when(ts: float | None) -> str:
     """A stored unix time as the local ``YYYY-MM-DD HH:MM:SS`` a shell user reads; ``-`` when unset."""
+    from ..clock import SystemClock
+    from ..dates import format_date
+
     return "-" if ts is None else format_date(SystemClock().local(ts))
 
 

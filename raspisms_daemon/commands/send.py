@@ -10,13 +10,11 @@ and ``[daemon] api_key`` from the config and talks HTTP over TCP or the unix soc
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import socket
 import sys
 from datetime import datetime
 from typing import Any
-
-import aiohttp
 
 from ..config import Config, UnixListen, load_config_or_exit, parse_listen
 from ..dates import format_date
@@ -44,42 +42,64 @@ def add_client_config_argument(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser, what="configuration file of the running daemon")
 
 
-def _base(config: Config) -> tuple[str, aiohttp.BaseConnector | None]:
+def _connect(config: Config) -> socket.socket:
     where = parse_listen(config.api.listen)
     if isinstance(where, UnixListen):
-        return "http://raspisms-daemon", aiohttp.UnixConnector(path=where.path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(CLIENT_TIMEOUT)
+        try:
+            sock.connect(where.path)
+        except OSError:
+            sock.close()
+            raise
+        return sock
     # A daemon listening on every address is reached on loopback.
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(where.host, where.host)
-    netloc = f"[{host}]:{where.port}" if ":" in host else f"{host}:{where.port}"
-    return f"http://{netloc}", None
+    return socket.create_connection((host, where.port), timeout=CLIENT_TIMEOUT)
 
 
-async def api_request(
+def api_request(
     config: Config, method: str, path: str, payload: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, Any]]:
-    """``(HTTP status, envelope)``; raises ApiClientError when the daemon cannot be reached."""
+    """``(HTTP status, envelope)``; raises ApiClientError when the daemon cannot be reached.
+
+    One HTTP/1.0 exchange on a socket, the answer read until the daemon closes the connection: our own
+    API is the only peer, and HTTP/1.0 rules out chunked bodies and kept-alive connections. Not
+    aiohttp nor :mod:`http.client`: a command must start fast on a Pi, and their imports (the email
+    parser, TLS) would cost more than everything else ``send`` does."""
     if not config.api.enabled:
         raise ApiClientError("the local API is disabled in the config ([api] enabled = no)")
-    base, connector = _base(config)
+    data = b"" if payload is None else json.dumps(payload).encode()
+    head = [f"{method} {path} HTTP/1.0", "Host: raspisms-daemon", f"X-Api-Key: {config.daemon.api_key}"]
+    if payload is not None:
+        head += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
     try:
-        async with (
-            aiohttp.ClientSession(
-                connector=connector,
-                headers={"X-Api-Key": config.daemon.api_key},
-                timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT),
-            ) as session,
-            session.request(method, base + path, json=payload) as resp,
-        ):
-            text = await resp.text()
-            try:
-                body = json.loads(text) if text else {}
-            except ValueError:
-                body = {"message": text}
-            return resp.status, body if isinstance(body, dict) else {"response": body}
-    except (aiohttp.ClientConnectionError, OSError, TimeoutError) as exc:
+        with _connect(config) as sock:
+            sock.sendall("\r\n".join(head).encode() + b"\r\n\r\n" + data)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+    except OSError as exc:
         raise ApiClientError(
             f"cannot reach the daemon at {config.api.listen}: {exc or type(exc).__name__}"
         ) from exc
+    status, text = _parse_response(b"".join(chunks))
+    if status is None:
+        raise ApiClientError(f"the daemon at {config.api.listen} answered something that is not HTTP")
+    try:
+        body = json.loads(text) if text else {}
+    except ValueError:
+        body = {"message": text}
+    return status, body if isinstance(body, dict) else {"response": body}
+
+
+def _parse_response(raw: bytes) -> tuple[int | None, str]:
+    """The status code and the body of a whole HTTP/1.x response (None: not one)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    parts = head.split(b"\r\n", 1)[0].split(b" ", 2)
+    if not sep or len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        return None, ""
+    return int(parts[1]), body.decode("utf-8", "replace")
 
 
 def call_api(
@@ -88,7 +108,7 @@ def call_api(
     """Run one request for a command; an int is the exit status to return (the error is printed)."""
     config = load_config_or_exit(args.config)
     try:
-        status, body = asyncio.run(api_request(config, method, path, payload))
+        status, body = api_request(config, method, path, payload)
     except ApiClientError as exc:
         print(f"error: {exc} (is raspisms-daemon running?)", file=sys.stderr)
         return EX_UNAVAILABLE

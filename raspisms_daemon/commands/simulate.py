@@ -1,6 +1,6 @@
 """``raspisms-daemon simulate …``: run a virtual GSM modem, and drive a running one.
 
-    raspisms-daemon simulate serve --link /tmp/modem [--personality huawei] [--pin 1234]
+    raspisms-daemon simulate serve --link /tmp/modem [--personality huawei] [--pin 1234] [--send-delay 2-4]
     raspisms-daemon simulate sms --link /tmp/modem --from +33611111111 --text "hello"
     raspisms-daemon simulate pdu --link /tmp/modem 0791… [--kind status_report]
     raspisms-daemon simulate call --link /tmp/modem --from +33611111111 [--ring-seconds 5]
@@ -50,6 +50,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--imei", default="867000000000001")
     serve.add_argument("--operator", default="SIMNET")
     serve.add_argument("--capacity", type=int, default=30, help="SIM storage slots (default 30)")
+    serve.add_argument(
+        "--send-delay",
+        type=_send_delay,
+        default=None,
+        metavar="SECONDS|LOW-HIGH",
+        help="how long the network takes to answer AT+CMGS: seconds, or a range drawn from for each SMS "
+        "(real networks: 2-4; default 0.05)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log every AT command and URC")
     serve.set_defaults(func=_serve)
 
@@ -102,6 +110,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     state.set_defaults(func=_state)
 
 
+def _send_delay(value: str) -> float | tuple[float, float]:
+    """``3`` or ``2-4`` (seconds, not negative, low ≤ high)."""
+    low, sep, high = value.partition("-")
+    try:
+        bounds = (float(low), float(high)) if sep else (float(low), float(low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not SECONDS or LOW-HIGH, e.g. 2-4") from None
+    if bounds[0] < 0 or bounds[0] > bounds[1]:
+        raise argparse.ArgumentTypeError(f"{value!r}: seconds not negative, the low bound first")
+    return bounds if sep else bounds[0]
+
+
 def _link(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--link", required=True, type=Path, help="path of the virtual tty (a symlink)")
 
@@ -125,6 +145,8 @@ def _serve(args: argparse.Namespace) -> int:
             cpms_form=args.cpms_form,
             line_endings=args.line_endings,
         )
+        if args.send_delay is not None:
+            sim.send_delay = args.send_delay
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

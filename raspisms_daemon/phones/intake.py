@@ -1,14 +1,17 @@
-"""Taking one modem event into the store: what it becomes, its webhooks and the ``taken_in`` row that
-lets the SIM slot be freed — in one transaction per event.
+"""Taking modem events into the store: what each becomes, its webhooks and the ``taken_in`` row that
+lets the SIM slot be freed — all of one batch in one transaction.
 
-This is the heart of "no message is ever lost": each function here commits (or rolls back) as a
-whole, and the phone supervisor deletes a stored message from the SIM only after it returned. A
-message seen again (a crash between the commit and ``AT+CMGD``, or the periodic sweep) matches its
-``taken_in`` row: the caller deletes it, nothing is emitted twice.
+This is the heart of "no message is ever lost": :func:`take_in` commits (or rolls back) a batch as a
+whole, and the phone supervisor deletes a stored message from the SIM only after it returned. Messages
+that arrive together (a sweep's listing, a burst of ``+CMTI``) share that one commit, so a burst pays
+one fsync per batch instead of one per message. A message seen again (a crash between the commit and
+``AT+CMGD``, or the periodic sweep) matches its ``taken_in`` row: the caller deletes it, nothing is
+emitted twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosqlite
@@ -22,15 +25,7 @@ from .multipart import Outcome, Part, add_part, assemble
 from .reports import apply_report
 from .sms_stop import take_stop
 
-__all__ = [
-    "PartTaken",
-    "deliver_multipart",
-    "slot_key",
-    "take_part",
-    "take_report",
-    "take_sms",
-    "take_undecodable",
-]
+__all__ = ["Stored", "Taken", "deliver_multipart", "is_part", "slot_key", "take_in"]
 
 Stored = SmsReceived | UndecodableSms | ReportReceived
 
@@ -72,81 +67,111 @@ async def _mark_taken(
     )
 
 
-async def take_sms(ctx: PhoneContext, id_phone: int, ev: SmsReceived) -> int | None:
-    """A single-part SMS: its ``received`` row and ``receive_sms``; the new row's id, or None when it
-    was taken in before."""
-    m = ev.message
-    async with ctx.db.transaction() as conn:
-        if await _seen(conn, id_phone, ev):
-            return None
-        now = ctx.now()
-        new_id = await store.insert_received(
-            conn,
-            at=now,
-            text=m.text,
-            origin=m.number,
-            id_phone=id_phone,
-            smsc=m.smsc,
-            scts=m.scts.isoformat(),
-        )
-        await ctx.emit(
-            conn,
-            "receive_sms",
-            events.receive_sms(
-                id=new_id, at=ctx.local(now), origin=m.number, destination=id_phone, text=m.text
-            ),
-        )
-        stop = await take_stop(ctx, conn, text=m.text, origin=m.number, id_phone=id_phone, id_received=new_id)
-        await _mark_taken(ctx, conn, id_phone, ev, "sms", new_id)
-    ctx.count("received_total")
-    if stop:
-        ctx.wake_sender()
-    return new_id
-
-
 @dataclass(frozen=True)
-class PartTaken:
-    """What one part did: its outcome (None: taken in before), the id of the SMS it completed, and
-    whether an older message reusing the reference had to be delivered incomplete first."""
+class Taken:
+    """What taking one message in did.
 
-    outcome: Outcome | None
+    ``again``: it was taken in before (seen again): nothing was stored, only its slot is to be freed.
+    ``received_id``: the SMS it delivered (a single SMS, or the multipart message it completed).
+    ``outcome`` and ``clash`` (a part): what it did to its message, and whether an older message reusing
+    the reference had to be delivered incomplete first. ``matched`` (a report): applied to a sent part
+    (else kept for the sender). ``stop``: an SMS STOP put its sender on the list.
+    """
+
+    again: bool = False
     received_id: int | None = None
+    outcome: Outcome | None = None
     clash: bool = False
+    matched: bool = False
+    stop: bool = False
 
 
-async def take_part(ctx: PhoneContext, id_phone: int, ev: SmsReceived) -> PartTaken:
+async def take_in(ctx: PhoneContext, id_phone: int, messages: Sequence[Stored]) -> list[Taken]:
+    """Take ``messages`` in, in order, with one transaction (one durable commit): each one's rows, its
+    webhooks and its ``taken_in`` row; all of them or, when anything fails, none. One result per message."""
+    async with ctx.db.transaction() as conn:
+        taken = [await _take_one(ctx, conn, id_phone, ev) for ev in messages]
+    singles = sum(
+        1
+        for ev, t in zip(messages, taken, strict=True)
+        if isinstance(ev, SmsReceived) and not is_part(ev) and t.received_id is not None
+    )
+    if singles:
+        ctx.count("received_total", singles)
+    if any(t.stop for t in taken):
+        ctx.wake_sender()
+    return taken
+
+
+def is_part(ev: SmsReceived) -> bool:
+    """One part of a multipart message (a "multipart" of one part is a plain SMS)."""
+    concat = ev.message.concat
+    return concat is not None and concat.total > 1
+
+
+async def _take_one(ctx: PhoneContext, conn: aiosqlite.Connection, id_phone: int, ev: Stored) -> Taken:
+    if await _seen(conn, id_phone, ev):
+        return Taken(again=True)
+    if isinstance(ev, SmsReceived):
+        return await (_take_part if is_part(ev) else _take_sms)(ctx, conn, id_phone, ev)
+    if isinstance(ev, ReportReceived):
+        return await _take_report(ctx, conn, id_phone, ev)
+    return await _take_undecodable(ctx, conn, id_phone, ev)
+
+
+async def _take_sms(ctx: PhoneContext, conn: aiosqlite.Connection, id_phone: int, ev: SmsReceived) -> Taken:
+    """A single-part SMS: its ``received`` row and ``receive_sms``."""
+    m = ev.message
+    now = ctx.now()
+    new_id = await store.insert_received(
+        conn,
+        at=now,
+        text=m.text,
+        origin=m.number,
+        id_phone=id_phone,
+        smsc=m.smsc,
+        scts=m.scts.isoformat(),
+    )
+    await ctx.emit(
+        conn,
+        "receive_sms",
+        events.receive_sms(id=new_id, at=ctx.local(now), origin=m.number, destination=id_phone, text=m.text),
+    )
+    stop = await take_stop(ctx, conn, text=m.text, origin=m.number, id_phone=id_phone, id_received=new_id)
+    await _mark_taken(ctx, conn, id_phone, ev, "sms", new_id)
+    return Taken(received_id=new_id, stop=stop)
+
+
+async def _take_part(ctx: PhoneContext, conn: aiosqlite.Connection, id_phone: int, ev: SmsReceived) -> Taken:
     """One part of a multipart SMS: stored; the whole message delivered when it completes it."""
     m = ev.message
     c = m.concat
     assert c is not None
     key = store.PartKey(id_phone, m.number, c.ref, c.total)
-    async with ctx.db.transaction() as conn:
-        if await _seen(conn, id_phone, ev):
-            return PartTaken(None)
-        existing = {p.seq: p.text for p in await store.parts_of(conn, key)}
-        outcome = add_part(existing, c.seq, c.total, m.text)
-        clash = outcome is Outcome.CLASH
-        if clash:
-            # This sender reused the reference while an older message still waits for a part: the
-            # older one is delivered with what arrived, and this part starts the new one.
-            await deliver_multipart(ctx, conn, key, complete=False)
-            outcome = add_part({}, c.seq, c.total, m.text)
-        part_id: int | None = None
-        if outcome is not Outcome.DUPLICATE:
-            part_id = await store.insert_part(
-                conn,
-                key,
-                seq=c.seq,
-                text=m.text,
-                encoding=m.encoding,
-                data=m.data,
-                smsc=m.smsc,
-                scts=m.scts.isoformat(),
-                at=ctx.now(),
-            )
-        rid = await deliver_multipart(ctx, conn, key, complete=True) if outcome is Outcome.COMPLETE else None
-        await _mark_taken(ctx, conn, id_phone, ev, "part", rid or part_id)
-    return PartTaken(outcome, rid, clash)
+    existing = {p.seq: p.text for p in await store.parts_of(conn, key)}
+    outcome = add_part(existing, c.seq, c.total, m.text)
+    clash = outcome is Outcome.CLASH
+    if clash:
+        # This sender reused the reference while an older message still waits for a part: the
+        # older one is delivered with what arrived, and this part starts the new one.
+        await deliver_multipart(ctx, conn, key, complete=False)
+        outcome = add_part({}, c.seq, c.total, m.text)
+    part_id: int | None = None
+    if outcome is not Outcome.DUPLICATE:
+        part_id = await store.insert_part(
+            conn,
+            key,
+            seq=c.seq,
+            text=m.text,
+            encoding=m.encoding,
+            data=m.data,
+            smsc=m.smsc,
+            scts=m.scts.isoformat(),
+            at=ctx.now(),
+        )
+    rid = await deliver_multipart(ctx, conn, key, complete=True) if outcome is Outcome.COMPLETE else None
+    await _mark_taken(ctx, conn, id_phone, ev, "part", rid or part_id)
+    return Taken(received_id=rid, outcome=outcome, clash=clash)
 
 
 async def deliver_multipart(
@@ -184,44 +209,40 @@ async def deliver_multipart(
     return rid
 
 
-async def take_report(ctx: PhoneContext, id_phone: int, ev: ReportReceived) -> bool | None:
-    """A delivery report: applied to the part it is about; True when one matched, False when kept for
-    later (it may have beaten the sender's commit), None when taken in before."""
+async def _take_report(
+    ctx: PhoneContext, conn: aiosqlite.Connection, id_phone: int, ev: ReportReceived
+) -> Taken:
+    """A delivery report: applied to the part it is about, or kept for later (it may have beaten the
+    sender's commit)."""
     r = ev.report
-    async with ctx.db.transaction() as conn:
-        if await _seen(conn, id_phone, ev):
-            return None
-        matched = await apply_report(
-            ctx, conn, id_phone=id_phone, mr=r.mr, number=r.number, outcome=r.outcome
-        )
-        if not matched:
-            # The sender looks here when it records its parts.
-            await sent_store.add_unmatched_report(
-                conn,
-                id_phone=id_phone,
-                mr=r.mr,
-                number=r.number,
-                outcome=r.outcome,
-                status=r.status,
-                at=ctx.now(),
-            )
-        await _mark_taken(ctx, conn, id_phone, ev, "report", None)
-    return matched
-
-
-async def take_undecodable(ctx: PhoneContext, id_phone: int, ev: UndecodableSms) -> bool:
-    """A PDU the codec refused, kept raw in ``undecodable``; False when taken in before."""
-    async with ctx.db.transaction() as conn:
-        if await _seen(conn, id_phone, ev):
-            return False
-        row_id = await store.insert_undecodable(
+    matched = await apply_report(ctx, conn, id_phone=id_phone, mr=r.mr, number=r.number, outcome=r.outcome)
+    if not matched:
+        # The sender looks here when it records its parts.
+        await sent_store.add_unmatched_report(
             conn,
             id_phone=id_phone,
-            storage=ev.storage,
-            index=ev.index,
-            pdu=ev.pdu,
-            error=ev.error,
+            mr=r.mr,
+            number=r.number,
+            outcome=r.outcome,
+            status=r.status,
             at=ctx.now(),
         )
-        await _mark_taken(ctx, conn, id_phone, ev, "undecodable", row_id)
-    return True
+    await _mark_taken(ctx, conn, id_phone, ev, "report", None)
+    return Taken(matched=matched)
+
+
+async def _take_undecodable(
+    ctx: PhoneContext, conn: aiosqlite.Connection, id_phone: int, ev: UndecodableSms
+) -> Taken:
+    """A PDU the codec refused, kept raw in ``undecodable``."""
+    row_id = await store.insert_undecodable(
+        conn,
+        id_phone=id_phone,
+        storage=ev.storage,
+        index=ev.index,
+        pdu=ev.pdu,
+        error=ev.error,
+        at=ctx.now(),
+    )
+    await _mark_taken(ctx, conn, id_phone, ev, "undecodable", row_id)
+    return Taken()

@@ -1,6 +1,8 @@
 """Sending scheduled SMS (docs/design.md §6) and applying delivery reports to what was sent.
 
-One destination at a time, in due order:
+Destinations are taken in due order, each handed to a phone as soon as one is free: one destination in
+flight per phone at a time, so that several modems send side by side (a network takes seconds to answer
+``AT+CMGS``). For each destination:
 
 1. a ``sended`` row in state ``sending`` is committed **before** the PDU goes to the modem;
 2. the modem accepts (``+CMGS: <mr>`` per part) → state ``sent``, one ``sended_part`` per part with its
@@ -30,9 +32,10 @@ service, 332 network timeout, 500 unknown error (what most modems say while the 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import TYPE_CHECKING
 
 import aiosqlite
@@ -70,6 +73,15 @@ RETRY_DELAYS = (2.0, 5.0, 15.0)  # then the SMS is failed
 POLL_INTERVAL = 30.0  # due rows are also picked up without a wake-up (a missed wake loses nothing)
 SEND_TIMEOUT = 60.0  # per part: +CMGS can take a while on a weak network
 BATCH = 200  # due SMS read at a time
+
+
+class _Busy(enum.Enum):
+    """The phone(s) an SMS may use all have a send in flight: wait for one to finish."""
+
+    BUSY = "busy"
+
+
+_BUSY = _Busy.BUSY
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -185,34 +197,60 @@ class Sender:
 
     async def process_due(self, now: float | None = None) -> int:
         """Send every destination due at ``now`` (default: the clock's now) that has a usable phone,
-        page after page; returns how many were handled."""
+        page after page, one in flight per phone; returns how many were handled once all of them are
+        done."""
         now = self.ctx.now() if now is None else now
         handled = 0
         after: tuple[float, int] | None = None
-        while page := await scheduled_store.due(self.ctx.db.reads, now=now, limit=BATCH, after=after):
-            after = (page[-1].at, page[-1].id)
-            for sch in page:
-                numbers = await scheduled_store.unsent_numbers(self.ctx.db.reads, sch.id)
-                if not numbers:
-                    async with self.ctx.db.transaction() as conn:
-                        await scheduled_store.finish(conn, sch.id)
-                    continue
-                for dest in numbers:
-                    if self._stopping:
-                        return handled
-                    if await self._on_stop_list(sch, dest):
-                        await self._skip(sch, dest, smsstop.SKIPPED_STOP)
-                        handled += 1
+        flying: dict[int, asyncio.Task[None]] = {}  # phone id -> its send in flight
+        try:
+            while page := await scheduled_store.due(self.ctx.db.reads, now=now, limit=BATCH, after=after):
+                after = (page[-1].at, page[-1].id)
+                for sch in page:
+                    numbers = await scheduled_store.unsent_numbers(self.ctx.db.reads, sch.id)
+                    if not numbers:
+                        async with self.ctx.db.transaction() as conn:
+                            await scheduled_store.finish(conn, sch.id)
                         continue
-                    choice = self._choose(sch, dest)
-                    if choice is None:
-                        break  # no usable phone now; a (re)connection wakes us
-                    if isinstance(choice, str):
-                        await self._record_failed(sch, dest, sch.id_phone, choice)
-                    else:
-                        await self._send_one(sch, dest, choice)
-                    handled += 1
+                    for dest in numbers:
+                        if self._stopping:
+                            return handled
+                        if await self._on_stop_list(sch, dest):
+                            await self._skip(sch, dest, smsstop.SKIPPED_STOP)
+                            handled += 1
+                            continue
+                        choice = await self._choose_free(sch, dest, flying)
+                        if choice is None:
+                            break  # no usable phone now; a (re)connection wakes us
+                        if isinstance(choice, str):
+                            await self._record_failed(sch, dest, sch.id_phone, choice)
+                        else:
+                            send = self._send_one(sch, dest, choice)
+                            flying[choice.phone.id] = asyncio.create_task(send)
+                        handled += 1
+        finally:
+            # Every send in flight finishes (or is cancelled with us) before this returns; the first
+            # failure among them is raised.
+            results = await asyncio.gather(*flying.values(), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         return handled
+
+    async def _choose_free(
+        self, sch: Scheduled, dest: Destination, flying: dict[int, asyncio.Task[None]]
+    ) -> PhoneSupervisor | str | None:
+        """:meth:`_choose` among the phones with no send in flight, waiting for the one it wants to
+        finish its send when it is busy."""
+        while True:
+            for pid, task in list(flying.items()):
+                if task.done():
+                    del flying[pid]
+                    task.result()  # a send that failed unexpectedly: raised here, the others finish
+            choice = self._choose(sch, dest, busy=set(flying))
+            if choice is not _BUSY:
+                return choice
+            await asyncio.wait(flying.values(), return_when=asyncio.FIRST_COMPLETED)
 
     async def _on_stop_list(self, sch: Scheduled, dest: Destination) -> bool:
         if not self.ctx.sms_stop or sch.tag == STOP_TAG:
@@ -231,27 +269,36 @@ class Sender:
             STOP_TAG,
         )
 
-    def _pick(self, candidates: Sequence[PhoneSupervisor]) -> PhoneSupervisor | None:
-        """Among the phones that can send now: the highest priority, then one at random."""
+    def _pick(
+        self, candidates: Sequence[PhoneSupervisor], busy: Set[int] = frozenset()
+    ) -> PhoneSupervisor | _Busy | None:
+        """Among the phones that can send now: the highest priority, then one at random among those
+        of them with no send in flight (``busy``: the ids of those that have one)."""
         usable = sorted((s for s in candidates if s.can_send), key=lambda s: s.phone.id)
         if not usable:
             return None
         top = max(s.phone.priority for s in usable)
-        return self._rng.choice([s for s in usable if s.phone.priority == top])
+        free = [s for s in usable if s.phone.priority == top and s.phone.id not in busy]
+        return self._rng.choice(free) if free else _BUSY
 
-    def _choose(self, sch: Scheduled, dest: Destination) -> PhoneSupervisor | str | None:
-        """The phone to send with; a string is why the SMS cannot be sent at all; None = wait."""
+    def _choose(
+        self, sch: Scheduled, dest: Destination, busy: Set[int] = frozenset()
+    ) -> PhoneSupervisor | str | _Busy | None:
+        """The phone to send with; a string is why the SMS cannot be sent at all; None = wait for a
+        phone that can send; ``_BUSY``: the phone(s) it may use are sending: wait for one to finish."""
         if sch.id_phone is not None:
             sup = self.phones.get(sch.id_phone)
             if sup is None:
                 return f"phone {sch.id_phone} is not configured"
             if sup.can_send:
-                return sup
+                return _BUSY if sup.phone.id in busy else sup
             why = f"disabled ({sup.disabled_reason})" if sup.disabled else sup.state.value
             group = sup.phone.group
             if group is not None:
                 others = [s for s in self.phones.values() if s.phone.group == group and s is not sup]
-                stand_in = self._pick(others)
+                stand_in = self._pick(others, busy)
+                if stand_in is _BUSY:
+                    return _BUSY
                 if stand_in is not None:
                     log.info(
                         "phone %d cannot send (%s): SMS %d to %s goes through phone %d of group %d",
@@ -273,12 +320,12 @@ class Sender:
                 return f"no phone is configured in group {sch.id_phone_group}"
             if all(s.disabled for s in members):
                 return f"every phone of group {sch.id_phone_group} is disabled"
-            return self._pick(members)
+            return self._pick(members, busy)
         if not self.phones:
             return "no phone is configured"
         if all(s.disabled for s in self.phones.values()):
             return "every phone is disabled"
-        return self._pick(list(self.phones.values()))
+        return self._pick(list(self.phones.values()), busy)
 
     async def _record_failed(
         self, sch: Scheduled, dest: Destination, id_phone: int | None, reason: str

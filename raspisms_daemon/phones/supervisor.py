@@ -1,5 +1,6 @@
 """One phone: keeps its backend started, takes each modem event in (one transaction, :mod:`.intake`),
-and deletes a stored message from the SIM only after that commit.
+and deletes a stored message from the SIM only after that commit. Stored messages that are ready
+together (a sweep's listing, a burst) are taken in as a batch, with one transaction for all of them.
 
 The backend reconnects by itself; the supervisor only restarts it when ``start`` itself fails.
 
@@ -43,7 +44,7 @@ from .calls import CallTracker
 from .context import MODEM_TIMEOUT, PhoneContext
 from .multipart import Outcome
 
-__all__ = ["START_BACKOFF", "PhoneState", "PhoneStatus", "PhoneSupervisor"]
+__all__ = ["MAX_BATCH", "START_BACKOFF", "PhoneState", "PhoneStatus", "PhoneSupervisor"]
 
 log = logging.getLogger("raspisms_daemon.phones")
 
@@ -54,6 +55,13 @@ START_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # between failed starts; an a
 # up on it loses it, and its PDU goes to the log. Blocking the event stream meanwhile is deliberate:
 # nothing else could be stored either.
 TAKE_IN_RETRIES = (0.5, 1.0, 2.0, 5.0, 10.0)
+# Stored messages taken in by one transaction at most: a burst shares one fsync, and a long one still
+# gets its first webhooks out while the rest is read.
+MAX_BATCH = 64
+
+Message = SmsReceived | ReportReceived | UndecodableSms
+_MESSAGE_EVENTS = (SmsReceived, ReportReceived, UndecodableSms)
+_KIND: dict[type, str] = {SmsReceived: "SMS", ReportReceived: "report", UndecodableSms: "message"}
 
 
 class PhoneState(enum.Enum):
@@ -119,7 +127,7 @@ class PhoneSupervisor:
         self._next_send_at = 0.0
         self._extra = {"phone_id": phone.id}
         # Messages kept on the SIM while the store was degraded, in arrival order; one take-in at a time.
-        self._held: list[SmsReceived | ReportReceived | UndecodableSms] = []
+        self._held: list[Message] = []
         self._intake_lock = asyncio.Lock()
 
     @property
@@ -185,8 +193,7 @@ class PhoneSupervisor:
         try:
             if not await self._start_until_up():
                 return
-            async for ev in self.backend.events():
-                await self.handle(ev)
+            await self._consume()
         finally:
             if self.started:
                 try:
@@ -321,15 +328,60 @@ class PhoneSupervisor:
 
     # --- events --------------------------------------------------------------------------------------
 
+    async def _consume(self) -> None:
+        """Handle the backend's events in order until its stream ends. Stored messages that are ready
+        together (a sweep's listing, a burst of ``+CMTI``, what arrived during the last commit) are
+        taken in as one batch; a lone message never waits for company."""
+        ready: asyncio.Queue[ModemEvent | None] = asyncio.Queue()
+
+        async def pump() -> None:
+            # Reads ahead while a batch commits, so that the next batch is whatever arrived meanwhile.
+            try:
+                async for ev in self.backend.events():
+                    ready.put_nowait(ev)
+            finally:
+                ready.put_nowait(None)
+
+        reader = asyncio.create_task(pump(), name=f"phone-{self.phone.id}-events")
+        try:
+            later: list[ModemEvent | None] = []  # what ended a batch, handled next
+            while True:
+                ev = later.pop() if later else await ready.get()
+                if ev is None:
+                    break
+                if not isinstance(ev, _MESSAGE_EVENTS):
+                    await self.handle(ev)
+                    continue
+                batch: list[Message] = [ev]
+                while len(batch) < MAX_BATCH and not ready.empty():
+                    nxt = ready.get_nowait()
+                    if not isinstance(nxt, _MESSAGE_EVENTS):
+                        later.append(nxt)
+                        break
+                    batch.append(nxt)
+                await self.handle_batch(batch)
+            reader.result()  # the stream's own failure, if that is how it ended
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
     async def handle(self, ev: ModemEvent) -> None:
         """Take one event in; a message whose transaction fails is retried (TAKE_IN_RETRIES), or held
         while the store is degraded."""
         self.last_seen = self.ctx.now()
-        if not isinstance(ev, SmsReceived | ReportReceived | UndecodableSms):
+        if not isinstance(ev, _MESSAGE_EVENTS):
             await self._handle_once(ev)  # not retried: a call rings again, signal and link state recur
             return
         async with self._intake_lock:
             await self._take_in(ev)
+
+    async def handle_batch(self, messages: Sequence[Message]) -> None:
+        """Take messages in together: one transaction for all, then each is deleted from the SIM. When
+        that transaction fails, each is taken in on its own (retried, or held while the store is
+        degraded), so that one message the store refuses holds none of the others back."""
+        self.last_seen = self.ctx.now()
+        async with self._intake_lock:
+            await self._take_all(messages)
 
     async def retake_held(self) -> int:
         """The store works again: take in (and then delete) what was held; returns how many are left."""
@@ -337,11 +389,16 @@ class PhoneSupervisor:
             held, self._held = self._held, []
             if held:
                 log.info("taking in %d message(s) kept on the SIM meanwhile", len(held), extra=self._extra)
-            for ev in held:
-                await self._take_in(ev)
+                await self._take_all(held)
             return len(self._held)
 
-    def _hold(self, ev: SmsReceived | ReportReceived | UndecodableSms) -> None:
+    async def _take_all(self, messages: Sequence[Message]) -> None:
+        if len(messages) > 1 and not self.ctx.db.health.degraded and await self._take_together(messages):
+            return
+        for ev in messages:
+            await self._take_in(ev)
+
+    def _hold(self, ev: Message) -> None:
         self._held.append(ev)
         where = "on the SIM" if ev.index is not None else f"in memory only (no SIM copy), PDU {ev.pdu}"
         log.warning(
@@ -352,9 +409,9 @@ class PhoneSupervisor:
             extra=self._extra,
         )
 
-    async def _take_in(self, ev: SmsReceived | ReportReceived | UndecodableSms) -> None:
+    async def _take_in(self, ev: Message) -> None:
         for delay in (*self.take_in_retries, None):
-            if not self.ctx.db.health.degraded and await self._handle_once(ev):
+            if not self.ctx.db.health.degraded and await self._take_together([ev]):
                 return
             if self.ctx.db.health.degraded:
                 self._hold(ev)  # the store's trouble, not the message's: never given up
@@ -376,18 +433,33 @@ class PhoneSupervisor:
                 extra=self._extra,
             )
 
+    async def _take_together(self, messages: Sequence[Message]) -> bool:
+        """One transaction for ``messages``; after its commit, each is said and deleted from the SIM.
+        False when the transaction failed (nothing committed, nothing deleted)."""
+        try:
+            taken = await intake.take_in(self.ctx, self.phone.id, messages)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Nothing was committed and nothing deleted: the messages are still on the SIM.
+            if not self.ctx.db.health.report(exc):
+                what = type(messages[0]).__name__ if len(messages) == 1 else f"{len(messages)} messages"
+                log.exception("could not take in %s", what, extra=self._extra)
+            return False
+        if any(not t.again for t in taken):
+            self.ctx.wake_dispatcher()
+        for ev, t in zip(messages, taken, strict=True):
+            self._say(ev, t)
+        freed: set[tuple[str, int]] = set()
+        for ev in messages:
+            if ev.index is not None and (ev.storage, ev.index) not in freed:
+                freed.add((ev.storage, ev.index))  # the same message twice in one batch: freed once
+                await self._delete(ev)
+        return True
+
     async def _handle_once(self, ev: ModemEvent) -> bool:
         try:
-            if isinstance(ev, SmsReceived):
-                if ev.message.concat is not None and ev.message.concat.total > 1:
-                    await self._take_part(ev)
-                else:
-                    await self._take_sms(ev)
-            elif isinstance(ev, ReportReceived):
-                await self._take_report(ev)
-            elif isinstance(ev, UndecodableSms):
-                await self._take_undecodable(ev)
-            elif isinstance(ev, CallRinging):
+            if isinstance(ev, CallRinging):
                 await self.calls.ringing(ev.number)
             elif isinstance(ev, CallEnded):
                 await self.calls.ended()
@@ -402,13 +474,12 @@ class PhoneSupervisor:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            # Nothing was committed and nothing deleted: the message is still on the SIM.
             if not self.ctx.db.health.report(exc):
-                log.exception("could not take in %s", type(ev).__name__, extra=self._extra)
+                log.exception("could not handle %s", type(ev).__name__, extra=self._extra)
             return False
         return True
 
-    async def _delete(self, ev: SmsReceived | UndecodableSms | ReportReceived) -> None:
+    async def _delete(self, ev: Message) -> None:
         """Only ever called after the commit that took the message in."""
         if ev.index is None:
             return
@@ -430,19 +501,38 @@ class PhoneSupervisor:
                 "could not delete %s/%d from the SIM: %s", ev.storage, ev.index, exc, extra=self._extra
             )
 
-    async def _take_sms(self, ev: SmsReceived) -> None:
-        new_id = await intake.take_sms(self.ctx, self.phone.id, ev)
-        if new_id is not None:
-            self.ctx.wake_dispatcher()
-            log.info("SMS received from %s", ev.message.number, extra={**self._extra, "sms_id": new_id})
+    def _say(self, ev: Message, taken: intake.Taken) -> None:
+        """The log line of one message taken in (after its commit: a rolled-back one kept nothing)."""
+        where = f"{ev.storage}/{ev.index}"
+        if taken.again:
+            log.info("%s %s already taken in; deleting it", _KIND[type(ev)], where, extra=self._extra)
+        elif isinstance(ev, SmsReceived) and intake.is_part(ev):
+            self._say_part(ev, taken)
+        elif isinstance(ev, SmsReceived):
+            log.info(
+                "SMS received from %s", ev.message.number, extra={**self._extra, "sms_id": taken.received_id}
+            )
+        elif isinstance(ev, ReportReceived):
+            r = ev.report
+            log.info(
+                "delivery report mr=%d to %s: %s%s",
+                r.mr,
+                r.number,
+                r.outcome,
+                "" if taken.matched else " (no match yet)",
+                extra=self._extra,
+            )
         else:
-            log.info("SMS %s/%s already taken in; deleting it", ev.storage, ev.index, extra=self._extra)
-        await self._delete(ev)
+            log.error(
+                "undecodable message kept raw in the 'undecodable' table (%s): %s",
+                ev.error,
+                ev.pdu,
+                extra=self._extra,
+            )
 
-    async def _take_part(self, ev: SmsReceived) -> None:
+    def _say_part(self, ev: SmsReceived, taken: intake.Taken) -> None:
         m = ev.message
         assert m.concat is not None
-        taken = await intake.take_part(self.ctx, self.phone.id, ev)
         if taken.clash:
             log.warning(
                 "multipart SMS from %s delivered incomplete: a new message reuses its reference %d",
@@ -450,8 +540,6 @@ class PhoneSupervisor:
                 m.concat.ref,
                 extra=self._extra,
             )
-        if taken.received_id is not None or taken.clash:
-            self.ctx.wake_dispatcher()
         if taken.received_id is not None:
             log.info(
                 "multipart SMS received from %s (%d parts)",
@@ -459,43 +547,12 @@ class PhoneSupervisor:
                 m.concat.total,
                 extra={**self._extra, "sms_id": taken.received_id},
             )
-        elif taken.outcome is None:
-            log.info("part %s/%s already taken in; deleting it", ev.storage, ev.index, extra=self._extra)
         elif taken.outcome is not Outcome.COMPLETE:
             log.debug(
                 "part %d/%d from %s (%s)",
                 m.concat.seq,
                 m.concat.total,
                 m.number,
-                taken.outcome.value,
+                taken.outcome.value if taken.outcome is not None else "?",
                 extra=self._extra,
             )
-        await self._delete(ev)
-
-    async def _take_report(self, ev: ReportReceived) -> None:
-        r = ev.report
-        matched = await intake.take_report(self.ctx, self.phone.id, ev)
-        if matched is None:
-            log.info("report %s/%s already taken in; deleting it", ev.storage, ev.index, extra=self._extra)
-        else:
-            self.ctx.wake_dispatcher()
-            log.info(
-                "delivery report mr=%d to %s: %s%s",
-                r.mr,
-                r.number,
-                r.outcome,
-                "" if matched else " (no match yet)",
-                extra=self._extra,
-            )
-        await self._delete(ev)
-
-    async def _take_undecodable(self, ev: UndecodableSms) -> None:
-        if await intake.take_undecodable(self.ctx, self.phone.id, ev):
-            # Said once committed: a rolled-back transaction kept nothing.
-            log.error(
-                "undecodable message kept raw in the 'undecodable' table (%s): %s",
-                ev.error,
-                ev.pdu,
-                extra=self._extra,
-            )
-        await self._delete(ev)

@@ -15,6 +15,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import random
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +50,9 @@ class Simulator:
     ring_interval: float = 1.0
     noise_interval: float = 3.0
     reboot_delay: float = 0.5
-    send_delay: float = 0.05
+    # How long the network takes to answer AT+CMGS: seconds, or (low, high) for a time drawn at random
+    # between them for each SMS (real networks take 2–4 s).
+    send_delay: float | tuple[float, float] = 0.05
 
     def __init__(
         self,
@@ -503,7 +506,7 @@ class Simulator:
             return f"\r\n{self._commands.cms(304)}\r\n"
         if not self.modem.registered():
             return f"\r\n{self._commands.cms(331)}\r\n"
-        await asyncio.sleep(self.send_delay)  # the round trip to the SMSC
+        await asyncio.sleep(self._send_time())  # the round trip to the SMSC
         mr = self.modem.record_sent(pdu_hex, submit)
         log.info("sms to %s sent (mr=%d)", submit.number, mr)
         mode = self.modem.reports_mode
@@ -511,6 +514,11 @@ class Simulator:
             report = self._report_later(mr, submit.number, _REPORT_STATUS[mode], self.modem.reports_delay)
             self._spawn(report, "report")
         return f"\r\n+CMGS: {mr}\r\n\r\nOK\r\n"
+
+    def _send_time(self) -> float:
+        if isinstance(self.send_delay, tuple):
+            return random.uniform(*self.send_delay)
+        return self.send_delay
 
     async def _report_later(self, mr: int, number: str, status: int, delay: float) -> None:
         submitted = datetime.now(UTC).astimezone().replace(microsecond=0)

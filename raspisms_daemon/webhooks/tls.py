@@ -10,8 +10,11 @@ other webhooks' (``SSL_CERT_FILE`` would, for every webhook at once).
 from __future__ import annotations
 
 import os
-import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["MAX_CA_FILE", "TrustError", "TrustStore", "ca_file_problem"]
 
@@ -24,6 +27,8 @@ class TrustError(Exception):
 
 def _load(path: Path) -> ssl.SSLContext:
     """The client context that trusts exactly the certificates in ``path``; TrustError says why not."""
+    import ssl  # here: ssl costs a quick command such as check-config more than the rest of it
+
     try:
         info = path.stat()
         if path.is_file():

@@ -3,8 +3,10 @@ before a PDU goes out, what a refusal, a silence or a crash leaves, and never a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -406,3 +408,85 @@ async def test_send_rate_spaces_the_parts_of_one_phone(ctx: PhoneContext, backen
     before = clock.monotonic()
     await sup.rate_wait(1)
     assert clock.monotonic() == before  # idle long enough: no wait
+
+
+# --- several phones send side by side ----------------------------------------------------------------------
+
+
+class Network:
+    """Holds every PDU at the modem until the test lets them go; counts what is in flight where."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.flying: dict[int, int] = {}
+        self.most: dict[int, int] = {}
+        self.most_total = 0
+        self.reached = asyncio.Event()
+        self.expected_total = 0
+
+    def hook(self, phone_id: int) -> Callable[[SubmitPart], Awaitable[None]]:
+        async def on_send(part: SubmitPart) -> None:
+            self.flying[phone_id] = self.flying.get(phone_id, 0) + 1
+            self.most[phone_id] = max(self.most.get(phone_id, 0), self.flying[phone_id])
+            self.most_total = max(self.most_total, sum(self.flying.values()))
+            if sum(self.flying.values()) >= self.expected_total:
+                self.reached.set()
+            await self.gate.wait()
+            self.flying[phone_id] -= 1
+
+        return on_send
+
+
+async def test_several_phones_send_side_by_side_with_one_sms_in_flight_each(
+    ctx: PhoneContext, db: Database
+) -> None:
+    sups, backends = phone_set(
+        ctx, {1: ("connected", None, 0), 2: ("connected", None, 0), 3: ("connected", None, 0)}
+    )
+    net = Network()
+    net.expected_total = 3
+    for pid, backend in backends.items():
+        backend.on_send = net.hook(pid)
+    await schedule(ctx, numbers=NUMBERS[:9])
+    sending = asyncio.create_task(Sender(ctx, sups, rng=random.Random(1)).process_due())
+    await asyncio.wait_for(net.reached.wait(), 5)  # three PDUs at three modems at once
+    net.gate.set()
+    assert await asyncio.wait_for(sending, 5) == 9
+    assert net.most_total == 3 and set(net.most.values()) == {1}
+    assert sum(len(b.sent) for b in backends.values()) == 9
+    assert sorted(dest for dest, _ in await senders(db)) == sorted(NUMBERS[:9])
+
+
+async def test_an_sms_naming_a_busy_phone_waits_for_it_rather_than_taking_another(
+    ctx: PhoneContext, db: Database
+) -> None:
+    sups, backends = phone_set(ctx, {1: ("connected", 1, 0), 2: ("connected", 1, 0)})
+    net = Network()
+    net.expected_total = 1
+    backends[1].on_send = net.hook(1)
+    await schedule(ctx, numbers=NUMBERS[:3], id_phone=1)
+    sending = asyncio.create_task(Sender(ctx, sups).process_due())
+    await asyncio.wait_for(net.reached.wait(), 5)
+    net.gate.set()
+    assert await asyncio.wait_for(sending, 5) == 3
+    assert [phone for _, phone in await senders(db)] == [1, 1, 1] and backends[2].sent == []
+    assert net.most == {1: 1}
+
+
+async def test_stopping_lets_the_sends_in_flight_finish_and_starts_no_other(
+    ctx: PhoneContext, db: Database
+) -> None:
+    sups, backends = phone_set(ctx, {1: ("connected", None, 0), 2: ("connected", None, 0)})
+    net = Network()
+    net.expected_total = 2
+    for pid, backend in backends.items():
+        backend.on_send = net.hook(pid)
+    await schedule(ctx, numbers=NUMBERS[:6])
+    sender = Sender(ctx, sups)
+    sending = asyncio.create_task(sender.process_due())
+    await asyncio.wait_for(net.reached.wait(), 5)
+    sender.stop_soon()
+    net.gate.set()
+    await asyncio.wait_for(sending, 5)
+    rows = await db.fetchall("SELECT state FROM sended")
+    assert [r[0] for r in rows] == ["sent", "sent"]  # the two in hand ended; nothing else started

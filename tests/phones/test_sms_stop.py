@@ -70,7 +70,8 @@ async def test_the_first_stop_lists_the_number_and_schedules_the_one_reply(
 ) -> None:
     woken: list[int] = []
     ctx.wake_sender = lambda: woken.append(1)
-    rid = await intake.take_sms(ctx, 2, sms("Stop", 1))
+    (taken,) = await intake.take_in(ctx, 2, [sms("Stop", 1)])
+    rid = taken.received_id
     (entry,) = await smsstop.entries(db)
     assert (entry.number, entry.id_phone, entry.id_received, entry.at) == (FROM, 2, rid, ctx.now())
     # Templated like any SMS, sent by the phone that received the STOP, tagged so the list lets it through.
@@ -78,7 +79,7 @@ async def test_the_first_stop_lists_the_number_and_schedules_the_one_reply(
     assert woken == [1]
     # The received SMS and its webhook are there as for any SMS.
     assert (await db.fetchone("SELECT text FROM received WHERE id = ?", (rid,)))[0] == "Stop"  # type: ignore[index]
-    await intake.take_sms(ctx, 1, sms("STOP SMS", 2))
+    await intake.take_in(ctx, 1, [sms("STOP SMS", 2)])
     assert len(await smsstop.entries(db)) == 1 and len(await replies(db)) == 1  # no second reply
 
 
@@ -86,9 +87,9 @@ async def test_no_reply_without_a_reply_text_or_with_sms_stop_off_but_the_number
     ctx: PhoneContext, db: Database
 ) -> None:
     ctx.stop_reply = ""
-    await intake.take_sms(ctx, 1, sms("stop", 1))
+    await intake.take_in(ctx, 1, [sms("stop", 1)])
     ctx.stop_reply, ctx.sms_stop = "bye", False
-    await intake.take_sms(ctx, 1, sms("stop", 2, number="+33611111111"))
+    await intake.take_in(ctx, 1, [sms("stop", 2, number="+33611111111")])
     assert [e.number for e in await smsstop.entries(db)] == [FROM, "+33611111111"]
     assert await replies(db) == []
 
@@ -97,10 +98,10 @@ async def test_a_plain_text_reply_is_sent_as_written_when_templating_is_off(
     ctx: PhoneContext, db: Database
 ) -> None:
     ctx.templating, ctx.stop_reply = False, "{{ as is }}"
-    await intake.take_sms(ctx, 1, sms("stop", 1))
+    await intake.take_in(ctx, 1, [sms("stop", 1)])
     assert await replies(db) == [("{{ as is }}", 1, "SMS_STOP", FROM)]
 
 
 async def test_other_texts_change_nothing(ctx: PhoneContext, db: Database) -> None:
-    await intake.take_sms(ctx, 1, sms("stop it", 1))
+    await intake.take_in(ctx, 1, [sms("stop it", 1)])
     assert await smsstop.entries(db) == [] and await replies(db) == []

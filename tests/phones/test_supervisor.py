@@ -7,7 +7,9 @@ took it in committed — every delete here looks at the database at that very mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -29,8 +31,9 @@ from raspisms_daemon.gsm.pdu import DeliverPdu, StatusReportPdu, decode, encode_
 from raspisms_daemon.phones.context import PhoneContext
 from raspisms_daemon.phones.intake import deliver_multipart
 from raspisms_daemon.phones.jobs import flush_expired_multiparts
-from raspisms_daemon.phones.supervisor import PhoneSupervisor
+from raspisms_daemon.phones.supervisor import PhoneState, PhoneSupervisor
 from raspisms_daemon.store.db import Database
+from raspisms_daemon.store.faults import FaultKind, StorageFault
 from raspisms_daemon.store.received import PartKey
 from tests.helpers.fake_backend import FakeBackend, phone_context
 
@@ -318,3 +321,152 @@ async def test_a_phone_set_to_hang_up_does_so_at_the_nth_ring(
     assert backend.hangups == 1
     row = await ctx.db.fetchone("SELECT origin, rings, end IS NOT NULL FROM call")
     assert row is not None and tuple(row) == (None, 2, 1)
+
+
+# --- batches: messages ready together share one durable commit -------------------------------------------
+
+
+def count_durable_commits(monkeypatch: pytest.MonkeyPatch, db: Database) -> list[None]:
+    """One entry per durable transaction committed from now on (each costs the fsync a batch shares)."""
+    commits: list[None] = []
+    real = db.transaction
+
+    @contextlib.asynccontextmanager
+    async def counting(*, durable: bool = True) -> AsyncIterator[object]:
+        async with real(durable=durable) as conn:
+            yield conn
+        if durable:
+            commits.append(None)
+
+    monkeypatch.setattr(db, "transaction", counting)
+    return commits
+
+
+def committed_at_each_delete(backend: FakeBackend, db: Database) -> list[int]:
+    """How many received rows were committed when each delete reached the modem."""
+    seen: list[int] = []
+
+    async def look(index: int, storage: str) -> None:
+        row = await db.reads.fetchone("SELECT COUNT(*) FROM received")
+        assert row is not None
+        seen.append(row[0])
+
+    backend.on_delete = look
+    return seen
+
+
+async def run_until_deleted(sup: PhoneSupervisor, backend: FakeBackend, n: int) -> None:
+    """Run the supervisor until ``n`` deletes reached the modem, then stop it."""
+    reached = asyncio.Event()
+    look = backend.on_delete
+
+    async def count(index: int, storage: str) -> None:
+        if look is not None:
+            await look(index, storage)
+        if len(backend.deleted) + 1 >= n:  # this one is the n-th
+            reached.set()
+
+    backend.on_delete = count
+    running = asyncio.create_task(sup.run())
+    try:
+        await asyncio.wait_for(reached.wait(), 5)
+        await asyncio.sleep(0)  # the n-th delete completes
+    finally:
+        await backend.stop()
+        await asyncio.wait_for(running, 5)
+
+
+async def test_messages_ready_together_are_committed_as_one_batch_before_any_slot_is_freed(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    at_delete = committed_at_each_delete(backend, db)
+    backend.push(*(sms(f"burst {i}", index=i) for i in range(1, 6)))  # a sweep's listing: all ready
+    await run_until_deleted(sup, backend, 5)
+    assert at_delete == [5] * 5  # one at a time, the first delete would have seen 1
+    assert backend.deleted == [("SM", i) for i in range(1, 6)]
+    assert [b["text"] for b in await bodies(db, "receive_sms")] == [f"burst {i}" for i in range(1, 6)]
+
+
+async def test_a_batch_costs_one_durable_commit_and_a_lone_message_one(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits = count_durable_commits(monkeypatch, db)
+    await sup.handle_batch([sms(f"together {i}", index=i) for i in range(1, 9)])
+    assert len(commits) == 1 and len(backend.deleted) == 8
+    await sup.handle(sms("alone", index=20))
+    assert len(commits) == 2 and len(await bodies(db, "receive_sms")) == 9
+
+
+async def test_a_lone_message_is_taken_in_without_waiting_for_company(
+    sup: PhoneSupervisor, backend: FakeBackend, clock: ManualClock, db: Database
+) -> None:
+    start = clock.monotonic()
+    backend.push(sms("nobody follows"))
+    await run_until_deleted(sup, backend, 1)  # nothing else ever comes: it still goes in
+    assert clock.monotonic() == start  # no batching window on the clock either
+    assert [b["text"] for b in await bodies(db, "receive_sms")] == ["nobody follows"]
+
+
+async def test_a_message_the_store_refuses_holds_back_none_of_its_batch(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON received WHEN NEW.text = 'poison' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    await sup.handle_batch([sms("before", index=1), sms("poison", index=2), sms("after", index=3)])
+    assert [b["text"] for b in await bodies(db, "receive_sms")] == ["before", "after"]
+    assert backend.deleted == [("SM", 1), ("SM", 3)]  # the refused one stays on the SIM
+
+
+async def test_a_batch_arriving_while_degraded_is_held_then_taken_in_with_one_commit(
+    sup: PhoneSupervisor,
+    backend: FakeBackend,
+    db: Database,
+    ctx: PhoneContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx.db.health.report(StorageFault(FaultKind.FULL, db.path))
+    await sup.handle_batch([sms(f"held {i}", index=i) for i in range(1, 4)])
+    assert sup.held == 3 and backend.deleted == [] and await bodies(db, "receive_sms") == []
+    ctx.db.health.recovered()
+    at_delete = committed_at_each_delete(backend, db)
+    commits = count_durable_commits(monkeypatch, db)
+    assert await sup.retake_held() == 0
+    assert len(commits) == 1 and at_delete == [3, 3, 3]
+    assert [b["text"] for b in await bodies(db, "receive_sms")] == ["held 1", "held 2", "held 3"]
+
+
+async def test_the_same_message_twice_in_one_batch_is_one_sms_and_freed_once(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    twice = sms("listed twice", index=4)
+    await sup.handle_batch([twice, sms("other", index=5), twice])
+    assert [b["text"] for b in await bodies(db, "receive_sms")] == ["listed twice", "other"]
+    assert backend.deleted == [("SM", 4), ("SM", 5)]
+
+
+async def test_parts_of_one_message_in_one_batch_make_one_sms(
+    sup: PhoneSupervisor, backend: FakeBackend, db: Database
+) -> None:
+    pieces = parts("A" * 153 + "B" * 153 + "C" * 10)
+    await sup.handle_batch([pieces[2], sms("between", index=30), pieces[0], pieces[1]])
+    texts = [b["text"] for b in await bodies(db, "receive_sms")]
+    assert texts == ["between", "A" * 153 + "B" * 153 + "C" * 10]
+    assert sorted(backend.deleted) == sorted([("SM", 30)] + [("SM", p.index) for p in pieces if p.index])
+    assert await db.fetchall("SELECT * FROM multipart_part") == []
+
+
+async def test_an_event_that_is_not_a_message_ends_a_batch_and_keeps_its_place(
+    sup: PhoneSupervisor, backend: FakeBackend
+) -> None:
+    links: list[PhoneState] = []
+
+    async def look(index: int, storage: str) -> None:
+        links.append(sup.link)
+
+    backend.on_delete = look
+    backend.push(sms("before the loss", index=1), Disconnected("unplugged"), sms("after it", index=2))
+    await run_until_deleted(sup, backend, 2)
+    assert links == [PhoneState.CONNECTED, PhoneState.DISCONNECTED]

@@ -6,11 +6,12 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from raspisms_daemon.gsm.pdu import DeliverPdu, decode
+from raspisms_daemon.gsm.pdu import DeliverPdu, decode, encode_submit
 from tests.helpers.simulator import SerialPeer, run_command
 
 pytestmark = pytest.mark.timeout(60)
@@ -92,3 +93,29 @@ async def test_actions_say_clearly_when_no_simulator_runs(tmp_path: Path) -> Non
     rc, out, err = await cli("state", "--link", str(tmp_path / "nothing"))
     assert rc == 1 and out == ""
     assert "no simulator is running" in err and "nothing.ctl" in err
+
+
+@pytest.mark.parametrize("value", ["4-2", "-1", "soon", "2-"])
+async def test_serve_refuses_a_send_delay_that_is_not_seconds_or_a_range(tmp_path: Path, value: str) -> None:
+    rc, _, err = await cli("serve", "--link", str(tmp_path / "modem"), "--send-delay", value)
+    assert rc == 2 and "--send-delay" in err and not (tmp_path / "modem").exists()
+
+
+async def test_serve_with_a_send_delay_answers_cmgs_after_it(tmp_path: Path) -> None:
+    link = tmp_path / "modem"
+    serve = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "raspisms_daemon", "simulate", "serve", "--link", str(link),
+        "--send-delay", "0.3-0.4",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await wait_for_path(Path(f"{link}.ctl"), serve)
+        async with SerialPeer(link) as peer:
+            assert (await peer.command("AT+CMGF=0"))[-1] == "OK"
+            (part,) = encode_submit("+33622222222", "slow network")
+            start = time.monotonic()
+            lines = await peer.send_pdu(part.tpdu_length, part.hex)
+            assert lines[-1] == "OK" and time.monotonic() - start >= 0.3
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(serve.wait(), 15)

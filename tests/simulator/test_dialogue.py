@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -158,6 +159,19 @@ async def send(peer: SerialPeer, number: str, text: str) -> list[int]:
         assert lines[-1] == "OK", lines
         mrs.append(int(lines[-2].removeprefix("+CMGS: ")))
     return mrs
+
+
+@pytest.mark.parametrize("delay", [0.3, (0.3, 0.4)], ids=["seconds", "range"])
+async def test_the_network_answers_cmgs_no_sooner_than_the_send_delay(
+    tmp_path: Path, delay: float | tuple[float, float]
+) -> None:
+    async with simulated_modem(tmp_path) as sim, SerialPeer(sim.link) as peer:
+        sim.send_delay = delay
+        await init(peer, "generic")
+        start = time.monotonic()
+        await send(peer, "+33622222222", "to the SMSC and back")
+        assert time.monotonic() - start >= 0.3  # a busy machine only makes it later
+        assert len(sim.state()["sent"]) == 1
 
 
 @pytest.mark.parametrize("personality", ALL)

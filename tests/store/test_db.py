@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from raspisms_daemon.errors import StoreError
-from raspisms_daemon.store.db import BUSY_TIMEOUT_MS, Database, migrations, open_database
+from raspisms_daemon.store.db import BUSY_TIMEOUT_MS, CHECKPOINT_COMMITS, Database, migrations, open_database
+from tests.helpers.daemon_process import poll_until
 
 
 def mode(path: Path) -> int:
@@ -256,3 +257,22 @@ async def test_the_read_only_view_refuses_writes_and_transactions(tmp_path: Path
         await db.close()
     with pytest.raises(ValueError):  # closed with the Database
         await db.reads.conn.execute("SELECT 1")
+
+
+async def test_the_wal_is_checkpointed_in_the_background_every_so_many_commits(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    db = await open_database(path)
+    try:
+        # The writer's own checkpoint waits for far more pages than these commits write.
+        assert await pragma(db, "wal_autocheckpoint") > 2 * CHECKPOINT_COMMITS
+        async with db.transaction() as conn:
+            await conn.execute("CREATE TABLE filler (blob BLOB)")
+        size = os.stat(path).st_size
+        for _ in range(CHECKPOINT_COMMITS):
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO filler VALUES (zeroblob(4000))")
+        # The pages reach the database file (only a checkpoint writes there in WAL mode), without any
+        # further transaction on the writer.
+        await poll_until(lambda: os.stat(path).st_size >= size + CHECKPOINT_COMMITS * 4000, within=10)
+    finally:
+        await db.close()
