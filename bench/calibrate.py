@@ -2,13 +2,13 @@
 Raspberry Pi 3 B+ does.
 
 The reference is a published figure for a pure-Python workload: Alex Dedyura's "Python CPU Benchmark"
-(github.com/alexdedyura/cpu-benchmark@d595838, ``benchmark_core.py`` ``_workload``: three loops of
-float and big-integer arithmetic, 10 000 times; the figure is the seconds this takes, averaged over 10
-attempts). Its issue #20 (github.com/alexdedyura/cpu-benchmark/issues/20, 2024-04-20) reports a Raspberry
-Pi 3 B+ (Raspberry Pi OS, kernel 6.6.20+rpt-rpi-v8, Python 3.11.2) at 245 s; the maintainer answered
-that this is what its BCM2837B0 does. The same README lists a Raspberry Pi 4 at 79.2 s. A Pi Zero 2 W
-has the Pi 3's Cortex-A53 cores at 1.0 GHz instead of 1.4 GHz, so it would be about 1.4 times slower
-again: the Pi 3 B+ is the kinder of the two boards the profile stands for.
+(github.com/alexdedyura/cpu-benchmark@d595838, ``benchmark_core.py`` ``_workload``: three loops of float
+and big-integer arithmetic, 10 000 times; the figure is the seconds this takes, averaged over 10
+attempts). A report in its GitHub tracker (github.com/alexdedyura/cpu-benchmark/issues/20, 2024-04-20)
+gives a Raspberry Pi 3 B+ (Raspberry Pi OS, kernel 6.6.20+rpt-rpi-v8, Python 3.11.2) at 245 s; the
+maintainer answered that this is what its BCM2837B0 does. The same README lists a Raspberry Pi 4 at
+79.2 s. A Pi Zero 2 W has the Pi 3's Cortex-A53 cores at 1.0 GHz instead of 1.4 GHz, so it would be about 1.4
+times slower again: the Pi 3 B+ is the kinder of the two boards the profile stands for.
 
 :func:`calibrate` times the same three loops here in CPU seconds (a few hundred iterations, the fastest
 of several runs, so that other work on the machine counts as little as possible), scaled to 10 000
