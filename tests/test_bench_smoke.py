@@ -21,19 +21,15 @@ from bench.footprint import read_proc
 from bench.profile import CGROUP_CPU, NORMAL, SD, Applied, Quota, cpu_cgroup
 from bench.report import Row, render_side_by_side, render_table, write_results
 from bench.run import FIGURES
+from tests.helpers.machine import needs
 
 ROOT = Path(__file__).resolve().parent.parent
 CGROUP_OK = os.geteuid() == 0 and (CGROUP_CPU / "cpu.cfs_quota_us").exists()
 
 
 @pytest.mark.timeout(480)
-@pytest.mark.skipif(
-    shutil.which("gammu-smsd") is None,
-    reason="gammu-smsd (apt: gammu-smsd) is not installed: every benchmark runs beside it",
-)
-@pytest.mark.skipif(
-    MOSQUITTO is None, reason="mosquitto (apt: mosquitto) is not installed: the MQTT figures need it"
-)
+@needs(shutil.which("gammu-smsd"), "gammu-smsd (every benchmark runs beside it)", "gammu-smsd")
+@needs(MOSQUITTO, "mosquitto (the MQTT figures)", "mosquitto")
 @pytest.mark.skipif(not CGROUP_OK, reason="the start figure needs root and the cgroup v1 cpu controller")
 def test_smoke_run_produces_every_figure_as_a_positive_number(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
@@ -90,9 +86,8 @@ def test_smoke_run_produces_every_figure_as_a_positive_number(tmp_path: Path) ->
 
 
 @pytest.mark.timeout(330)
-@pytest.mark.skipif(
-    not CGROUP_OK or shutil.which("strace") is None, reason="the Pi profile needs root, cgroup v1, strace"
-)
+@pytest.mark.skipif(not CGROUP_OK, reason="the Pi profile needs root and the cgroup v1 cpu controller")
+@needs(shutil.which("strace"), "strace", "strace")
 def test_the_pi_profile_slows_fsync_and_the_cpu_of_the_measured_process(tmp_path: Path) -> None:
     out = tmp_path / "results-pi.json"
     only = ["inbound", "inbound_sd", "durability", "startup"]

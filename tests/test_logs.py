@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -28,6 +27,7 @@ from raspisms_daemon.logs import (
     setup_logging,
     stderr_is_journal,
 )
+from tests.helpers.machine import can_unshare, import_or_skip, needs
 
 API_KEY = "k3y-0123456789abcdef0123456789abcdef"
 REPO = Path(__file__).resolve().parents[1]
@@ -266,7 +266,7 @@ def test_journal_is_chosen_only_when_stderr_is_the_journal(tmp_path: Path) -> No
         print(" ".join(type(h).__name__ for h in ours), file=sys.stderr)
         """
     )
-    pytest.importorskip("systemd.journal")
+    import_or_skip("systemd.journal", "python-systemd", "python3-systemd")
     assert _child_stderr(tmp_path, code, journal_stream=True).strip() == "JournalFieldsHandler"
     assert _child_stderr(tmp_path, code, journal_stream=False).strip() == "StreamHandler"
 
@@ -330,18 +330,12 @@ logging.getLogger("raspisms_daemon.phones").warning(
 """
 
 
-def _can_unshare() -> bool:
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return False
-    return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=10).returncode == 0
-
-
-@pytest.mark.skipif(not JOURNALD.exists(), reason="systemd-journald is not installed")
+@needs(JOURNALD.exists(), "systemd-journald", "systemd")
 @pytest.mark.skipif(
-    not _can_unshare(), reason="needs root and mount namespaces (unshare -m) to run a journald"
+    not can_unshare(), reason="needs root and mount namespaces (unshare -m) to run a journald"
 )
 def test_a_real_journald_stores_the_context_fields_and_no_secret(tmp_path: Path) -> None:
-    pytest.importorskip("systemd.journal")
+    import_or_skip("systemd.journal", "python-systemd", "python3-systemd")
     conf = tmp_path / "journald.conf"
     conf.write_text(JOURNALD_CONF)
     env = {

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from raspisms_daemon.api.decoding import Malformed
 from raspisms_daemon.api.limits import MAX_DEPTH
 from raspisms_daemon.api.php import INT_MAX, INT_MIN, falsy, int_cast, parse_form, values_of
+from tests.helpers.machine import needs
 
 BIG = "99999999999999999999"
 
@@ -75,7 +76,7 @@ def test_int_cast_is_phps(text: str, value: int) -> None:
     assert int_cast(text) == value
 
 
-@pytest.mark.skipif(shutil.which("php") is None, reason="php-cli is not installed (scripts/setup.sh --dev)")
+@needs(shutil.which("php"), "php", "php-cli")
 def test_int_cast_agrees_with_php_itself() -> None:
     """The outside oracle: PHP's own ``(int)`` of each string (php-cli, 64 bits)."""
     texts = [t for t, _ in INT_CASTS] + ["+5", "\t-0012x", "0x1A", " \n 8", "--1", "1e", ".5e1", "-1.9"]

@@ -11,6 +11,7 @@ import pytest
 from raspisms_daemon.config import load_config, load_config_or_exit, parse_config
 from raspisms_daemon.config.load import LocalHost
 from raspisms_daemon.errors import ConfigError
+from tests.helpers.machine import import_or_skip
 
 from ._support import BASE, KEY, one
 
@@ -149,7 +150,7 @@ GAMMU_PHONE = BASE + "[phone:1]\nbackend = gammu\ndevice = /dev/x\n"
 
 
 def test_gammu_backend_is_accepted_where_python_gammu_is_installed() -> None:
-    pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
+    import_or_skip("gammu", "python-gammu", "python3-gammu")
     assert parse_config(GAMMU_PHONE).phones[0].backend == "gammu"
 
 

@@ -8,8 +8,9 @@ import pytest
 
 from raspisms_daemon.store import scheduled as scheduled_store
 from tests.helpers.daemon_process import poll_until, running_daemon
+from tests.helpers.machine import import_or_skip
 
-pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
+import_or_skip("gammu", "python-gammu", "python3-gammu")
 
 
 @pytest.mark.timeout(120)

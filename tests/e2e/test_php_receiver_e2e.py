@@ -23,13 +23,12 @@ import pytest
 
 from raspisms_daemon.config import SmsStopConfig, WebhookConfig
 from tests.helpers.daemon_process import API_KEY, poll_until, running_daemon
+from tests.helpers.machine import needs
 
 RECEIVER = Path(__file__).resolve().parents[1] / "helpers" / "raspisms_receiver.php"
 TYPES = ("receive_sms", "send_sms", "send_sms_status_change", "inbound_call")
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("php") is None, reason="php-cli is not installed (scripts/setup.sh --dev installs it)"
-)
+pytestmark = needs(shutil.which("php"), "php", "php-cli")
 
 
 def _free_port() -> int:

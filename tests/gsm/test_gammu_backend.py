@@ -25,9 +25,10 @@ from raspisms_daemon.gsm.pdu import encode_submit
 from raspisms_daemon.gsm.policy import ReconnectPolicy
 from raspisms_daemon.phones.multipart import Part, assemble
 from tests.helpers.gammu_dummy import DUMMY_CALLER, DUMMY_SEND_REFERENCE, DummyPhone
+from tests.helpers.machine import import_or_skip
 from tests.helpers.modem_events import ModemEvents
 
-gammu = pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
+gammu = import_or_skip("gammu", "python-gammu", "python3-gammu")
 LIBGAMMU = tuple(int(x) for x in gammu.Version()[2].split(".")[:2])
 
 pytestmark = pytest.mark.timeout(60)

@@ -22,10 +22,11 @@ from raspisms_daemon.gsm.pdu import SubmitPdu, decode, encode_submit
 from raspisms_daemon.gsm.policy import ReconnectPolicy
 from raspisms_daemon.phones.multipart import Part, assemble
 from raspisms_daemon.simulator import Simulator
+from tests.helpers.machine import import_or_skip
 from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 
-gammu = pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
+gammu = import_or_skip("gammu", "python-gammu", "python3-gammu")
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(90)]
 

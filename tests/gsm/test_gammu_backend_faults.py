@@ -21,10 +21,11 @@ from raspisms_daemon.gsm.pdu import encode_submit
 from raspisms_daemon.gsm.policy import ReconnectPolicy, RefusedPins
 from raspisms_daemon.simulator import Simulator
 from tests.gsm.test_gammu_backend_at import phone_for
+from tests.helpers.machine import import_or_skip
 from tests.helpers.modem_events import ModemEvents
 from tests.helpers.simulator import simulated_modem
 
-gammu = pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
+gammu = import_or_skip("gammu", "python-gammu", "python3-gammu")
 
 pytestmark = pytest.mark.timeout(90)
 

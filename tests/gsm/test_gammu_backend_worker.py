@@ -11,8 +11,9 @@ import pytest
 
 from raspisms_daemon.errors import LinkError, ModemError, ModemGone, ModemTimeout
 from raspisms_daemon.gsm.gammu_worker import GammuWorker, NoMoreEntries, translate_gammu_error
+from tests.helpers.machine import import_or_skip
 
-gammu = pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
+gammu = import_or_skip("gammu", "python-gammu", "python3-gammu")
 
 pytestmark = pytest.mark.timeout(30)
 

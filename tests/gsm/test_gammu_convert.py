@@ -19,6 +19,7 @@ from raspisms_daemon.gsm.gammu_convert import (
 )
 from raspisms_daemon.gsm.modem import Identity, ReportReceived, SmsReceived, UndecodableSms
 from raspisms_daemon.gsm.pdu import Concat, encode_submit
+from tests.helpers.machine import import_or_skip
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 WHEN = datetime(2026, 3, 1, 8, 30, 15, tzinfo=timezone(timedelta(hours=1)))
@@ -93,7 +94,7 @@ def test_submit_message(part: Any, expected: dict[str, Any]) -> None:
 
 
 def test_submit_message_asks_libgammu_for_a_report_and_carries_the_concat_header() -> None:
-    gammu = pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
+    gammu = import_or_skip("gammu", "python-gammu", "python3-gammu")
 
     part = encode_submit("+33699887766", "ж" * 100, concat_ref=300, status_report=True)[0]
     # What libgammu makes of it: TP-SRR set (0x20), TP-UDHI set (0x40), our UDH first in the user data.

@@ -10,8 +10,6 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import pytest
-
 from raspisms_daemon.gsm.pdu import (
     Concat,
     DeliverPdu,
@@ -20,8 +18,9 @@ from raspisms_daemon.gsm.pdu import (
     encode_status_report,
     encode_submit,
 )
+from tests.helpers.machine import import_or_skip
 
-gammu = pytest.importorskip("gammu", reason="python-gammu (apt: python3-gammu) is not installed")
+gammu = import_or_skip("gammu", "python-gammu", "python3-gammu")
 
 
 def same_time(ours: datetime, theirs: datetime) -> bool:

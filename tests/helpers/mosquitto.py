@@ -15,17 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from bench.broker import MOSQUITTO, Broker
+from tests.helpers.machine import needs
 
 __all__ = ["MOSQUITTO", "Broker", "Collector", "Publisher", "mosquitto", "needs_mosquitto", "subscriber"]
 
-needs_mosquitto = pytest.mark.skipif(
-    MOSQUITTO is None, reason="mosquitto is not installed (apt: mosquitto; scripts/setup.sh --dev)"
-)
+needs_mosquitto = needs(MOSQUITTO, "mosquitto", "mosquitto")
 
 
 @contextlib.asynccontextmanager

@@ -373,10 +373,13 @@ class PowerCutMount:
 @contextlib.contextmanager
 def mounted(where: Path) -> Iterator[PowerCutMount]:
     """The file system on ``where/mnt`` over ``where/backing``; skips the test where FUSE is missing."""
-    if not Path("/dev/fuse").exists() or shutil.which("fusermount") is None:
-        import pytest
+    import pytest
 
-        pytest.skip("FUSE is not available (/dev/fuse and fusermount, Debian's fuse3 + libfuse2)")
+    from tests.helpers.machine import require
+
+    if not Path("/dev/fuse").exists():
+        pytest.skip("this kernel or container gives no /dev/fuse")
+    require(shutil.which("fusermount"), "fusermount", "fuse3 libfuse2")
     mnt, backing = where / "mnt", where / "backing"
     mnt.mkdir(parents=True)
     backing.mkdir()

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.helpers.machine import require
 
 __all__ = ["PrivateCA", "make_pki"]
 
@@ -38,8 +38,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 def make_pki(directory: Path, *, name: str = "test") -> PrivateCA:
     """A CA ``<name>-ca.pem`` and a server certificate it signed, in ``directory`` (skips the test when
     the openssl CLI is missing)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl CLI is missing (apt: openssl)")
+    require(shutil.which("openssl"), "the openssl command", "openssl")
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = f"{name}-ca.key", f"{name}-ca.pem"
     key, csr, cert, ext = f"{name}-server.key", f"{name}-server.csr", f"{name}-server.pem", f"{name}.ext"

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
+from tests.helpers.machine import can_unshare
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-@functools.cache
-def can_unshare() -> bool:
-    """Root with mount namespaces (``unshare -m``): what the udev and journald sandboxes need."""
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return False
-    return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=10).returncode == 0
 
 
 # `udevadm test` really applies what the rules say to /dev and /run/udev (links, the device database),

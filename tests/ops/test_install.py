@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.machine import needs
 from tests.ops._sandbox import REPO, isolated
 
 INSTALL = REPO / "scripts" / "install.sh"
@@ -172,7 +173,7 @@ def test_an_unknown_option_is_an_error() -> None:
     assert result.returncode == 2 and "unknown option --frobnicate" in result.stderr
 
 
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (apt: util-linux) is missing")
+@needs(shutil.which("setpriv"), "setpriv", "util-linux")
 def test_installing_on_the_host_needs_root() -> None:
     # A copy that "nobody" can read: the checkout itself may sit where it cannot (/root/project).
     with tempfile.TemporaryDirectory(prefix="raspisms-install-") as tmp:
@@ -203,7 +204,11 @@ def _debian_python_can_build() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.skipif(not _debian_python_can_build(), reason="needs Debian's python3 + venv, setuptools, wheel")
+@needs(
+    _debian_python_can_build(),
+    "Debian's python3 with venv, setuptools and wheel",
+    "python3-venv python3-setuptools python3-wheel",
+)
 def test_offline_install_builds_a_real_venv_that_systemd_accepts(tmp_path: Path) -> None:
     root = scratch_root(tmp_path)
     source = tmp_path / "checkout"  # a copy, so that the upgrade below can change it

@@ -29,9 +29,6 @@ API_KEY = "contract-0123456789abcdef0123456789"
 WATCHDOG_USEC = 400_000
 DAEMON = Path(sys.executable).parent / "raspisms-daemon"
 
-pytestmark = pytest.mark.skipif(not DAEMON.exists(), reason="the raspisms-daemon entry point is missing")
-
-
 def unit_command(unit: Path, config: Path, instance: str = "") -> list[str]:
     """The unit's ExecStart with this checkout's entry point and a test config."""
     argv = shlex.split(value(unit, "ExecStart").replace("%I", instance))

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops._sandbox import REPO, UDEV_SANDBOX, can_unshare, udev_tools_present
+from tests.helpers.machine import can_unshare, needs
+from tests.ops._sandbox import REPO, UDEV_SANDBOX, udev_tools_present
 
 RULES = REPO / "udev" / "77-raspisms-daemon.rules"
 HOST_SERIAL_RULES = Path("/usr/lib/udev/rules.d/60-serial.rules")
 CONTROLLER = "/devices/platform/soc/3f980000.usb/usb1/1-1"
 
 pytestmark = [
-    pytest.mark.skipif(not udev_tools_present(), reason="umockdev-run and udevadm are needed"),
+    needs(udev_tools_present(), "umockdev-run and udevadm", "umockdev udev"),
     pytest.mark.skipif(not can_unshare(), reason="udevadm test writes /dev and /run: needs root, unshare -m"),
 ]
 
@@ -371,7 +372,7 @@ def test_an_unknown_usb_serial_adapter_is_left_alone(tmp_path: Path) -> None:
     _assert_not_attached(result)
 
 
-@pytest.mark.skipif(not HOST_SERIAL_RULES.exists(), reason="the host has no 60-serial.rules")
+@needs(HOST_SERIAL_RULES.exists(), "udev's stock 60-serial.rules", "udev")
 def test_a_local_rule_marks_a_sim800_adapter_as_documented(tmp_path: Path) -> None:
     # The line the rules file and the install guide tell a SIM800 owner to write, with the stock
     # 60-serial.rules that provides ID_SERIAL_SHORT on a real system.

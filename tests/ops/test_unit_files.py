@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.api.limits import ConnectionLimits, connection_cap
+from tests.helpers.machine import AS_ROOT, missing, needs, require
 from tests.ops._sandbox import REPO, isolated
 
 UNITS = REPO / "systemd"
@@ -24,7 +25,7 @@ ATTACH = UNITS / "raspisms-daemon-attach@.service"
 INSTALL = REPO / "scripts" / "install.sh"
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 
-pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is needed")
+pytestmark = needs(shutil.which("systemd-analyze"), "systemd-analyze", "systemd")
 
 
 def parse_unit(text: str) -> list[tuple[str, str, str]]:
@@ -65,8 +66,7 @@ def install_sh_setting(name: str) -> str:
 def unit_root(tmp_path: Path) -> Path:
     """A scratch root as install.sh leaves it: our units in /etc, systemd's own units, and an executable
     where ExecStart points (verify checks that it exists; --root makes it look here, not on the host)."""
-    if not SYSTEM_UNITS.is_dir():
-        pytest.skip("no /usr/lib/systemd/system to verify dependencies against")
+    require(SYSTEM_UNITS.is_dir(), "systemd's units in /usr/lib/systemd/system", "systemd")
     root = tmp_path / "root"
     shutil.copytree(SYSTEM_UNITS, root / "usr/lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
@@ -405,9 +405,13 @@ def refused_by_filter(lines: list[str], unit: Path) -> set[str]:
     return used - allowed_by_unit(unit)
 
 
+# Root to trace the unit's own sandbox; as root, strace and a venv on Debian's own python3 (what
+# setup makes) are install steps, whose absence fails.
 needs_strace = pytest.mark.skipif(
-    shutil.which("strace") is None or not _debian_python_matches() or os.geteuid() != 0,
-    reason="needs strace, root, and /usr/bin/python3 of this Python's version",
+    not AS_ROOT
+    or missing(shutil.which("strace"), "strace", "strace")
+    or missing(_debian_python_matches(), "a venv on /usr/bin/python3 (what setup makes)", "python3-venv"),
+    reason="tracing the daemon under its unit's sandbox needs root (and strace, apt: strace)",
 )
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from raspisms_daemon.gsm.pdu import SubmitPdu, decode
 from raspisms_daemon.simulator import Simulator
+from tests.helpers.machine import needs
 from tests.helpers.simulator import run_command, simulated_modem
 
 GAMMU = shutil.which("gammu") or "/usr/bin/gammu"
@@ -22,7 +23,7 @@ ALL = ["generic", "huawei", "quectel", "sim800"]
 
 pytestmark = [
     pytest.mark.timeout(90),
-    pytest.mark.skipif(not Path(GAMMU).exists(), reason="the gammu command is not installed"),
+    needs(Path(GAMMU).exists(), "the gammu command", "gammu"),
 ]
 
 
