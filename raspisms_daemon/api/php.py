@@ -20,7 +20,7 @@ from typing import Any
 from .decoding import INT64_MAX, Malformed
 from .limits import MAX_DEPTH
 
-__all__ = ["INT_MAX", "INT_MIN", "Upload", "falsy", "int_cast", "parse_form", "values_of"]
+__all__ = ["INT_MAX", "INT_MIN", "Upload", "falsy", "float_cast", "int_cast", "parse_form", "values_of"]
 
 INT_MAX = INT64_MAX  # PHP_INT_MAX on 64 bits, and SQLite's largest integer
 INT_MIN = -(2**63)
@@ -113,6 +113,13 @@ def falsy(value: Any) -> bool:
     if isinstance(value, dict | list):
         return not value
     return False
+
+
+def float_cast(text: str) -> float:
+    """PHP's ``(float)`` of a string: its leading number (``"12.5%"`` = 12.5, ``"abc"`` = 0, ``"1e999"``
+    = INF); never NaN (PHP reads no "nan" or "inf" in a string)."""
+    m = _LEADING_NUMBER.match(text)
+    return float(m.group(1)) if m else 0.0
 
 
 def int_cast(text: str) -> int:

@@ -334,19 +334,6 @@ async def get_sms_status_stats(request: web.Request) -> web.Response:
     return json_response(rows)
 
 
-def _php_float(text: Any) -> float:
-    """PHP's ``(float)`` of a query value: its leading number, 0 when there is none."""
-    if not isinstance(text, str):
-        return 0.0
-    head = text.strip()
-    while head:
-        try:
-            return float(head)
-        except ValueError:
-            head = head[:-1]
-    return 0.0
-
-
 def _php_number(value: float) -> str:
     """A float as PHP writes it in a URL: ``50.0`` → ``50``."""
     return str(int(value)) if value.is_integer() else repr(value)
@@ -367,8 +354,8 @@ async def get_invalid_numbers(request: web.Request) -> web.Response:
     if page < 0:
         raise raspisms_error(Code.INVALID_PARAMETER, "page must be 0 or more.", status=NOT_FOUND)
     volume = php.int_cast(str(query["volume"]))
-    failed = _php_float(query["percent_failed"]) / 100
-    unknown = _php_float(query["percent_unknown"]) / 100
+    failed = php.float_cast(str(query["percent_failed"])) / 100
+    unknown = php.float_cast(str(query["percent_unknown"])) / 100
     rows = await usage.invalid_numbers(
         control.db.reads, volume=volume, failed=failed, unknown=unknown, page=page, limit=lists.PAGE_SIZE
     )

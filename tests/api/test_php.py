@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from raspisms_daemon.api.decoding import Malformed
 from raspisms_daemon.api.limits import MAX_DEPTH
-from raspisms_daemon.api.php import INT_MAX, INT_MIN, falsy, int_cast, parse_form, values_of
+from raspisms_daemon.api.php import INT_MAX, INT_MIN, falsy, float_cast, int_cast, parse_form, values_of
 from tests.helpers.machine import needs
 
 BIG = "99999999999999999999"
@@ -74,6 +74,36 @@ INT_CASTS = [
 @pytest.mark.parametrize(("text", "value"), INT_CASTS)
 def test_int_cast_is_phps(text: str, value: int) -> None:
     assert int_cast(text) == value
+
+
+FLOAT_CASTS = [
+    ("12.5", 12.5),
+    (" 12.5%", 12.5),
+    ("1e3x", 1000.0),
+    (".5", 0.5),
+    ("-2", -2.0),
+    ("abc", 0.0),
+    ("", 0.0),
+    ("nan", 0.0),  # Python's float() reads it; PHP does not, and NaN compares as nothing
+    ("inf", 0.0),
+    ("1_0", 1.0),  # Python's float() reads 10
+    ("1e999", float("inf")),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), FLOAT_CASTS)
+def test_float_cast_is_phps(text: str, value: float) -> None:
+    assert float_cast(text) == value
+
+
+@needs(shutil.which("php"), "php", "php-cli")
+def test_float_cast_agrees_with_php_itself() -> None:
+    texts = [t for t, _ in FLOAT_CASTS if t != "1e999"] + ["+5", "\t-0012.5x", "0x1A", "1e", "-.5e1"]
+    script = "echo json_encode(array_map(fn($s) => (float) $s, json_decode(stream_get_contents(STDIN))));"
+    php = subprocess.run(
+        ["php", "-r", script], input=json.dumps(texts), capture_output=True, text=True, check=True
+    )
+    assert [float_cast(t) for t in texts] == json.loads(php.stdout)
 
 
 @needs(shutil.which("php"), "php", "php-cli")

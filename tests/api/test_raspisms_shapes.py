@@ -916,6 +916,17 @@ SHAPES: list[Shape] = [
         check=invalid_numbers,
     ),
     Shape(
+        # PHP's (float) reads no "nan": 0 %, so every number over the volume is listed (never a 500)
+        "invalid-numbers-nan-is-zero",
+        "Api.php:1260-1312",
+        "GET",
+        "/api/invalid_number/",
+        Answer(200, 0),
+        query=[("volume", "4"), ("percent_failed", "nan"), ("percent_unknown", "nan")],
+        seed=seed_invalid,
+        check=invalid_numbers,
+    ),
+    Shape(
         "invalid-numbers-missing",
         "Api.php:1264-1276",
         "GET",
