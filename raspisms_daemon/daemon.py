@@ -451,17 +451,7 @@ class Daemon:
                     # out their lease (minutes); one daemon owns this file (the lock), so they are due
                     # again now.
                     released = await release_stale_leases(conn, now=now)
-                    for p in cfg.phones:
-                        await phone_store.upsert(
-                            conn,
-                            id=p.id,
-                            name=p.name,
-                            backend=p.backend,
-                            device=p.device,
-                            enabled=p.enabled,
-                            group=p.group,
-                            priority=p.priority,
-                        )
+                    await phone_store.sync_config_phones(conn, cfg.phones)
                 if released:
                     log.info("%d webhook deliveries interrupted by the last stop are due again", released)
                 return db

@@ -75,9 +75,6 @@ def _bounded_range(budget: itertools.count[int]) -> Any:
     return bounded
 
 
-_ENV: Any = None
-
-
 @functools.lru_cache(maxsize=32)
 def _compiled(template: str) -> Any:
     """The template compiled once, for every number of a request (compiling is a millisecond; a
@@ -85,32 +82,30 @@ def _compiled(template: str) -> Any:
     return _environment().from_string(template)
 
 
+@functools.cache
 def _environment() -> Any:
-    global _ENV
-    if _ENV is None:
-        from jinja2 import ChainableUndefined
-        from jinja2.exceptions import SecurityError
-        from jinja2.sandbox import SandboxedEnvironment
+    from jinja2 import ChainableUndefined
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import SandboxedEnvironment
 
-        class _Sandbox(SandboxedEnvironment):
-            intercepted_binops = frozenset({"*", "**"})
+    class _Sandbox(SandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
 
-            def getattr(self, obj: Any, attribute: str) -> Any:
-                # Twig's "." on an array is the key (contact.items is the data's "items", not a method);
-                # RaspiSMS's sandbox allows no method anyway.
-                if isinstance(obj, dict):
-                    return obj[attribute] if attribute in obj else self.undefined(obj=obj, name=attribute)
-                return super().getattr(obj, attribute)
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            # Twig's "." on an array is the key (contact.items is the data's "items", not a method);
+            # RaspiSMS's sandbox allows no method anyway.
+            if isinstance(obj, dict):
+                return obj[attribute] if attribute in obj else self.undefined(obj=obj, name=attribute)
+            return super().getattr(obj, attribute)
 
-            def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-                if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-                    raise SecurityError("exponent too large")
-                if operator == "*":
-                    for seq, times in ((left, right), (right, left)):
-                        if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                            if len(seq) * times > MAX_OUTPUT:
-                                raise SecurityError("repeated sequence too long")
-                return super().call_binop(context, operator, left, right)
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+                raise SecurityError("exponent too large")
+            if operator == "*":
+                for seq, times in ((left, right), (right, left)):
+                    if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                        if len(seq) * times > MAX_OUTPUT:
+                            raise SecurityError("repeated sequence too long")
+            return super().call_binop(context, operator, left, right)
 
-        _ENV = _Sandbox(autoescape=False, undefined=ChainableUndefined, keep_trailing_newline=True)
-    return _ENV
+    return _Sandbox(autoescape=False, undefined=ChainableUndefined, keep_trailing_newline=True)

@@ -436,6 +436,8 @@ def _mqtt(
     broker, port, tls = url
     if "ca_file" in values and not tls:
         col.add("mqtt", "ca_file", "a CA is for mqtts:// URLs; this one is mqtt:// (no TLS)")
+    elif "ca_file" in values and (problem := host.ca_file_problem(values["ca_file"])) is not None:
+        col.add("mqtt", "ca_file", problem)
     return MqttConfig(host=broker, port=port, tls=tls, password=password, **values)
 
 

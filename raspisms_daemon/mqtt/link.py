@@ -99,7 +99,6 @@ class MqttLink:
         self._shared: bool | None = None  # subscribed to the shared subscription (None: not known)
         self._states: dict[int, bytes] = {}  # last phone state published, per phone
         self._last_error = "not connected yet"
-        self.connected_total = 0  # successful connections since start (tests, logs)
 
     @property
     def client_id(self) -> str:
@@ -234,7 +233,6 @@ class MqttLink:
         client = self._make_client()
         async with client:
             self._client = client
-            self.connected_total += 1
             try:
                 await self._arrive(client)
                 log.info(

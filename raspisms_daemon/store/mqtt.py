@@ -28,7 +28,6 @@ __all__ = [
     "remember_retained",
     "retained_topics",
     "sync_target",
-    "target_id",
 ]
 
 TARGET_NAME = "mqtt"  # the target's name in ``webhooks list``, ``deliveries --webhook`` and the API
@@ -75,12 +74,6 @@ async def disable_target(conn: aiosqlite.Connection) -> None:
         "UPDATE webhook SET enabled = 0, disabled_reason = 'no [mqtt] section in the config' "
         "WHERE kind = 'mqtt' AND enabled = 1"
     )
-
-
-async def target_id(conn: aiosqlite.Connection) -> int | None:
-    async with conn.execute("SELECT id FROM webhook WHERE kind = 'mqtt'") as cur:
-        row = await cur.fetchone()
-    return None if row is None else int(row[0])
 
 
 async def find_jobs(conn: aiosqlite.Connection, job_ids: Iterable[str]) -> dict[str, Job]:

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import aiosqlite
 
+from ..config import PhoneConfig
 from .db import Database
 
-__all__ = ["disabled_phones", "record_status", "set_disabled", "set_enabled", "upsert"]
+__all__ = ["disabled_phones", "record_status", "set_disabled", "set_enabled", "sync_config_phones", "upsert"]
 
 
 async def upsert(
@@ -31,6 +34,21 @@ async def upsert(
     )
     if not enabled:
         await conn.execute("UPDATE phone SET status = 'disabled' WHERE id = ?", (id,))
+
+
+async def sync_config_phones(conn: aiosqlite.Connection, phones: Iterable[PhoneConfig]) -> None:
+    """:func:`upsert` every phone of the config."""
+    for p in phones:
+        await upsert(
+            conn,
+            id=p.id,
+            name=p.name,
+            backend=p.backend,
+            device=p.device,
+            enabled=p.enabled,
+            group=p.group,
+            priority=p.priority,
+        )
 
 
 async def set_disabled(conn: aiosqlite.Connection, id: int, *, at: float, reason: str) -> None:

@@ -162,17 +162,7 @@ async def api_server(tmp_path: Path, *, limits: ConnectionLimits | None = None) 
     )
     db = await open_database(config.daemon.database)
     async with db.transaction() as conn:
-        for p in config.phones:
-            await phone_store.upsert(
-                conn,
-                id=p.id,
-                name=p.name,
-                backend=p.backend,
-                device=p.device,
-                enabled=p.enabled,
-                group=p.group,
-                priority=p.priority,
-            )
+        await phone_store.sync_config_phones(conn, config.phones)
     daemon = FakeDaemon(db, config)
     clock = ManualClock(time.time())  # dates in UTC
     runner = await start_api(daemon, "127.0.0.1:0", clock=clock, limits=limits)

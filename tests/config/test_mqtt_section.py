@@ -8,7 +8,7 @@ import pytest
 
 from raspisms_daemon.config import MqttConfig
 
-from ._support import BASE, FakeHost, parse, where
+from ._support import BASE, FakeHost, parse, problems, where
 
 
 def test_no_section_means_no_mqtt() -> None:
@@ -24,7 +24,8 @@ def test_a_minimal_section_takes_the_documented_defaults() -> None:
 
 def test_mqtts_defaults_to_8883_and_takes_a_ca_file_relative_to_the_config(tmp_path: Path) -> None:
     text = BASE + "[mqtt]\nurl = mqtts://[::1]\nca_file = ca.pem\n"
-    cfg = parse(text, path=tmp_path / "config.ini").mqtt
+    host = FakeHost(files={tmp_path / "ca.pem": b"-----BEGIN CERTIFICATE-----\n"})
+    cfg = parse(text, path=tmp_path / "config.ini", host=host).mqtt
     assert cfg is not None and (cfg.host, cfg.port, cfg.tls, cfg.ca_file) == (
         "::1",
         8883,
@@ -32,6 +33,17 @@ def test_mqtts_defaults_to_8883_and_takes_a_ca_file_relative_to_the_config(tmp_p
         tmp_path / "ca.pem",
     )
     assert cfg.url == "mqtts://[::1]:8883"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [({}, "cannot read /ca.pem"), ({Path("/ca.pem"): b"a key"}, "holds no certificate OpenSSL can read")],
+)
+def test_a_ca_file_the_link_cannot_load_is_reported_at_start(files: dict[Path, bytes], message: str) -> None:
+    text = BASE + "[mqtt]\nurl = mqtts://b\nca_file = /ca.pem\n"
+    (problem,) = problems(text, host=FakeHost(files=files))
+    assert (problem.section, problem.key) == ("mqtt", "ca_file")
+    assert message in problem.message
 
 
 def test_the_password_may_come_from_a_file_and_is_never_in_the_repr(tmp_path: Path) -> None:

@@ -133,7 +133,8 @@ def test_example_commented_sections_are_valid_once_uncommented(tmp_path: Path) -
         if in_examples and re.match(r"^;(\[|[a-z_]+ =)", line):
             line = line[1:]
         lines.append(line)
-    make_pki(tmp_path, name="receiver")  # the example's ca_file, next to the config file
+    make_pki(tmp_path, name="receiver")  # the example's ca_files, next to the config file
+    make_pki(tmp_path, name="broker")
     config = parse_config("\n".join(lines), path=tmp_path / "c.ini")
     assert [w.name for w in config.webhooks] == ["inbox"]
     assert config.webhooks[0].types == frozenset(WEBHOOK_TYPES)
