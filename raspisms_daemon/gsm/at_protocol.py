@@ -489,14 +489,16 @@ def _find_terminator(buf: bytearray, limit: int) -> int | None:
 # -- info-line parsers (pure) ----------------------------------------------------------------------------
 
 
-def split_args(args: str) -> list[str]:
-    """Split ``"SM",3,,"a,b"`` into ``['SM', '3', '', 'a,b']`` (quotes removed)."""
+def split_args(args: str, *, keep_quotes: bool = False) -> list[str]:
+    """Split ``"SM",3,,"a,b"`` into ``['SM', '3', '', 'a,b']`` (quotes removed unless ``keep_quotes``)."""
     out: list[str] = []
     cur: list[str] = []
     quoted = False
     for ch in args:
         if ch == '"':
             quoted = not quoted
+            if keep_quotes:
+                cur.append(ch)
         elif ch == "," and not quoted:
             out.append("".join(cur).strip())
             cur = []
@@ -652,26 +654,8 @@ _HEX_LETTER = re.compile(r"[A-Fa-f]")
 def _reg_fields(args: str) -> list[tuple[str, bool]]:
     """The fields of a registration line, each with whether it was quoted (quotes removed)."""
     out: list[tuple[str, bool]] = []
-    for raw in _split_raw(args):
-        text = raw.strip()
+    for text in split_args(args, keep_quotes=True):
         out.append((text.strip('"').strip(), text.startswith('"')))
-    return out
-
-
-def _split_raw(args: str) -> list[str]:
-    """``split_args`` keeping the quotes."""
-    out: list[str] = []
-    cur: list[str] = []
-    quoted = False
-    for ch in args:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
     return out
 
 

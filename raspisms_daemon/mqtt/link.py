@@ -338,9 +338,10 @@ class MqttLink:
                 batch.append(await anext(messages))
             await self._take(client, batch)
 
-    def _read(self, message: aiomqtt.Message) -> tuple[str, JobRequest | Refusal] | None:
+    def _read(
+        self, message: aiomqtt.Message, phones: frozenset[int]
+    ) -> tuple[str, JobRequest | Refusal] | None:
         topic = message.topic.value
-        phones = frozenset(p.id for p in self._phones())
         payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
         if topic in (self.topics.own_send, self.topics.fleet_send):
             return topic, parse_job(payload, phones=phones, text_limit=TEXT_LIMIT, tag_limit=MAX_TAG)
@@ -355,7 +356,8 @@ class MqttLink:
         return None
 
     async def _take(self, client: aiomqtt.Client, batch: list[aiomqtt.Message]) -> None:
-        jobs = [job for job in map(self._read, batch) if job is not None]
+        phones = frozenset(p.id for p in self._phones())  # once a batch: each call builds every status
+        jobs = [job for message in batch if (job := self._read(message, phones)) is not None]
         while jobs:
             await self._db.health.wait_writable()
             try:

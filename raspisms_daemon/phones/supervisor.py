@@ -59,8 +59,7 @@ TAKE_IN_RETRIES = (0.5, 1.0, 2.0, 5.0, 10.0)
 # gets its first webhooks out while the rest is read.
 MAX_BATCH = 64
 
-Message = SmsReceived | ReportReceived | UndecodableSms
-_MESSAGE_EVENTS = (SmsReceived, ReportReceived, UndecodableSms)
+Message = intake.Stored
 _KIND: dict[type, str] = {SmsReceived: "SMS", ReportReceived: "report", UndecodableSms: "message"}
 
 
@@ -349,13 +348,13 @@ class PhoneSupervisor:
                 ev = later.pop() if later else await ready.get()
                 if ev is None:
                     break
-                if not isinstance(ev, _MESSAGE_EVENTS):
+                if not isinstance(ev, Message):
                     await self.handle(ev)
                     continue
                 batch: list[Message] = [ev]
                 while len(batch) < MAX_BATCH and not ready.empty():
                     nxt = ready.get_nowait()
-                    if not isinstance(nxt, _MESSAGE_EVENTS):
+                    if not isinstance(nxt, Message):
                         later.append(nxt)
                         break
                     batch.append(nxt)
@@ -369,7 +368,7 @@ class PhoneSupervisor:
         """Take one event in; a message whose transaction fails is retried (TAKE_IN_RETRIES), or held
         while the store is degraded."""
         self.last_seen = self.ctx.now()
-        if not isinstance(ev, _MESSAGE_EVENTS):
+        if not isinstance(ev, Message):
             await self._handle_once(ev)  # not retried: a call rings again, signal and link state recur
             return
         async with self._intake_lock:

@@ -427,14 +427,15 @@ class Dispatcher:
                 body_json=row.body,
                 flavor=hook.flavor,
             )
-            headers = {
-                "Content-Type": content_type,
-                "User-Agent": USER_AGENT,
-                # This attempt's time, not the event's: receivers reject stale Standard Webhooks timestamps.
-                **signing.standard_headers(self._api_key, row.random_id, int(at), payload),
-            }
             transport = self._transports.get(hook.kind)
             if transport is None:
+                headers = {
+                    "Content-Type": content_type,
+                    "User-Agent": USER_AGENT,
+                    # This attempt's time, not the event's: receivers reject stale Standard Webhooks
+                    # timestamps. Only HTTP carries them: a transport (MQTT) takes the body alone.
+                    **signing.standard_headers(self._api_key, row.random_id, int(at), payload),
+                }
                 status, retry_after, error = await self._post(hook, row, payload, headers)
             else:
                 status, error = await transport(row, payload)
