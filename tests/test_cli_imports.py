@@ -6,6 +6,7 @@ timed: a fresh interpreter runs the command's entry point and lists ``sys.module
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,28 @@ def test_the_daemon_leaves_templating_and_number_parsing_until_first_use() -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_daemon_imports_aiohttp_without_parsing_the_ca_bundle_or_loading_libstdcxx() -> None:
+    # aiohttp's import-time TLS contexts stay empty (the dispatcher makes its own: webhooks/tls.py),
+    # frozenlist is the pure-Python one, and the environment is as it was afterwards.
+    code = (
+        "import json, os;"
+        "from raspisms_daemon.commands.run import load_daemon; load_daemon();"
+        "import frozenlist; from aiohttp import connector;"
+        "maps = open('/proc/self/maps').read();"
+        "print(json.dumps({'cas': connector._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509'],"
+        " 'frozenlist': frozenlist.FrozenList.__module__, 'libstdcxx': 'libstdc++' in maps,"
+        " 'env': [os.environ.get('SSL_CERT_FILE'), os.environ.get('FROZENLIST_NO_EXTENSIONS')]}))"
+    )
+    env = {**os.environ, "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"}
+    env.pop("FROZENLIST_NO_EXTENSIONS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
+    assert json.loads(out.stdout) == {
+        "cas": 0,
+        "frozenlist": "frozenlist",
+        "libstdcxx": False,
+        "env": ["/etc/ssl/certs/ca-certificates.crt", None],
+    }

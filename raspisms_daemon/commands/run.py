@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import signal
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..config import EX_CONFIG, Config, load_config_or_exit
 from ..errors import RaspismsError
@@ -14,7 +17,10 @@ from ..logs import setup_logging
 from ..store.faults import StorageFault, classify
 from ._common import add_config_argument
 
-__all__ = ["register", "run_daemon"]
+if TYPE_CHECKING:
+    from ..daemon import Daemon
+
+__all__ = ["load_daemon", "register", "run_daemon"]
 
 log = logging.getLogger("raspisms_daemon")
 
@@ -44,9 +50,7 @@ def run_command(args: argparse.Namespace) -> int:
 async def run_daemon(config: Config) -> int:
     """Run until SIGTERM/SIGINT; the exit status: 0 after a clean stop, 78 when the database cannot be
     used as it is, 75 after a deleted database was written back, 1 when a part of the daemon failed."""
-    from ..daemon import Daemon
-
-    daemon = Daemon(config)
+    daemon = load_daemon()(config)
     loop = asyncio.get_running_loop()
     handlers = {signal.SIGTERM: daemon.request_stop, signal.SIGINT: daemon.request_stop}
     # Before anything runs: SIGHUP's default action would end the process.
@@ -73,6 +77,35 @@ async def run_daemon(config: Config) -> int:
         for sig in handlers:
             loop.remove_signal_handler(sig)
     return daemon.exit_code
+
+
+# Read once, when aiohttp is first imported. aiohttp builds two TLS contexts at import, each parsing the
+# system's CA bundle (about 60 ms of CPU and 2 MB here); the daemon never uses them (webhooks/tls.py makes
+# every https delivery's context), so OpenSSL's default CA *file* is /dev/null meanwhile. frozenlist (the
+# app's signal lists, frozen at start) in pure Python spares loading libstdc++ for its C++ extension.
+_LEAN_IMPORT_ENV = {"SSL_CERT_FILE": os.devnull, "FROZENLIST_NO_EXTENSIONS": "1"}
+
+
+def load_daemon() -> type[Daemon]:
+    """The daemon's class, its imports (aiohttp first) made without the work it does not need."""
+    with _environment(_LEAN_IMPORT_ENV):
+        from ..daemon import Daemon
+    return Daemon
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in the environment for the block, the previous ones (or none) back afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -495,7 +495,6 @@ class Dispatcher:
         was not followed, or the start of a failure's body)``. The one place the dispatcher talks HTTP.
         Raises TrustError when the webhook's ``ca_file`` cannot be loaded."""
         url = hook.url
-        tls = self._trust.for_webhook(hook.ca_file, hook.verify)
         # The body as sent, never decompressed: what is read of it stays RESPONSE_PREFIX bytes.
         headers = {**headers, "Accept-Encoding": "identity"}
         for hop in range(MAX_REDIRECTS + 1):
@@ -505,7 +504,7 @@ class Dispatcher:
                 headers=headers,
                 allow_redirects=False,
                 timeout=self._timeout,
-                ssl=tls,
+                ssl=await self._tls(hook) if url[:6].lower() == "https:" else True,  # True: no TLS here
                 auto_decompress=False,
             ) as resp:
                 status = resp.status
@@ -537,6 +536,12 @@ class Dispatcher:
                 )
             return status, retry_after, reason
         raise AssertionError("unreachable: the last hop returns")
+
+    async def _tls(self, hook: _Hook) -> ssl.SSLContext | bool:
+        """The ``ssl`` argument of ``hook``'s https requests; a CA file is parsed in a thread."""
+        if self._trust.is_loaded(hook.ca_file, hook.verify):
+            return self._trust.for_webhook(hook.ca_file, hook.verify)
+        return await asyncio.to_thread(self._trust.for_webhook, hook.ca_file, hook.verify)
 
     # -- recording results --------------------------------------------------------------------------
 

@@ -1,6 +1,10 @@
 """Whom an https webhook trusts: the system's CAs (the default), its own ``ca_file``, or nobody
 (``verify = no``); the check that a ``ca_file`` is usable, shared by the config, the API and the CLI.
 
+Every https delivery gets its context from here, the system's CAs included (read on first use, honouring
+``SSL_CERT_FILE``/``SSL_CERT_DIR`` as OpenSSL does): aiohttp's own default contexts are never used, so the
+daemon can import aiohttp without the CA bundle they parse at import (``commands/run.py``).
+
 A ``ca_file`` *replaces* the system's CAs for that webhook, as curl's ``--cacert`` does: the receiver's
 certificate must chain to a certificate in that file. It is read when first needed and again whenever the
 file changes (a renewed CA is taken without a restart). The trust a webhook asks for never touches the
@@ -25,9 +29,19 @@ class TrustError(Exception):
     """A webhook's ``ca_file`` cannot be used now (missing, unreadable, no PEM certificate in it)."""
 
 
+def _client_context(cafile: str | None = None) -> ssl.SSLContext:
+    """A verifying client context: the system's CAs, or exactly those in ``cafile``. HTTP/1.1 offered by
+    ALPN, as aiohttp's own contexts do (it speaks nothing else)."""
+    import ssl  # here: ssl costs a quick command such as check-config more than the rest of it
+
+    context = ssl.create_default_context(cafile=cafile)
+    context.set_alpn_protocols(("http/1.1",))
+    return context
+
+
 def _load(path: Path) -> ssl.SSLContext:
     """The client context that trusts exactly the certificates in ``path``; TrustError says why not."""
-    import ssl  # here: ssl costs a quick command such as check-config more than the rest of it
+    import ssl
 
     try:
         info = path.stat()
@@ -41,7 +55,7 @@ def _load(path: Path) -> ssl.SSLContext:
     if info.st_size > MAX_CA_FILE:
         raise TrustError(f"{path} is {info.st_size} bytes: not a CA file (at most {MAX_CA_FILE})")
     try:
-        return ssl.create_default_context(cafile=os.fspath(path))
+        return _client_context(os.fspath(path))
     except ssl.SSLError as exc:
         found = "none found" if exc.reason == "NO_CERTIFICATE_OR_CRL_FOUND" else "a malformed PEM block"
         raise TrustError(
@@ -62,25 +76,49 @@ def ca_file_problem(path: Path) -> str | None:
 
 
 class TrustStore:
-    """The ``ssl`` argument for each webhook's requests: ``True`` (the system's CAs), ``False`` (no
-    verification) or a context made from its ``ca_file``, kept until that file changes."""
+    """The ``ssl`` argument for each webhook's requests: ``False`` (no verification), the context of the
+    system's CAs (made once, on first use), or a context made from the webhook's ``ca_file``, kept until
+    that file changes.
+
+    Making a context parses a CA file (about 40 ms here, most of a second on a Pi 3): :meth:`is_loaded`
+    tells the caller whether :meth:`for_webhook` will, so it can run it in a thread."""
 
     def __init__(self) -> None:
+        self._system: ssl.SSLContext | None = None
         self._contexts: dict[str, tuple[tuple[int, int, int], ssl.SSLContext]] = {}
+
+    def is_loaded(self, ca_file: str | None, verify: bool) -> bool:
+        """Whether :meth:`for_webhook` answers from memory (False when it would read a file, or fail)."""
+        if not verify:
+            return True
+        if ca_file is None:
+            return self._system is not None
+        cached = self._contexts.get(ca_file)
+        try:
+            return cached is not None and cached[0] == _version(ca_file)
+        except OSError:
+            return False
 
     def for_webhook(self, ca_file: str | None, verify: bool) -> ssl.SSLContext | bool:
         if not verify:
             return False
         if ca_file is None:
-            return True
+            if self._system is None:
+                self._system = _client_context()
+            return self._system
         try:
-            info = os.stat(ca_file)
+            version = _version(ca_file)
         except OSError as exc:
             raise TrustError(f"cannot read {ca_file}: {exc.strerror or exc}") from exc
-        version = (info.st_ino, info.st_mtime_ns, info.st_size)
         cached = self._contexts.get(ca_file)
         if cached is not None and cached[0] == version:
             return cached[1]
         context = _load(Path(ca_file))
         self._contexts[ca_file] = (version, context)
         return context
+
+
+def _version(ca_file: str) -> tuple[int, int, int]:
+    """What changes when the file is replaced or rewritten: inode, mtime, size."""
+    info = os.stat(ca_file)
+    return (info.st_ino, info.st_mtime_ns, info.st_size)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from raspisms_daemon.simulator import Simulator
-from tests.helpers.daemon_process import API_KEY, DaemonProcess, write_config
+from tests.helpers.daemon_process import API_KEY, DaemonProcess, poll_until, write_config
 from tests.helpers.ledger import Ledger, inbound
 from tests.helpers.receiver import FaultyReceiver
 from tests.helpers.tls import make_pki
@@ -44,6 +44,9 @@ async def test_a_private_ca_through_ca_file_and_verify_no_from_the_config_file(t
         await inbound(sim, ledger, 3, pace=0.01, rng=random.Random(11))
         await private.wait_for(lambda: ledger.complete(private), 30)
         await insecure.wait_for(lambda: ledger.complete(insecure), 30)
+        # The untrusted receiver's first attempt has failed (its CA check runs after the system's CAs
+        # are read, in a thread) before the daemon stops.
+        await poll_until(lambda: "CERTIFICATE_VERIFY_FAILED" in daemon.log.read_text(), within=30)
         assert await daemon.stop() == 0
         log = daemon.log.read_text()
     finally:

@@ -62,6 +62,20 @@ async def test_without_a_ca_file_a_private_ca_is_refused_and_that_counts(
     assert rx.requests == []  # no request left before the certificate was checked
 
 
+async def test_without_a_ca_file_the_system_s_cas_are_read_when_first_needed(
+    db: Database, rx: FaultyReceiver, pki: PrivateCA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The private CA becomes "the system's" only now, long after aiohttp built its own default contexts
+    # at import: the delivery succeeds only if the dispatcher makes its own, when first needed.
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_cert))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "none"))
+    await add_hook(db, "system", rx.url)
+    await seed_events(db, API_KEY, 2)
+    async with running_dispatcher(db, fast_delivery(), API_KEY):
+        await wait_until(db, DELIVERED, 2)
+    assert len(rx.acknowledged_ids()) == 2
+
+
 async def test_another_ca_s_file_does_not_vouch_for_the_receiver(
     db: Database, rx: FaultyReceiver, tmp_path: Path
 ) -> None:
