@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 __all__ = ["Admission", "ConnectionTable", "State"]
 
@@ -34,8 +33,7 @@ class State(Enum):
     HANDLING = "handling"
 
 
-@dataclass(frozen=True)
-class Admission(Generic[K]):
+class Admission(NamedTuple, Generic[K]):
     admitted: bool
     evicted: K | None = None  # to close now, to make room (only when admitted)
     evicted_state: State | None = None

@@ -28,7 +28,7 @@ read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "MAX_BODY",
@@ -54,8 +54,7 @@ def connection_cap(nofile: int, ceiling: int = MAX_CONNECTIONS) -> int:
     return max(4, min(ceiling, nofile // 8))
 
 
-@dataclass(frozen=True)
-class ConnectionLimits:
+class ConnectionLimits(NamedTuple):
     max_connections: int = MAX_CONNECTIONS
     head_timeout: float = 15.0  # the request line and headers, from the connection or the last answer
     body_timeout: float = 30.0  # the whole body, from the end of the head

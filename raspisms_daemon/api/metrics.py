@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["CONTENT_TYPE", "Sample", "render"]
 
@@ -12,13 +12,12 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "raspisms_"
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
     name: str  # without the raspisms_ prefix
     value: float
     labels: tuple[tuple[str, str], ...] = ()
     help: str = ""
-    kind: str = field(default="")  # counter | gauge; "" = counter when the name ends in _total
+    kind: str = ""  # counter | gauge; "" = counter when the name ends in _total
 
     @property
     def type(self) -> str:

@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .decoding import INT64_MAX, Malformed
 from .limits import MAX_DEPTH
@@ -29,8 +28,7 @@ _LEADING_NUMBER = re.compile(r"^[ \t\n\r\v\f]*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
-@dataclass(frozen=True)
-class Upload:
+class Upload(NamedTuple):
     """A file of a multipart form (PHP's ``$_FILES`` entry)."""
 
     filename: str

@@ -20,8 +20,7 @@ import io
 import json
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..dates import parse_date
 from ..numbers import parse_phone
@@ -51,8 +50,7 @@ _PHP_TRIM = " \t\n\r\0\x0b"
 _FALSE_WORDS = frozenset({"false", "no", "off"})
 
 
-@dataclass(frozen=True)
-class ScheduledRequest:
+class ScheduledRequest(NamedTuple):
     text: str
     at: str | None  # "Y-m-d H:i:s" in the daemon's time zone; None: now
     numbers: list[NewNumber]

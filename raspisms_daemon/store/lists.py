@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import StoreError
 from . import scheduled as scheduled_store
@@ -28,8 +27,7 @@ _PHONE_STATUS = (
 )
 
 
-@dataclass(frozen=True)
-class Cursor:
+class Cursor(NamedTuple):
     """Which rows: page ``page`` (0-based), or the ids just after ``after``, or just before ``before``."""
 
     page: int = 0
@@ -37,8 +35,10 @@ class Cursor:
     before: int | None = None
 
 
-@dataclass(frozen=True)
-class Page:
+_FIRST_PAGE = Cursor()  # the default cursor: page 0
+
+
+class Page(NamedTuple):
     rows: list[dict[str, Any]]
     times: tuple[str, ...] = ()
 
@@ -67,7 +67,7 @@ async def _rows(
 
 
 async def sended(
-    db: Database, cursor: Cursor = Cursor(), *, id_user: int = 1, limit: int = PAGE_SIZE
+    db: Database, cursor: Cursor = _FIRST_PAGE, *, id_user: int = 1, limit: int = PAGE_SIZE
 ) -> Page:
     """Sent SMS (status: unknown | delivered | failed); then ours: ``state`` and ``error``."""
     rows = await _rows(
@@ -89,7 +89,7 @@ async def sended(
 
 
 async def received(
-    db: Database, cursor: Cursor = Cursor(), *, id_user: int = 1, limit: int = PAGE_SIZE
+    db: Database, cursor: Cursor = _FIRST_PAGE, *, id_user: int = 1, limit: int = PAGE_SIZE
 ) -> Page:
     """Received SMS, with RaspiSMS's fields."""
     rows = await _rows(
@@ -103,7 +103,7 @@ async def received(
     return Page([{**dict(r), "medias": []} for r in rows], ("at", "created_at"))
 
 
-async def scheduled(db: Database, cursor: Cursor = Cursor(), *, limit: int = PAGE_SIZE) -> Page:
+async def scheduled(db: Database, cursor: Cursor = _FIRST_PAGE, *, limit: int = PAGE_SIZE) -> Page:
     """Scheduled SMS not sent yet (RaspiSMS deletes a scheduled row once it is sent), each with its
     numbers (``{id, id_scheduled, number, data, created_at, updated_at}``, plus ours: ``text`` rendered
     for it, ``skipped``) and RaspiSMS's empty ``contacts``, ``groups``, ``conditional_groups``, ``medias``."""
@@ -145,7 +145,12 @@ async def scheduled(db: Database, cursor: Cursor = Cursor(), *, limit: int = PAG
 
 
 async def phones(
-    db: Database, cursor: Cursor = Cursor(), *, ids: Sequence[int], id_user: int = 1, limit: int = PAGE_SIZE
+    db: Database,
+    cursor: Cursor = _FIRST_PAGE,
+    *,
+    ids: Sequence[int],
+    id_user: int = 1,
+    limit: int = PAGE_SIZE,
 ) -> Page:
     """The configured phones (``ids``), with RaspiSMS's fields (``adapter`` is the backend,
     ``adapter_data`` the device as JSON, ``status`` available | unavailable | disabled), then ours."""
@@ -166,7 +171,7 @@ async def phones(
     return Page([dict(r) for r in rows], ("last_seen",))
 
 
-async def calls(db: Database, cursor: Cursor = Cursor(), *, limit: int = PAGE_SIZE) -> Page:
+async def calls(db: Database, cursor: Cursor = _FIRST_PAGE, *, limit: int = PAGE_SIZE) -> Page:
     """Calls (ours: RaspiSMS has no call list)."""
     rows = await _rows(
         db,

@@ -9,7 +9,7 @@ Functions take an ``aiosqlite.Connection``; the ones that write run inside the c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -33,8 +33,7 @@ __all__ = [
 TARGET_NAME = "mqtt"  # the target's name in ``webhooks list``, ``deliveries --webhook`` and the API
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     job_id: str
     id_scheduled: int | None  # None: refused
     error: str | None

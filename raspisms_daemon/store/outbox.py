@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiosqlite
 
@@ -59,8 +58,7 @@ class DeliveryState(Enum):
     DEAD = "dead"
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     id: int
     webhook_id: int
     webhook: str
@@ -97,8 +95,7 @@ class Delivery:
         }
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     outbox_id: int
     at: float
     status: int | None
@@ -116,8 +113,7 @@ class Attempt:
         }
 
 
-@dataclass(frozen=True)
-class NewDelivery:
+class NewDelivery(NamedTuple):
     """One outbox row to insert: the event for one webhook, signed once for every attempt."""
 
     webhook_id: int
@@ -128,8 +124,7 @@ class NewDelivery:
     signature: str
 
 
-@dataclass(frozen=True)
-class Claimed:
+class Claimed(NamedTuple):
     """A pending row claimed for delivery (leased until its result is recorded)."""
 
     id: int
@@ -142,8 +137,7 @@ class Claimed:
     attempts: int
 
 
-@dataclass(frozen=True)
-class Retry:
+class Retry(NamedTuple):
     """A failed attempt that leaves the row pending, due again at ``next_attempt_at``."""
 
     id: int

@@ -7,7 +7,7 @@ one transaction (the message, its outbox rows and its ``taken_in`` row commit to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -28,8 +28,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class PartKey:
+class PartKey(NamedTuple):
     """One multipart message as 3GPP TS 23.040 §9.2.3.24.1 identifies it: sender, reference, part count
     (on one phone)."""
 
@@ -39,8 +38,7 @@ class PartKey:
     total: int
 
 
-@dataclass(frozen=True)
-class StoredPart:
+class StoredPart(NamedTuple):
     seq: int
     text: str
     encoding: str | None  # gsm7 | ucs2 | 8bit; None for parts stored before the user data was kept

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -38,8 +38,7 @@ __all__ = [
 MAX_TEXT = 10_000  # a sanity bound (≈ 65 UCS-2 parts); the SMS network itself allows 255 parts
 
 
-@dataclass(frozen=True)
-class Scheduled:
+class Scheduled(NamedTuple):
     id: int
     id_user: int
     at: float
@@ -52,8 +51,7 @@ class Scheduled:
     id_phone_group: int | None = None
 
 
-@dataclass(frozen=True)
-class NewNumber:
+class NewNumber(NamedTuple):
     """One destination of a new scheduled SMS: the number, its JSON data as given, its rendered text
     (None: the scheduled text) and, when it is not to be sent at all, why."""
 
@@ -63,8 +61,7 @@ class NewNumber:
     skipped: str | None = None
 
 
-@dataclass(frozen=True)
-class Destination:
+class Destination(NamedTuple):
     """One number of a scheduled SMS still to send (``scheduled_number`` row)."""
 
     id: int

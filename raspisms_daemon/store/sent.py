@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -42,8 +42,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Sent:
+class Sent(NamedTuple):
     id: int
     at: float
     text: str
@@ -55,8 +54,7 @@ class Sent:
     originating_scheduled: int | None
 
 
-@dataclass(frozen=True)
-class PartCandidate:
+class PartCandidate(NamedTuple):
     """A recorded part carrying a given TP-MR, with the SMS it belongs to."""
 
     part_id: int
@@ -66,8 +64,7 @@ class PartCandidate:
     destination: str
 
 
-@dataclass(frozen=True)
-class EarlyReport:
+class EarlyReport(NamedTuple):
     id: int
     number: str
     outcome: str

@@ -3,7 +3,7 @@ sends to each were skipped because of it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -14,8 +14,7 @@ __all__ = ["SKIPPED_STOP", "StopEntry", "add", "entries", "is_stopped", "remove"
 SKIPPED_STOP = "sms_stop"  # scheduled_number.skipped for a number on the list
 
 
-@dataclass(frozen=True)
-class StopEntry:
+class StopEntry(NamedTuple):
     id: int
     number: str
     id_phone: int | None  # the phone the STOP came in on; None when added by hand

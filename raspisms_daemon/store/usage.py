@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from .db import Database
 
@@ -45,8 +45,7 @@ async def statuses(
     return [(r[0], r[1], r[2]) for r in await db.fetchall(sql, params)]
 
 
-@dataclass(frozen=True)
-class InvalidNumber:
+class InvalidNumber(NamedTuple):
     destination: str
     total_sms_sent: int
     failed_percentage: str  # a 0..1 ratio with two decimals, a string as RaspiSMS's DECIMAL

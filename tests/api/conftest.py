@@ -125,7 +125,7 @@ async def scheduled_row(db: Database, scheduled_id: int) -> dict[str, Any] | Non
         return None
     numbers = (await scheduled_store.numbers_of(db, [scheduled_id]))[scheduled_id]
     at = format_date(ManualClock().local(sch.at))
-    return {**dataclasses.asdict(sch), "at": at, "numbers": numbers}
+    return {**sch._asdict(), "at": at, "numbers": numbers}
 
 
 @dataclass
