@@ -29,7 +29,6 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -195,7 +194,7 @@ class Daemon:
     async def _identify(self, path: str, phones: list[PhoneSupervisor]) -> PhoneSupervisor | None:
         """Open ``path`` with the first phone's backend, read its IMEI/ICCID, release it; the match."""
         async with self._probe_lock:
-            probe = self.backend_factory(replace(phones[0].phone, device=path), self.clock)
+            probe = self.backend_factory(phones[0].phone._replace(device=path), self.clock)
             try:
                 await asyncio.wait_for(probe.start(), PROBE_TIMEOUT)
                 identity = await asyncio.wait_for(probe.identity(), PROBE_TIMEOUT)

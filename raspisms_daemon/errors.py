@@ -33,7 +33,7 @@ sqlite3.Error) are translated into these at each layer boundary with ``raise …
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "SIM_LOCK_CODES",
@@ -57,8 +57,7 @@ class RaspismsError(Exception):
     """Base of every error raised on purpose by raspisms-daemon."""
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong with the configuration: where, and what."""
 
     section: str

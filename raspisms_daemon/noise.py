@@ -6,13 +6,12 @@ caller passes the time. Also the per-phone counters ``/metrics`` shows for modem
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["MODEM_GARBAGE", "LineLimiter", "Verdict"]
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     log: bool  # log this line itself
     suppressed: int = 0  # lines not logged since the last line or summary: say so now (when > 0)
 

@@ -11,9 +11,7 @@ value is kept, and the plan names the key so the daemon logs that it needs a res
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import Config, PhoneConfig
 
@@ -22,15 +20,14 @@ __all__ = ["RELOADABLE_PHONE_KEYS", "ReloadPlan", "plan_reload"]
 RELOADABLE_PHONE_KEYS = frozenset({"name", "send_rate", "delivery_reports", "hangup_calls"})
 
 
-@dataclass(frozen=True)
-class ReloadPlan:
+class ReloadPlan(NamedTuple):
     config: Config  # the configuration to run with from now on
     applied: tuple[str, ...]  # "[section] key" taken at once
     needs_restart: tuple[str, ...]  # "[section] key" changed in the file, running value kept
 
 
 def _changed(old: Any, new: Any) -> list[str]:
-    return [f.name for f in dataclasses.fields(old) if getattr(old, f.name) != getattr(new, f.name)]
+    return [name for name in old._fields if getattr(old, name) != getattr(new, name)]
 
 
 def plan_reload(old: Config, new: Config) -> ReloadPlan:
@@ -40,7 +37,7 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
     daemon = old.daemon
     for key in _changed(old.daemon, new.daemon):
         if key == "log_level":
-            daemon = dataclasses.replace(daemon, log_level=new.daemon.log_level)
+            daemon = daemon._replace(log_level=new.daemon.log_level)
             applied.append("[daemon] log_level")
         else:
             restart.append(f"[daemon] {key}")
@@ -67,7 +64,7 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         keep = phone
         for key in _changed(phone, fresh):
             if key in RELOADABLE_PHONE_KEYS:
-                keep = dataclasses.replace(keep, **{key: getattr(fresh, key)})
+                keep = keep._replace(**{key: getattr(fresh, key)})
                 applied.append(f"[phone:{phone.id}] {key}")
             else:
                 restart.append(f"[phone:{phone.id}] {key}")
@@ -77,8 +74,7 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
     old_ids = {p.id for p in old.phones}
     restart += [f"[phone:{p.id}] (added)" for p in new.phones if p.id not in old_ids]
 
-    config = dataclasses.replace(
-        old,
+    config = old._replace(
         daemon=daemon,
         reliability=new.reliability,
         webhooks=new.webhooks,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,41 +32,41 @@ OLD = Config(
     ("new", "applied", "needs_restart"),
     [
         (OLD, [], []),
-        (replace(OLD, daemon=replace(OLD.daemon, log_level="debug")), ["[daemon] log_level"], []),
-        (replace(OLD, daemon=replace(OLD.daemon, api_key="n" * 32)), [], ["[daemon] api_key"]),
-        (replace(OLD, daemon=replace(OLD.daemon, database=Path("/x"))), [], ["[daemon] database"]),
-        (replace(OLD, api=ApiConfig(listen="127.0.0.1:9999")), [], ["[api] listen"]),
-        (replace(OLD, delivery=replace(OLD.delivery, timeout=3.0)), [], ["[delivery] timeout"]),
+        (OLD._replace(daemon=OLD.daemon._replace(log_level="debug")), ["[daemon] log_level"], []),
+        (OLD._replace(daemon=OLD.daemon._replace(api_key="n" * 32)), [], ["[daemon] api_key"]),
+        (OLD._replace(daemon=OLD.daemon._replace(database=Path("/x"))), [], ["[daemon] database"]),
+        (OLD._replace(api=ApiConfig(listen="127.0.0.1:9999")), [], ["[api] listen"]),
+        (OLD._replace(delivery=OLD.delivery._replace(timeout=3.0)), [], ["[delivery] timeout"]),
         (
-            replace(
-                OLD, reliability=replace(OLD.reliability, failed=ReliabilityRule(True, 5.0, 10, 60.0, 1.0))
+            OLD._replace(
+                reliability=OLD.reliability._replace(failed=ReliabilityRule(True, 5.0, 10, 60.0, 1.0))
             ),
             ["[reliability] failed"],
             [],
         ),
         (
-            replace(OLD, webhooks=(WebhookConfig("inbox", "http://127.0.0.1:9000/b"),)),
+            OLD._replace(webhooks=(WebhookConfig("inbox", "http://127.0.0.1:9000/b"),)),
             ["[webhook:inbox]"],
             [],
         ),
         (
-            replace(OLD, webhooks=(*OLD.webhooks, WebhookConfig("ha", "http://127.0.0.1:9001/"))),
+            OLD._replace(webhooks=(*OLD.webhooks, WebhookConfig("ha", "http://127.0.0.1:9001/"))),
             ["[webhook:ha]"],
             [],
         ),
-        (replace(OLD, webhooks=()), ["[webhook:inbox]"], []),
+        (OLD._replace(webhooks=()), ["[webhook:inbox]"], []),
         (
-            replace(OLD, phones=(replace(OLD.phones[0], send_rate=1.0, hangup_calls=2),)),
+            OLD._replace(phones=(OLD.phones[0]._replace(send_rate=1.0, hangup_calls=2),)),
             ["[phone:1] hangup_calls", "[phone:1] send_rate"],
             [],
         ),
         (
-            replace(OLD, phones=(replace(OLD.phones[0], device="/dev/ttyUSB1", pin="1234"),)),
+            OLD._replace(phones=(OLD.phones[0]._replace(device="/dev/ttyUSB1", pin="1234"),)),
             [],
             ["[phone:1] device", "[phone:1] pin"],
         ),
-        (replace(OLD, phones=(*OLD.phones, PhoneConfig(id=2))), [], ["[phone:2] (added)"]),
-        (replace(OLD, phones=()), [], ["[phone:1] (removed)"]),
+        (OLD._replace(phones=(*OLD.phones, PhoneConfig(id=2))), [], ["[phone:2] (added)"]),
+        (OLD._replace(phones=()), [], ["[phone:1] (removed)"]),
     ],
     ids=lambda v: "" if isinstance(v, Config) else None,
 )
@@ -80,12 +79,11 @@ def test_what_a_reload_applies_and_what_needs_a_restart(
 
 
 def test_the_running_values_are_kept_for_what_needs_a_restart() -> None:
-    new = replace(
-        OLD,
-        daemon=replace(OLD.daemon, api_key="n" * 32, log_level="warning"),
+    new = OLD._replace(
+        daemon=OLD.daemon._replace(api_key="n" * 32, log_level="warning"),
         api=ApiConfig(listen="unix:/run/x.sock"),
         webhooks=(WebhookConfig("inbox", "http://127.0.0.1:9000/b"),),
-        phones=(replace(OLD.phones[0], device="/dev/ttyUSB1", send_rate=2.0, name="gate"),),
+        phones=(OLD.phones[0]._replace(device="/dev/ttyUSB1", send_rate=2.0, name="gate"),),
     )
     config = plan_reload(OLD, new).config
     assert config.daemon.api_key == OLD.daemon.api_key and config.daemon.log_level == "warning"
@@ -97,4 +95,4 @@ def test_the_running_values_are_kept_for_what_needs_a_restart() -> None:
 
 def test_only_keys_read_at_each_use_are_reloadable_phone_keys() -> None:
     assert RELOADABLE_PHONE_KEYS == {"name", "send_rate", "delivery_reports", "hangup_calls"}
-    assert RELOADABLE_PHONE_KEYS <= set(PhoneConfig.__dataclass_fields__)
+    assert RELOADABLE_PHONE_KEYS <= set(PhoneConfig._fields)

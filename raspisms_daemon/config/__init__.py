@@ -1,6 +1,6 @@
 """The daemon's configuration: one INI file, validated in full before anything starts.
 
-- ``schema``: the frozen dataclasses (the validated result) and their defaults;
+- ``schema``: the immutable records (the validated result) and their defaults;
 - ``values``: converters and validators of single values, shared with the API, the store and the CLI;
 - ``ini``: INI text → Config, raising :class:`~raspisms_daemon.errors.ConfigError` that lists *every*
   problem (section, key, what is wrong); pure, the machine is asked through an injected ``Host``;

@@ -20,7 +20,6 @@ from __future__ import annotations
 import configparser
 import difflib
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -456,7 +455,7 @@ def _delivery(values: dict[str, Any], col: _Collector) -> DeliveryConfig:
     total = values.get("concurrency", cfg.concurrency)
     if per_hook > total and col.ok("delivery", "concurrency", "per_webhook_concurrency"):
         col.add("delivery", "per_webhook_concurrency", f"{per_hook} is more than concurrency ({total})")
-    return replace(cfg, **values)
+    return cfg._replace(**values)
 
 
 def _reliability(values: dict[str, Any], col: _Collector) -> ReliabilityConfig:

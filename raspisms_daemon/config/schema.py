@@ -1,4 +1,4 @@
-"""The validated configuration: frozen dataclasses whose defaults are the documented ones. No I/O.
+"""The validated configuration: immutable records whose defaults are the documented ones. No I/O.
 
 Durations are seconds (``float``); the reliability periods are minutes, as RaspiSMS counts them.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..reliability import ReliabilityRule
 from ..webhooks.events import DEFAULT_FLAVOR, WEBHOOK_TYPES
@@ -31,8 +32,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 BACKENDS = ("at", "gammu")
 
 
-@dataclass(frozen=True)
-class DaemonConfig:
+class DaemonConfig(NamedTuple):
     database: Path = Path("/var/lib/raspisms-daemon/raspisms.sqlite3")
     api_key: str = ""  # from api_key, or read from api_key_file (stripped)
     user_id: int = 1
@@ -40,15 +40,13 @@ class DaemonConfig:
     multipart_timeout: float = 86400.0  # incomplete multipart delivered with what arrived after this
 
 
-@dataclass(frozen=True)
-class ApiConfig:
+class ApiConfig(NamedTuple):
     enabled: bool = True
     listen: str = "127.0.0.1:8642"  # "HOST:PORT", "[::1]:PORT" or "unix:/path/to.sock"
     templating: bool = True  # SMS texts are templates rendered per number (RaspiSMS's default)
 
 
-@dataclass(frozen=True)
-class DeliveryConfig:
+class DeliveryConfig(NamedTuple):
     timeout: float = 15.0
     connect_timeout: float = 5.0
     schedule: tuple[float, ...] = DEFAULT_SCHEDULE  # delay before attempt n (first is 0 = at once)
@@ -58,8 +56,7 @@ class DeliveryConfig:
     retention: float = 7 * 86400.0  # delivered outbox rows older than this are pruned
 
 
-@dataclass(frozen=True)
-class WebhookConfig:
+class WebhookConfig(NamedTuple):
     name: str
     url: str
     types: frozenset[str] = frozenset(WEBHOOK_TYPES)
@@ -70,8 +67,7 @@ class WebhookConfig:
     verify: bool = True  # no: an https receiver's certificate is not checked (warned about)
 
 
-@dataclass(frozen=True)
-class PhoneConfig:
+class PhoneConfig(NamedTuple):
     id: int
     name: str = ""
     backend: str = "at"  # at|gammu
@@ -93,20 +89,19 @@ class PhoneConfig:
     priority: int = 0  # among the phones that can send an SMS, the highest priority is chosen
 
 
-@dataclass(frozen=True)
-class ReliabilityConfig:
+class ReliabilityConfig(NamedTuple):
     interval: float = 900.0
-    failed: ReliabilityRule = field(default_factory=lambda: ReliabilityRule(True, 10.0, 25, 120.0, 1.0))
-    unknown: ReliabilityRule = field(default_factory=lambda: ReliabilityRule(False, 25.0, 25, 120.0, 1.0))
+    failed: ReliabilityRule = ReliabilityRule(True, 10.0, 25, 120.0, 1.0)
+    unknown: ReliabilityRule = ReliabilityRule(False, 25.0, 25, 120.0, 1.0)
     auto_disable: bool = False
 
 
-@dataclass(frozen=True)
-class SmsStopConfig:
+class SmsStopConfig(NamedTuple):
     enabled: bool = True  # sends to numbers on the STOP list are skipped (unless tagged SMS_STOP)
     reply: str = ""  # answered to the first STOP of a number; empty: no answer (it costs an SMS)
 
 
+# A frozen dataclass, not a NamedTuple like the others: its repr must leave the password out.
 @dataclass(frozen=True)
 class MqttConfig:
     """``[mqtt]``: a broker to publish events to and take send jobs from (docs/design.md, "Several
@@ -131,13 +126,12 @@ class MqttConfig:
         return f"{'mqtts' if self.tls else 'mqtt'}://{host}:{self.port}"
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     daemon: DaemonConfig
     api: ApiConfig
     delivery: DeliveryConfig
     reliability: ReliabilityConfig
-    sms_stop: SmsStopConfig = field(default_factory=SmsStopConfig)
+    sms_stop: SmsStopConfig = SmsStopConfig()
     webhooks: tuple[WebhookConfig, ...] = ()
     phones: tuple[PhoneConfig, ...] = ()
     mqtt: MqttConfig | None = None

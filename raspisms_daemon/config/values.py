@@ -13,8 +13,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ..webhooks.events import WEBHOOK_TYPES
@@ -343,14 +342,12 @@ def webhook_url(raw: str) -> str:
 # --- the API ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TcpListen:
+class TcpListen(NamedTuple):
     host: str  # a host name or IP address; an IPv6 address without its brackets
     port: int  # 0 = any free port
 
 
-@dataclass(frozen=True)
-class UnixListen:
+class UnixListen(NamedTuple):
     path: str  # absolute
 
 

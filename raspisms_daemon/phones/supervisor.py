@@ -17,7 +17,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..clock import sleep_or_until
 from ..config import PhoneConfig
@@ -247,14 +247,14 @@ class PhoneSupervisor:
     def reconfigure(self, phone: PhoneConfig) -> None:
         """A reload: the keys read at each use (:data:`raspisms_daemon.reload.RELOADABLE_PHONE_KEYS`)
         take ``phone``'s values; the rest (device, backend …) stays as the running backend has it."""
-        self.phone = replace(self.phone, **{key: getattr(phone, key) for key in RELOADABLE_PHONE_KEYS})
+        self.phone = self.phone._replace(**{key: getattr(phone, key) for key in RELOADABLE_PHONE_KEYS})
         self.calls.phone = self.phone
 
     def retarget(self, device: str) -> None:
         """The phone was found on ``device`` (matched by IMEI/ICCID): use it from the next start on."""
         if device != self.phone.device:
             log.info("phone found on %s", device, extra=self._extra)
-            self.phone = replace(self.phone, device=device)
+            self.phone = self.phone._replace(device=device)
 
     async def attach(self) -> None:
         """A device appeared (udev): retry at once instead of at the end of the backoff."""

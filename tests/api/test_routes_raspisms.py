@@ -3,8 +3,6 @@ templating on and off, links that work as given, dates as RaspiSMS shows them.""
 
 from __future__ import annotations
 
-import dataclasses
-
 import aiohttp
 import pytest
 
@@ -58,7 +56,7 @@ async def test_flash_false_words_mean_false(api: Api, flash: str, stored: int) -
 
 async def test_without_templating_the_text_is_sent_as_written(api: Api) -> None:
     config = api.daemon.config
-    api.daemon.config = dataclasses.replace(config, api=dataclasses.replace(config.api, templating=False))
+    api.daemon.config = config._replace(api=config.api._replace(templating=False))
     status, body, _ = await api.call(
         "POST",
         "/api/scheduled/",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ async def test_event_loop_stays_responsive_while_libgammu_blocks_then_the_phone_
     sim: Simulator,
 ) -> None:
     # A long poll interval: the only libgammu call that can hang below is the one the test makes.
-    phone = replace(phone_for(sim, 8), poll_interval=30.0)
+    phone = phone_for(sim, 8)._replace(poll_interval=30.0)
     b = GammuBackend(phone, call_timeout=2.0, reconnect=ReconnectPolicy((0.2,)))
     await b.start()
     try:
@@ -110,7 +109,7 @@ async def test_an_unplugged_modem_is_reported_and_picked_up_again(sim: Simulator
 
 async def test_the_configured_pin_unlocks_the_sim(tmp_path: Path) -> None:
     async with simulated_modem(tmp_path, pin="4321") as locked:
-        b = GammuBackend(replace(phone_for(locked, 9), pin="4321"), call_timeout=5.0)
+        b = GammuBackend(phone_for(locked, 9)._replace(pin="4321"), call_timeout=5.0)
         await b.start()
         try:
             assert (await b.identity()).imsi == "208150000000001"
@@ -129,13 +128,13 @@ async def test_a_sim_asking_for_a_pin_nobody_configured_fails_the_start_clearly(
 async def test_a_wrong_pin_fails_the_start_and_is_not_entered_again(tmp_path: Path) -> None:
     pins = RefusedPins()  # what the daemon hands to every backend it builds
     async with simulated_modem(tmp_path, pin="4321") as locked:
-        b = GammuBackend(replace(phone_for(locked, 9), pin="0000"), call_timeout=5.0, refused_pins=pins)
+        b = GammuBackend(phone_for(locked, 9)._replace(pin="0000"), call_timeout=5.0, refused_pins=pins)
         with pytest.raises(ModemError, match="refused the configured PIN"):
             await b.start()
         assert locked.state()["settings"]["pin_attempts"] == 2
         # The phone supervisor builds a fresh backend after a failed start: it must not spend another
         # of the SIM's three tries (the third would lock the SIM).
-        again = GammuBackend(replace(phone_for(locked, 9), pin="0000"), call_timeout=5.0, refused_pins=pins)
+        again = GammuBackend(phone_for(locked, 9)._replace(pin="0000"), call_timeout=5.0, refused_pins=pins)
         with pytest.raises(ModemError, match="refused the configured PIN"):
             await again.start()
         assert locked.state()["settings"]["pin_attempts"] == 2

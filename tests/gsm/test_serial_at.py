@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,12 @@ pytestmark = pytest.mark.timeout(60)
 
 def phone_for(sim: Simulator, **overrides: Any) -> PhoneConfig:
     base = PhoneConfig(id=7, device=str(sim.link), sweep_interval=60.0, liveness_interval=0.3, pin=sim.pin)
-    return replace(base, **overrides)
+    return base._replace(**overrides)
 
 
 @contextlib.asynccontextmanager
 async def running(sim: Simulator, **kwargs: Any) -> AsyncIterator[tuple[SerialAtBackend, ModemEvents]]:
-    phone_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in PhoneConfig.__dataclass_fields__}
+    phone_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in PhoneConfig._fields}
     backend = SerialAtBackend(
         phone_for(sim, **phone_kw),
         command_timeout=kwargs.pop("command_timeout", 1.0),

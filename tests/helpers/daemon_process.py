@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -109,23 +109,19 @@ async def running_daemon(
             for i in range(phones)
         ]
         phone_cfgs = tuple(
-            replace(
-                PhoneConfig(
-                    id=i + 1,
-                    name=f"phone{i + 1}",
-                    device=str(sim.link),
-                    send_rate=6000.0,
-                    sweep_interval=2.0,
-                    liveness_interval=2.0,
-                ),
-                **{**(phone_overrides or {}), **(per_phone or {}).get(i + 1, {})},
-            )
+            PhoneConfig(
+                id=i + 1,
+                name=f"phone{i + 1}",
+                device=str(sim.link),
+                send_rate=6000.0,
+                sweep_interval=2.0,
+                liveness_interval=2.0,
+            )._replace(**{**(phone_overrides or {}), **(per_phone or {}).get(i + 1, {})})
             for i, sim in enumerate(sims)
         )
         config = Config(
-            daemon=replace(
-                DaemonConfig(database=tmp_path / "daemon.sqlite3", api_key=API_KEY),
-                **(daemon_overrides or {}),
+            daemon=DaemonConfig(database=tmp_path / "daemon.sqlite3", api_key=API_KEY)._replace(
+                **(daemon_overrides or {})
             ),
             api=ApiConfig(enabled=api, listen="127.0.0.1:0"),
             delivery=DeliveryConfig(schedule=(0.0, 0.2, 0.5, 1.0), jitter=0.0),
@@ -133,7 +129,7 @@ async def running_daemon(
             webhooks=(WebhookConfig("test", rx.url, format=webhook_format), *extra_webhooks),
             phones=phone_cfgs,
         )
-        config = replace(config, **(config_overrides or {}))
+        config = config._replace(**(config_overrides or {}))
         if before_start is not None:
             await before_start(sims, config)
         daemon = Daemon(config)

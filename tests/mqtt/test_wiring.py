@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 
@@ -28,7 +27,7 @@ def test_a_daemon_without_mqtt_never_imports_aiomqtt_or_paho() -> None:
 
 def test_a_changed_mqtt_section_is_named_as_needing_a_restart() -> None:
     base = Config(DaemonConfig(api_key="k" * 20), ApiConfig(), DeliveryConfig(), ReliabilityConfig())
-    new = dataclasses.replace(base, mqtt=MqttConfig(host="broker", port=1883))
+    new = base._replace(mqtt=MqttConfig(host="broker", port=1883))
     plan = plan_reload(base, new)
     assert "[mqtt]" in plan.needs_restart
     assert plan.config.mqtt is None  # the running value is kept
