@@ -9,15 +9,14 @@ SMS time to get their delivery report; recording the alert restarts the window.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["RELIABILITY_TYPES", "Alert", "ReliabilityRule", "SentSample", "evaluate"]
 
 RELIABILITY_TYPES = ("failed", "unknown")
 
 
-@dataclass(frozen=True)
-class ReliabilityRule:
+class ReliabilityRule(NamedTuple):
     """When to alert for one type (RaspiSMS's settings; ``[reliability]`` in the config)."""
 
     enabled: bool
@@ -27,14 +26,12 @@ class ReliabilityRule:
     grace: float  # minutes
 
 
-@dataclass(frozen=True)
-class SentSample:
+class SentSample(NamedTuple):
     at: float  # unix seconds the SMS was sent
     status: str  # unknown | delivered | failed (RaspiSMS's sended.status)
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(NamedTuple):
     reliability_type: str
     period: float  # minutes, as in the webhook
     total: int

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,7 +198,7 @@ async def replay_delivery(request: web.Request) -> web.Response:
 
 def phone_json(status: PhoneStatus, clock: Clock) -> dict[str, object]:
     """A phone's status as the API shows it: ``last_seen`` in ISO 8601 with the daemon's zone."""
-    out: dict[str, object] = dataclasses.asdict(status)
+    out: dict[str, object] = status._asdict()
     if status.last_seen is not None:
         out["last_seen"] = clock.local(status.last_seen).isoformat(timespec="seconds")
     return out

@@ -29,6 +29,7 @@ import enum
 import re
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import AtProtocolError
 
@@ -522,8 +523,7 @@ def parse_storage_index(args: str) -> tuple[str, int] | None:
     return parts[0].upper(), int(parts[1])
 
 
-@dataclass(frozen=True)
-class StoredPdu:
+class StoredPdu(NamedTuple):
     """One message of a ``+CMGL`` listing or a ``+CMGR`` answer, as far as it can be read.
 
     ``index`` (``+CMGL`` only) and ``stat`` come from the header line, ``None`` where it has none.
@@ -532,7 +532,7 @@ class StoredPdu:
     whose PDU cannot be read, and what to compare ``pdu`` with (a stray quote or junk around it).
     """
 
-    index: int | None
+    index: int | None  # type: ignore[assignment]  # shadows tuple.index, which nothing here calls
     stat: int | None
     header: str
     pdu: str
@@ -737,8 +737,7 @@ def parse_cpms_test(lines: tuple[str, ...] | list[str]) -> list[list[str]]:
     return []
 
 
-@dataclass(frozen=True)
-class StorageChoice:
+class StorageChoice(NamedTuple):
     """What ``AT+CPMS`` is set to: ``mems`` (mem1 read/delete, mem2 write, mem3 incoming; two when the
     modem offers only two), and the storages worth sweeping."""
 

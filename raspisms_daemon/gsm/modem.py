@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .pdu import DeliverPdu, StatusReportPdu, SubmitPart
 
@@ -107,8 +107,7 @@ ModemEvent = (
 )
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     manufacturer: str | None = None
     model: str | None = None
     imei: str | None = None

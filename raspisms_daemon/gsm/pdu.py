@@ -1,6 +1,6 @@
 """SMS PDU codec (3GPP TS 23.040 / 23.038): SMS-DELIVER, SMS-STATUS-REPORT and SMS-SUBMIT.
 
-Pure code, no I/O. ``decode`` turns the hex a modem prints (or raw bytes) into a frozen dataclass;
+Pure code, no I/O. ``decode`` turns the hex a modem prints (or raw bytes) into an immutable record;
 ``encode_submit`` turns a number and a text into the parts to hand to ``AT+CMGS``; ``encode_deliver``
 and ``encode_status_report`` build what a network would send (for the simulator and tests).
 
@@ -34,8 +34,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import NamedTuple
 
 from ..errors import PduError
 from . import gsm7
@@ -73,8 +73,7 @@ _IEI_LOCKING_SHIFT = 0x25
 UNKNOWN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Concat:
+class Concat(NamedTuple):
     """Concatenation information element: reference, part count, 1-based sequence number."""
 
     ref: int
@@ -82,8 +81,7 @@ class Concat:
     seq: int
 
 
-@dataclass(frozen=True)
-class DeliverPdu:
+class DeliverPdu(NamedTuple):
     """An SMS-DELIVER (a message received from the network)."""
 
     smsc: str | None
@@ -101,8 +99,7 @@ class DeliverPdu:
     problems: tuple[str, ...] = ()  # what was repaired to decode it (see the module docstring)
 
 
-@dataclass(frozen=True)
-class StatusReportPdu:
+class StatusReportPdu(NamedTuple):
     """An SMS-STATUS-REPORT (the fate of a message we sent, matched by its TP-MR)."""
 
     smsc: str | None
@@ -116,8 +113,7 @@ class StatusReportPdu:
     problems: tuple[str, ...] = ()  # what was repaired to decode it (see the module docstring)
 
 
-@dataclass(frozen=True)
-class SubmitPdu:
+class SubmitPdu(NamedTuple):
     """An SMS-SUBMIT, decoded (for tools, tests and the simulator)."""
 
     smsc: str | None
@@ -138,8 +134,7 @@ class SubmitPdu:
     problems: tuple[str, ...] = ()  # what was repaired to decode it (see the module docstring)
 
 
-@dataclass(frozen=True)
-class SubmitPart:
+class SubmitPart(NamedTuple):
     """One SMS-SUBMIT part ready for ``AT+CMGS=<tpdu_length>``."""
 
     hex: str
@@ -292,7 +287,7 @@ def _gsm7_tables_of(encoding: str) -> tuple[int, int] | None:
 
 
 def decode_user_data(encoding: str, data: bytes) -> str:
-    """Text of user data in the ``data`` form of the dataclasses (see the module docstring)."""
+    """Text of user data in the ``data`` form of the records (see the module docstring)."""
     if encoding == "ucs2":
         # "replace" turns an odd trailing octet or a lone surrogate into U+FFFD instead of failing.
         return data.decode("utf-16-be", errors="replace")
@@ -302,8 +297,7 @@ def decode_user_data(encoding: str, data: bytes) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class _Header:
+class _Header(NamedTuple):
     """What a UDH says that the decoder uses (TS 23.040 §9.2.3.24): the last of a repeated element counts."""
 
     concat: Concat | None = None

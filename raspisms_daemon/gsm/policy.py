@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import CmeError, ModemTimeout
 
@@ -71,8 +72,7 @@ class PinStep(enum.Enum):
     STOP = "stop"  # raise the decision's error
 
 
-@dataclass(frozen=True)
-class PinDecision:
+class PinDecision(NamedTuple):
     step: PinStep
     error: CmeError | None = None  # what to raise when the step is STOP
 

@@ -20,7 +20,6 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 from ..clock import Clock, SystemClock, sleep_or_until
@@ -526,7 +525,7 @@ class SerialAtBackend:
             elif name in ("+CREG", "+CGREG", "+CEREG"):
                 if name == "+CREG":
                     registration = parse_creg(urc.args)
-                    self._identity = replace(self._identity, registration=registration)
+                    self._identity = self._identity._replace(registration=registration)
             else:
                 self._log.debug("URC ignored: %r", urc.line)
         except ModemTimeout as exc:
@@ -539,7 +538,7 @@ class SerialAtBackend:
     def _set_signal(self, rssi: int | None) -> None:
         if rssi != self._signal:
             self._signal = rssi
-            self._identity = replace(self._identity, signal=rssi)
+            self._identity = self._identity._replace(signal=rssi)
             self._stream.emit(SignalChanged(rssi))
 
     # -- stored messages ------------------------------------------------------------------------------
@@ -684,7 +683,7 @@ class SerialAtBackend:
                 self._set_signal(await self._read_signal(t))
                 registration = await self._read_registration(t)
                 if registration is not None:
-                    self._identity = replace(self._identity, registration=registration)
+                    self._identity = self._identity._replace(registration=registration)
         return self._identity
 
 

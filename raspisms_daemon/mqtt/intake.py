@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -35,8 +35,7 @@ __all__ = ["Intake", "Taken"]
 log = logging.getLogger("raspisms_daemon.mqtt")
 
 
-@dataclass(frozen=True)
-class Taken:
+class Taken(NamedTuple):
     accepted: int = 0
     refused: int = 0
     duplicates: int = 0

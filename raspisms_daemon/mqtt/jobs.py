@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..dates import parse_date
 from ..numbers import parse_phone
@@ -34,8 +33,7 @@ MAX_JOB_ID = 128
 _NOTIFY_RE = re.compile(r"^\s*(\+[\d\s.()-]{4,30}?)\s*:\s*(.*)$", re.DOTALL)
 
 
-@dataclass(frozen=True)
-class JobRequest:
+class JobRequest(NamedTuple):
     job_id: str | None  # None: a notify message, named by the gateway
     numbers: tuple[str, ...]  # E.164
     text: str
@@ -44,8 +42,7 @@ class JobRequest:
     at: datetime | None = None  # local, naive; None: now
 
 
-@dataclass(frozen=True)
-class Refusal:
+class Refusal(NamedTuple):
     job_id: str | None  # None: the id itself was unreadable (nothing to answer on)
     reason: str
 

@@ -12,9 +12,8 @@ acknowledged every one of them (PUBACK).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .topics import Topics
 
@@ -35,15 +34,13 @@ _SENT = {"unknown": "sent", "failed": "failed"}
 _REPORTED = {"success": "delivered", "delivered": "delivered", "failed": "failed", "unknown": "unknown"}
 
 
-@dataclass(frozen=True)
-class Publication:
+class Publication(NamedTuple):
     topic: str
     payload: bytes
     retain: bool = False
 
 
-@dataclass(frozen=True)
-class PhoneView:
+class PhoneView(NamedTuple):
     """What the link publishes of a phone (the daemon builds it from the supervisor's status)."""
 
     id: int

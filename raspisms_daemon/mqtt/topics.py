@@ -14,7 +14,7 @@ $share/<prefix>/<prefix>/send             send jobs for any gateway of the fleet
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Topics", "gateway_name", "job_id_topic_safe"]
 
@@ -34,8 +34,7 @@ def job_id_topic_safe(job_id: str) -> bool:
     return bool(job_id) and not any(c in job_id for c in "/+#\x00")
 
 
-@dataclass(frozen=True)
-class Topics:
+class Topics(NamedTuple):
     prefix: str
     gateway: str
 

@@ -12,7 +12,7 @@ emitted twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -67,8 +67,7 @@ async def _mark_taken(
     )
 
 
-@dataclass(frozen=True)
-class Taken:
+class Taken(NamedTuple):
     """What taking one message in did.
 
     ``again``: it was taken in before (seen again): nothing was stored, only its slot is to be freed.

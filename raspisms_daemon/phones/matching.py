@@ -7,7 +7,7 @@ the network may write differently from how we sent it (``+33612345678`` vs ``061
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["MATCH_WINDOW", "MIN_SUFFIX", "Candidate", "pick_candidate", "same_number"]
 
@@ -35,8 +35,7 @@ def same_number(a: str, b: str) -> bool:
     return len(short) >= MIN_SUFFIX and long.endswith(short)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A recorded part with this TP-MR on this phone."""
 
     part_id: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..gsm.pdu import decode_user_data
 
@@ -24,8 +24,7 @@ class Outcome(enum.Enum):
     COMPLETE = "complete"  # every part is in: deliver the whole text now
 
 
-@dataclass(frozen=True)
-class Part:
+class Part(NamedTuple):
     """One stored part: its own text, and its user data when the backend saw it (the AT backend does)."""
 
     text: str

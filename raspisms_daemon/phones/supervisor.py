@@ -17,7 +17,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..clock import sleep_or_until
 from ..config import PhoneConfig
@@ -70,8 +70,7 @@ class PhoneState(enum.Enum):
     DISABLED = "disabled"
 
 
-@dataclass(frozen=True)
-class PhoneStatus:
+class PhoneStatus(NamedTuple):
     """What the API, the CLI, ``/metrics`` and the status line show of a phone."""
 
     id: int

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 import ssl
@@ -40,6 +39,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 import aiohttp
 import aiosqlite
@@ -80,8 +80,7 @@ class DispatcherState(Enum):
     STOPPED = "stopped"
 
 
-@dataclass(frozen=True)
-class _Hook:
+class _Hook(NamedTuple):
     id: int
     name: str
     url: str
@@ -96,8 +95,7 @@ class _Hook:
 _Row = outbox_store.Claimed
 
 
-@dataclass(frozen=True)
-class _Result:
+class _Result(NamedTuple):
     row: _Row
     at: float
     status: int | None
@@ -466,7 +464,7 @@ class Dispatcher:
             # Stop sending to it at once; the disable itself is committed with this result (until
             # then ``_gone`` keeps a reload of the webhooks from enabling it again).
             self._gone.add(hook.id)
-            self._hooks[hook.id] = dataclasses.replace(hook, enabled=False)
+            self._hooks[hook.id] = hook._replace(enabled=False)
         if is_success(status):
             log.info("delivered: HTTP %d in %.0f ms", status, duration_ms, extra=_context(hook.name, row.id))
         elif result.local:

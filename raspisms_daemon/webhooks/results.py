@@ -14,7 +14,7 @@ import enum
 import errno
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .schedule import retry_delay
 
@@ -72,8 +72,7 @@ LOCAL_DELAY_MIN = 1.0  # seconds before the first new try after a local failure
 LOCAL_DELAY_MAX = 60.0  # and never longer, however long the trouble lasts
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     result: AttemptResult
     next_attempt_at: float | None = None  # RETRY, GONE and LOCAL: when the row is due again
     error: str | None = None  # what the row's last_error says (None once delivered)

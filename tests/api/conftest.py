@@ -101,7 +101,7 @@ class FakeDaemon:
     def _set(self, phone_id: int, **changes: Any) -> bool:
         for i, phone in enumerate(self.phones):
             if phone.id == phone_id:
-                self.phones[i] = dataclasses.replace(phone, **changes)
+                self.phones[i] = phone._replace(**changes)
                 return True
         return False
 

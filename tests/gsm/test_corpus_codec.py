@@ -186,7 +186,7 @@ def observe(case: dict[str, Any]) -> dict[str, Any]:
     if isinstance(msg, DeliverPdu | SubmitPdu):
         got["text"] = got["text_truncated_prefix"] = got["lenient_text"] = msg.text
         got["multipart"] = msg.concat is not None
-        got["concat"] = None if msg.concat is None else vars(msg.concat)
+        got["concat"] = None if msg.concat is None else msg.concat._asdict()
         got["encoding"] = msg.encoding.split(";")[0]
         got["data_hex"] = msg.data.hex().upper()
         got["udl"] = _udl(msg)
