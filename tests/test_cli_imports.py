@@ -104,7 +104,7 @@ def test_a_command_loads_its_own_module_only_and_help_loads_them_all() -> None:
 
 
 def test_the_daemon_leaves_templating_and_number_parsing_until_first_use() -> None:
-    lazy = ("jinja2", "phonenumbers", "gammu", "raspisms_daemon.simulator")
+    lazy = ("jinja2", "phonenumbers", "gammu", "raspisms_daemon.simulator", "decimal", "csv", "difflib")
     code = (
         "import sys, raspisms_daemon.daemon, raspisms_daemon.api.server, raspisms_daemon.commands.run;"
         f"print(sorted(m for m in {lazy!r} if m in sys.modules))"

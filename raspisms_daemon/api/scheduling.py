@@ -15,7 +15,6 @@ in a thread, as checking 10 000 numbers with libphonenumber takes about a second
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -201,6 +200,8 @@ def _csv_rows(upload: Any) -> list[tuple[int, list[str]]] | None:
     rows, the header line first; None when there is no file."""
     if not isinstance(upload, Upload):
         return None
+    import csv  # here: only a CSV upload needs it
+
     try:
         lines = csv.reader(io.StringIO(upload.content.decode("utf-8-sig")))
         return [(line_nb, line) for line_nb, line in enumerate(lines, start=1) if line]

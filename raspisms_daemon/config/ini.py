@@ -18,7 +18,6 @@ Choices, documented in config.example.ini too:
 from __future__ import annotations
 
 import configparser
-import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,6 +43,7 @@ from .values import (
     Converter,
     boolean,
     broker_url,
+    closest,
     digits,
     duration,
     iccid,
@@ -188,8 +188,8 @@ class Host(Protocol):
 def _suggest(word: str, choices: Iterable[str]) -> str:
     options = list(choices)
     lowered = {c.lower(): c for c in options}
-    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return f" (did you mean {lowered[close[0]]}?)" if close else ""
+    close = closest(word.lower(), lowered)
+    return f" (did you mean {lowered[close]}?)" if close else ""
 
 
 class _Collector:
@@ -309,11 +309,11 @@ def parse_ini(text: str, *, path: Path | None = None, host: Host) -> Config:
         else:
             prefix, colon, rest = section.partition(":")
             if colon:
-                close = difflib.get_close_matches(prefix.lower(), ["webhook", "phone"], n=1)
-                hint = f" (did you mean [{close[0]}:{rest}]?)" if close else ""
+                close = closest(prefix.lower(), ["webhook", "phone"])
+                hint = f" (did you mean [{close}:{rest}]?)" if close else ""
             else:
-                close = difflib.get_close_matches(section.lower(), list(_FIXED_SECTIONS), n=1)
-                hint = f" (did you mean [{close[0]}]?)" if close else ""
+                close = closest(section.lower(), _FIXED_SECTIONS)
+                hint = f" (did you mean [{close}]?)" if close else ""
             allowed = ", ".join(f"[{s}]" for s in (*_FIXED_SECTIONS, *_SECTION_PATTERNS))
             col.add(section, None, f"unknown section{hint}; sections are {allowed}")
 

@@ -8,11 +8,10 @@ repeat a secret (an API key, a PIN) or a webhook URL (it often embeds a token).
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ __all__ = [
     "UnixListen",
     "boolean",
     "broker_url",
+    "closest",
     "digits",
     "duration",
     "iccid",
@@ -253,8 +253,8 @@ def webhook_types(raw: str) -> frozenset[str]:
     if bad:
         hints = []
         for item in bad:
-            close = difflib.get_close_matches(item, WEBHOOK_TYPES, n=1)
-            hints.append(f"{item!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+            close = closest(item, WEBHOOK_TYPES)
+            hints.append(f"{item!r}" + (f" (did you mean {close}?)" if close else ""))
         raise BadValue(f"unknown type {', '.join(hints)}: use 'all' or some of {', '.join(WEBHOOK_TYPES)}")
     return frozenset(items)
 
@@ -412,3 +412,12 @@ def validate_api_key(key: str) -> str | None:
     if len(key) < MIN_API_KEY_LENGTH:
         return f"the API key is too short: at least {MIN_API_KEY_LENGTH} characters"
     return None
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice most like ``word`` (difflib's ratio at least 0.6), for "did you mean …?"; None when
+    none is. difflib is imported here: only a configuration with a typo needs it."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return close[0] if close else None

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 from .db import Database
@@ -60,10 +59,6 @@ class InvalidNumber(NamedTuple):
         }
 
 
-def _ratio(part: int, total: int) -> Decimal:
-    return (Decimal(part) / Decimal(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 async def invalid_numbers(
     db: Database, *, volume: int, failed: float, unknown: float, page: int, limit: int
 ) -> list[InvalidNumber]:
@@ -74,9 +69,14 @@ async def invalid_numbers(
         "WHERE state != 'sending' GROUP BY destination HAVING COUNT(*) >= ? ORDER BY destination",
         (volume,),
     )
+    from decimal import ROUND_HALF_UP, Decimal  # here: only this API route needs it, and it is not light
+
+    def ratio(part: int, total: int) -> Decimal:
+        return (Decimal(part) / Decimal(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
     out: list[InvalidNumber] = []
     for destination, total, n_failed, n_unknown in rows:
-        f, u = _ratio(n_failed, total), _ratio(n_unknown, total)
+        f, u = ratio(n_failed, total), ratio(n_unknown, total)
         if f >= Decimal(str(failed)) and u >= Decimal(str(unknown)):
             out.append(InvalidNumber(destination, total, str(f), str(u)))
     return out[page * limit : (page + 1) * limit]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -187,6 +186,8 @@ def _raspisms(type: str, body: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in body.items() if k != "tag"}
     if type == "phone_reliability":
         # MySQL's SUM() and division are DECIMAL, which PDO hands to PHP as strings (4 decimals).
+        from decimal import ROUND_HALF_UP, Decimal  # here: rare, and decimal is not light to import
+
         total, unreliable = int(body["total"]), int(body["unreliable"])
         rate = Decimal(unreliable) / Decimal(total) if total else Decimal(0)
         return {
