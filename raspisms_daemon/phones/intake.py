@@ -25,7 +25,7 @@ from .multipart import Outcome, Part, add_part, assemble
 from .reports import apply_report
 from .sms_stop import take_stop
 
-__all__ = ["Stored", "Taken", "deliver_multipart", "is_part", "slot_key", "take_in"]
+__all__ = ["Delivered", "Stored", "Taken", "deliver_multipart", "is_part", "slot_key", "take_in"]
 
 Stored = SmsReceived | UndecodableSms | ReportReceived
 
@@ -150,10 +150,12 @@ async def _take_part(ctx: PhoneContext, conn: aiosqlite.Connection, id_phone: in
     existing = {p.seq: p.text for p in await store.parts_of(conn, key)}
     outcome = add_part(existing, c.seq, c.total, m.text)
     clash = outcome is Outcome.CLASH
+    stop = False
     if clash:
         # This sender reused the reference while an older message still waits for a part: the
         # older one is delivered with what arrived, and this part starts the new one.
-        await deliver_multipart(ctx, conn, key, complete=False)
+        older = await deliver_multipart(ctx, conn, key, complete=False)
+        stop = older is not None and older.stop
         outcome = add_part({}, c.seq, c.total, m.text)
     part_id: int | None = None
     if outcome is not Outcome.DUPLICATE:
@@ -168,14 +170,23 @@ async def _take_part(ctx: PhoneContext, conn: aiosqlite.Connection, id_phone: in
             scts=m.scts.isoformat(),
             at=ctx.now(),
         )
-    rid = await deliver_multipart(ctx, conn, key, complete=True) if outcome is Outcome.COMPLETE else None
+    whole = await deliver_multipart(ctx, conn, key, complete=True) if outcome is Outcome.COMPLETE else None
+    rid = whole.received_id if whole else None
     await _mark_taken(ctx, conn, id_phone, ev, "part", rid or part_id)
-    return Taken(received_id=rid, outcome=outcome, clash=clash)
+    return Taken(received_id=rid, outcome=outcome, clash=clash, stop=stop or bool(whole and whole.stop))
+
+
+class Delivered(NamedTuple):
+    """A multipart message turned into its ``received`` row; ``stop``: it was an SMS STOP (a reply
+    may be scheduled: wake the sender once the transaction is committed)."""
+
+    received_id: int
+    stop: bool
 
 
 async def deliver_multipart(
     ctx: PhoneContext, conn: aiosqlite.Connection, key: store.PartKey, *, complete: bool
-) -> int | None:
+) -> Delivered | None:
     """Turn the stored parts of one message into its ``received`` row and ``receive_sms`` (caller's tx).
 
     None when no part is stored (any more): nothing to deliver, never an empty SMS."""
@@ -201,11 +212,9 @@ async def deliver_multipart(
         events.receive_sms(id=rid, at=ctx.local(now), origin=key.origin, destination=key.id_phone, text=text),
     )
     await store.delete_parts(conn, key)
-    if await take_stop(ctx, conn, text=text, origin=key.origin, id_phone=key.id_phone, id_received=rid):
-        # Before the commit: a sender that looks too early finds the reply at its next poll.
-        ctx.wake_sender()
+    stop = await take_stop(ctx, conn, text=text, origin=key.origin, id_phone=key.id_phone, id_received=rid)
     ctx.count("received_total")
-    return rid
+    return Delivered(rid, stop)
 
 
 async def _take_report(

@@ -25,15 +25,17 @@ async def flush_expired_multiparts(ctx: PhoneContext) -> int:
         ctx.db.reads, first_before=ctx.now() - ctx.multipart_timeout
     ):
         async with ctx.db.transaction() as conn:
-            rid = await deliver_multipart(ctx, conn, key, complete=False)
-        if rid is None:
+            done = await deliver_multipart(ctx, conn, key, complete=False)
+        if done is None:
             continue  # its last part came in meanwhile: the supervisor delivered it whole
+        if done.stop:
+            ctx.wake_sender()  # its reply is committed
         delivered += 1
         log.warning(
             "multipart SMS from %s delivered incomplete after %.0f s",
             key.origin,
             ctx.multipart_timeout,
-            extra={"phone_id": key.id_phone, "sms_id": rid},
+            extra={"phone_id": key.id_phone, "sms_id": done.received_id},
         )
     if delivered:
         ctx.wake_dispatcher()

@@ -3,6 +3,7 @@ SmsStop.php:74-78): which texts are STOP requests, the list, the one reply and i
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from raspisms_daemon.clock import ManualClock
 from raspisms_daemon.gsm.modem import SmsReceived
 from raspisms_daemon.gsm.pdu import DeliverPdu, decode, encode_deliver
-from raspisms_daemon.phones import intake
+from raspisms_daemon.phones import intake, jobs
 from raspisms_daemon.phones.context import PhoneContext
 from raspisms_daemon.phones.sms_stop import is_stop_request
 from raspisms_daemon.store import smsstop
@@ -105,3 +106,38 @@ async def test_a_plain_text_reply_is_sent_as_written_when_templating_is_off(
 async def test_other_texts_change_nothing(ctx: PhoneContext, db: Database) -> None:
     await intake.take_in(ctx, 1, [sms("stop it", 1)])
     assert await smsstop.entries(db) == [] and await replies(db) == []
+
+
+def parts(text: str, first_index: int, number: str = FROM) -> list[SmsReceived]:
+    out = []
+    for i, pdu in enumerate(encode_deliver(number, text, scts=SCTS, concat_ref=9)):
+        message = decode(pdu)
+        assert isinstance(message, DeliverPdu) and message.concat is not None
+        out.append(SmsReceived(index=first_index + i, storage="SM", pdu=pdu, message=message))
+    return out
+
+
+def committed_replies(db: Database) -> int:
+    """Replies another connection can see: committed ones only."""
+    with sqlite3.connect(db.path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM scheduled WHERE tag = 'SMS_STOP'").fetchone()[0])
+
+
+@pytest.mark.parametrize("how", ["completed", "expired"])
+async def test_a_stop_in_a_multipart_message_wakes_the_sender_once_its_reply_is_committed(
+    ctx: PhoneContext, db: Database, how: str
+) -> None:
+    # A sender woken before the commit finds nothing and sleeps until its next poll (up to 30 s).
+    woken: list[int] = []
+    ctx.wake_sender = lambda: woken.append(committed_replies(db))
+    stop = parts("STOP" + " " * 200, 1)  # two parts, a STOP request once trimmed
+    if how == "completed":
+        await intake.take_in(ctx, 1, stop)
+    else:
+        await intake.take_in(ctx, 1, stop[:1])
+        assert woken == []
+        assert isinstance(ctx.clock, ManualClock)
+        ctx.clock.advance(ctx.multipart_timeout + 1)
+        assert await jobs.flush_expired_multiparts(ctx) == 1
+    assert [e.number for e in await smsstop.entries(db)] == [FROM]
+    assert woken == [1]
