@@ -341,7 +341,7 @@ class Daemon:
             session = aiohttp.ClientSession()
             transports: dict[str, Transport] = {}
             if cfg.mqtt is not None and self._mqtt_target is not None:
-                self.mqtt = self._make_mqtt(cfg.mqtt, self._mqtt_target)
+                self.mqtt = self._make_mqtt(cfg.mqtt, self._mqtt_target, ctx.sink)
                 transports["mqtt"] = self.mqtt.deliver
             self.dispatcher = Dispatcher(
                 db, session, cfg.delivery, clock=self.clock, api_key=cfg.daemon.api_key, transports=transports
@@ -475,7 +475,7 @@ class Daemon:
             if self._stop.is_set():
                 return None
 
-    def _make_mqtt(self, mqtt: MqttConfig, target: int) -> MqttLink:
+    def _make_mqtt(self, mqtt: MqttConfig, target: int, sink: EventSink) -> MqttLink:
         """The broker link (aiomqtt is imported here only: a daemon without [mqtt] never loads it)."""
         from .mqtt.link import MqttLink
         from .mqtt.topics import gateway_name
@@ -485,7 +485,7 @@ class Daemon:
             db=self.db,
             clock=self.clock,
             gateway=gateway_name(mqtt.gateway, socket.gethostname()),
-            api_key=self.config.daemon.api_key,
+            sink=sink,
             target_id=target,
             phones=self._phone_views,
             templating=self.config.api.templating,

@@ -16,11 +16,10 @@ is offline (its ``status`` topic, the last will).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 
-from .payloads import PhoneView, Publication
+from .payloads import PhoneView, Publication, document_json
 from .topics import Topics
 
 __all__ = ["ORIGIN_NAME", "discovery_documents", "node_id"]
@@ -133,6 +132,6 @@ def discovery_documents(
                 "origin": {"name": ORIGIN_NAME, "sw_version": version},
             }
             topic = f"{prefix}/{component}/{node}/{object_id}/config"
-            payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+            payload = document_json(doc).encode()
             out.append(Publication(topic, payload, retain=True))
     return out

@@ -10,10 +10,8 @@ delivered again is recognised and not scheduled twice) and its status row in the
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
-from typing import NamedTuple
 
 import aiosqlite
 
@@ -22,23 +20,16 @@ from ..api.scheduling import destinations
 from ..clock import Clock
 from ..errors import StoreError
 from ..store import mqtt as mqtt_store
-from ..store import outbox
 from ..store import scheduled as scheduled_store
 from ..store.db import Database
-from ..webhooks import signing
+from ..webhooks.emit import EventSink
 from .jobs import JobRequest, Refusal
-from .payloads import JOB_STATUS_TYPE, job_status
+from .payloads import JOB_STATUS_TYPE, document_json, job_status
 from .topics import Topics
 
-__all__ = ["Intake", "Taken"]
+__all__ = ["Intake"]
 
 log = logging.getLogger("raspisms_daemon.mqtt")
-
-
-class Taken(NamedTuple):
-    accepted: int = 0
-    refused: int = 0
-    duplicates: int = 0
 
 
 class Intake:
@@ -48,7 +39,7 @@ class Intake:
         clock: Clock,
         topics: Topics,
         *,
-        api_key: str,
+        sink: EventSink,
         target_id: int,
         templating: bool,
         user_id: int,
@@ -56,20 +47,21 @@ class Intake:
         self._db = db
         self._clock = clock
         self._topics = topics
-        self._api_key = api_key
+        self._sink = sink
         self._target = target_id
         self._templating = templating
         self._user_id = user_id
 
-    async def take(self, jobs: list[tuple[str, JobRequest | Refusal]]) -> Taken:
+    async def take(self, jobs: list[tuple[str, JobRequest | Refusal]]) -> int:
         """``(topic, job)`` pairs, in the order the broker sent them, committed in one durable
-        transaction (raises what the store raises: nothing is taken then)."""
+        transaction (raises what the store raises: nothing is taken then). Returns how many were
+        taken before (delivered again by the broker: only acknowledged now)."""
         now = self._clock.time()
         named = [(topic, job) for topic, job in jobs if job.job_id is not None or isinstance(job, JobRequest)]
         for topic, job in jobs:
             if job.job_id is None and isinstance(job, Refusal):
                 log.warning("send job on %s refused, with no id to answer on: %s", topic, job.reason)
-        accepted = refused = duplicates = 0
+        duplicates = 0
         async with self._db.transaction() as conn:
             seen = await mqtt_store.find_jobs(conn, [j.job_id for _, j in named if j.job_id is not None])
             taken: set[str] = set(seen)
@@ -88,14 +80,12 @@ class Intake:
                         reason = exc.message if isinstance(exc, ApiError) else str(exc)
                 await mqtt_store.add_job(conn, job_id, topic=topic, id_scheduled=sid, error=reason, now=now)
                 if sid is not None:
-                    accepted += 1
                     doc = job_status(job_id, self._topics.gateway, "accepted", scheduled=sid)
                 else:
-                    refused += 1
                     log.warning("send job %s on %s refused: %s", job_id, topic, reason)
                     doc = job_status(job_id, self._topics.gateway, "refused", error=reason)
-                await self._status_row(conn, doc, now)
-        return Taken(accepted, refused, duplicates)
+                await self._sink.emit_to(conn, self._target, JOB_STATUS_TYPE, document_json(doc))
+        return duplicates
 
     async def _schedule(self, conn: aiosqlite.Connection, job: JobRequest, now: float) -> int:
         numbers = destinations(job.text, [(n, "[]") for n in job.numbers], templating=self._templating)
@@ -109,16 +99,3 @@ class Intake:
             tag=job.tag,
             id_user=self._user_id,
         )
-
-    async def _status_row(self, conn: aiosqlite.Connection, doc: dict[str, object], now: float) -> None:
-        timestamp = int(now)
-        random_id = signing.new_random_id(timestamp)
-        row = outbox.NewDelivery(
-            webhook_id=self._target,
-            type=JOB_STATUS_TYPE,
-            body=json.dumps(doc, ensure_ascii=False, separators=(",", ":")),
-            timestamp=timestamp,
-            random_id=random_id,
-            signature=signing.raspisms_signature(self._api_key, random_id),
-        )
-        await outbox.enqueue(conn, [row], now=now)

@@ -40,6 +40,7 @@ from ..store import mqtt as mqtt_store
 from ..store import outbox as outbox_store
 from ..store.db import Database
 from ..store.outbox import Claimed
+from ..webhooks.emit import EventSink
 from .discovery import discovery_documents
 from .intake import Intake
 from .jobs import JobRequest, Refusal, parse_job, parse_notify
@@ -66,7 +67,7 @@ class MqttLink:
         db: Database,
         clock: Clock,
         gateway: str,
-        api_key: str,
+        sink: EventSink,
         target_id: int,
         phones: Callable[[], list[PhoneView]],
         templating: bool,
@@ -88,7 +89,7 @@ class MqttLink:
             db,
             clock,
             self.topics,
-            api_key=api_key,
+            sink=sink,
             target_id=target_id,
             templating=templating,
             user_id=user_id,
@@ -361,19 +362,19 @@ class MqttLink:
         while jobs:
             await self._db.health.wait_writable()
             try:
-                taken = await self._intake.take(jobs)
+                again = await self._intake.take(jobs)
                 break
             except Exception as exc:
                 if not self._db.health.report(exc):
                     raise  # not the disk's trouble: the connection drops, the broker sends them again
         else:
-            taken = None
+            again = None
         # After the commit, and in the order received (MQTT 5 §4.6).
         for message in batch:
             if message.qos > 0:
                 client._client.ack(message.mid, message.qos)
-        if taken is not None:
-            if taken.duplicates:
-                log.info("MQTT: %d job(s) delivered again, taken before: acknowledged", taken.duplicates)
+        if again is not None:
+            if again:
+                log.info("MQTT: %d job(s) delivered again, taken before: acknowledged", again)
             self._wake_sender()
             self._wake_dispatcher()

@@ -21,6 +21,7 @@ __all__ = [
     "JOB_STATUS_TYPE",
     "PhoneView",
     "Publication",
+    "document_json",
     "job_status",
     "phone_state",
     "publications",
@@ -52,8 +53,13 @@ class PhoneView(NamedTuple):
     registration: str | None
 
 
+def document_json(doc: dict[str, Any]) -> str:
+    """A document as this link publishes it: compact JSON, UTF-8 as is."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
 def _json(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    return document_json(doc).encode()
 
 
 def signal_dbm(rssi: int | None) -> int | None:

@@ -33,21 +33,29 @@ class EventSink:
         if type not in WEBHOOK_TYPES:
             raise DeliveryError(f"unknown webhook type {type!r}")
         now = self._clock.time()
-        timestamp = int(now)
         texts: dict[str, str] = {}
         rows = []
         for webhook_id, flavor in await outbox.subscribers(conn, type):
             if flavor not in texts:
                 texts[flavor] = events.body_json(events.flavored(type, body, flavor), flavor)
-            random_id = signing.new_random_id(timestamp)
-            rows.append(
-                outbox.NewDelivery(
-                    webhook_id=webhook_id,
-                    type=type,
-                    body=texts[flavor],
-                    timestamp=timestamp,
-                    random_id=random_id,
-                    signature=signing.raspisms_signature(self._api_key, random_id),
-                )
-            )
+            rows.append(self._row(webhook_id, type, texts[flavor], now))
         return await outbox.enqueue(conn, rows, now=now)
+
+    async def emit_to(self, conn: aiosqlite.Connection, webhook_id: int, type: str, body: str) -> int:
+        """Queue one row for ``webhook_id`` alone, ``body`` as given: a target's own document that is
+        no webhook event (an MQTT job's status), with the same retries. Returns its outbox id."""
+        now = self._clock.time()
+        (row_id,) = await outbox.enqueue(conn, [self._row(webhook_id, type, body, now)], now=now)
+        return row_id
+
+    def _row(self, webhook_id: int, type: str, body: str, now: float) -> outbox.NewDelivery:
+        timestamp = int(now)
+        random_id = signing.new_random_id(timestamp)
+        return outbox.NewDelivery(
+            webhook_id=webhook_id,
+            type=type,
+            body=body,
+            timestamp=timestamp,
+            random_id=random_id,
+            signature=signing.raspisms_signature(self._api_key, random_id),
+        )

@@ -99,3 +99,21 @@ async def test_each_webhook_gets_the_body_in_its_own_flavor(db: Database, sink: 
         ("code", "receive_sms", code),
     ]
     assert json.loads(rows[4]["body"])["text"] == "a/b"
+
+
+async def test_a_row_for_one_target_keeps_its_body_as_given_and_is_signed_like_the_others(
+    db: Database, sink: EventSink
+) -> None:
+    # An MQTT job's status: its document is no webhook event, for the MQTT target alone.
+    target = (await db.fetchone("SELECT id FROM webhook WHERE name = 'sms-only'"))[0]  # type: ignore[index]
+    async with db.transaction() as conn:
+        row_id = await sink.emit_to(conn, target, "job_status", '{"id":"j1","status":"accepted"}')
+    (row,) = await db.fetchall("SELECT * FROM outbox")
+    assert (row["id"], row["webhook_id"], row["type"], row["body"]) == (
+        row_id,
+        target,
+        "job_status",
+        '{"id":"j1","status":"accepted"}',
+    )
+    assert row["timestamp"] == 1_700_000_123 and row["random_id"].startswith("1700000123-")
+    assert signing.verify_raspisms(API_KEY, row["random_id"], row["signature"])
