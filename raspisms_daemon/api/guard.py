@@ -108,27 +108,24 @@ class ConnectionGuard:
 
     # --- the request side ------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def handling(self, request: web.Request) -> Iterator[None]:
-        transport = request.transport
-        if transport is not None:
-            self.table.set_state(transport, State.HANDLING, self.clock.monotonic())
-        try:
-            yield
-        finally:
-            if transport is not None:
-                self.table.set_state(transport, State.IDLE, self.clock.monotonic())
+    def handling(self, request: web.Request) -> contextlib.AbstractContextManager[None]:
+        """While a handler runs; idle (kept alive) once it has answered."""
+        return self._state(request, State.HANDLING, then=State.IDLE)
+
+    def reading(self, request: web.Request) -> contextlib.AbstractContextManager[None]:
+        """While a handler reads the body: inside :meth:`handling`, so back to handling after."""
+        return self._state(request, State.READING, then=State.HANDLING)
 
     @contextlib.contextmanager
-    def reading(self, request: web.Request) -> Iterator[None]:
+    def _state(self, request: web.Request, state: State, *, then: State) -> Iterator[None]:
         transport = request.transport
         if transport is not None:
-            self.table.set_state(transport, State.READING, self.clock.monotonic())
+            self.table.set_state(transport, state, self.clock.monotonic())
         try:
             yield
         finally:
             if transport is not None:
-                self.table.set_state(transport, State.HANDLING, self.clock.monotonic())
+                self.table.set_state(transport, then, self.clock.monotonic())
 
     def samples(self) -> list[Sample]:
         counts = self.table.counts()

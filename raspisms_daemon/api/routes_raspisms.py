@@ -28,10 +28,10 @@ from ..store import scheduled as scheduled_store
 from . import php
 from .control import CLOCK, CONTROL
 from .decoding import decimal_id
-from .envelope import Code, json_response, raspisms_error
+from .envelope import MESSAGES, Code, json_response, raspisms_error
 from .pagination import link_ids
 from .params import read_params, read_query
-from .scheduling import BLANK_TEXT, TEXT_LIMIT, blank, destinations, read_scheduled
+from .scheduling import bad_date, check_text, destinations, id_among, read_scheduled
 
 __all__ = ["LIST_TYPES", "PREFIXES", "add_routes"]
 
@@ -136,18 +136,10 @@ async def get_send_sms(request: web.Request) -> web.Response:
         details = ("" if to else "to ") + ("" if has_text else "text")
         raise raspisms_error(Code.MISSING_PARAMETER, details, status=NOT_FOUND)
     assert isinstance(text, str)
-    if blank(text):
-        raise raspisms_error(Code.MISSING_PARAMETER, BLANK_TEXT, status=NOT_FOUND)
-    if len(text) > TEXT_LIMIT:
-        raise raspisms_error(
-            Code.INVALID_PARAMETER, f" : text must be less than {TEXT_LIMIT} char.", status=NOT_FOUND
-        )
-    raw_phone = query.get("id_phone")
-    id_phone: int | None = None
-    if not php.falsy(raw_phone):
-        id_phone = decimal_id(raw_phone.strip()) if isinstance(raw_phone, str) else None
-        if id_phone is None or id_phone not in _phone_ids(request):
-            raise raspisms_error(Code.CANNOT_CREATE, status=NOT_FOUND)
+    check_text(text, status=NOT_FOUND)
+    id_phone = id_among(query.get("id_phone"), _phone_ids(request))
+    if id_phone == 0:
+        raise raspisms_error(Code.CANNOT_CREATE, status=NOT_FOUND)
     numbers = destinations(text, [(to, "[]")], templating=control.config.api.templating, status=NOT_FOUND)
     scheduled_id = await scheduled_store.create(
         control.db,
@@ -274,9 +266,7 @@ async def get_usage(request: web.Request) -> web.Response:
             except ValueError:
                 pass
             if bounds[key] is None:
-                raise raspisms_error(
-                    Code.INVALID_PARAMETER, f'{key} must be a date of format "Y-m-d H:i:s".', status=NOT_FOUND
-                )
+                raise bad_date(key, status=NOT_FOUND)
     tag = query.get("tag")
     counts = await usage.sent_by_phone(
         control.db.reads,
@@ -304,9 +294,7 @@ async def get_sms_status_stats(request: web.Request) -> web.Response:
         try:
             bounds.append(clock.from_local(parse_loose_date(str(value), now)))
         except ValueError:
-            raise raspisms_error(
-                Code.INVALID_PARAMETER, f'{key} must be a date of format "Y-m-d H:i:s".', status=NOT_FOUND
-            ) from None
+            raise bad_date(key, status=NOT_FOUND) from None
     raw_phone = query.get("id_phone")
     id_phone: int | None = None
     if not php.falsy(raw_phone):
@@ -403,25 +391,23 @@ async def post_phone_status_force(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
     status = (await read_params(request)).get("status")
     if status not in ("available", "disabled"):
-        message = 'You have specified an invalid parameter :  "status" must be "disabled" or "available".'
-        return web.json_response({"error": int(Code.INVALID_PARAMETER), "message": message}, status=400)
+        return _partial_error(Code.INVALID_PARAMETER, ' "status" must be "disabled" or "available".')
     found = _phone_state(request, request.match_info["id"])
     if found is None:
-        return _cannot_update("")
+        return _partial_error(Code.CANNOT_UPDATE)
     phone_id = found[0]
     if status == "disabled":
         await control.disable_phone(phone_id, "disabled through the API")
     elif not await control.enable_phone(phone_id):
-        return _cannot_update(
-            f"phone {phone_id} is disabled in the config ([phone:{phone_id}] enabled = no)."
-        )
+        disabled = f"phone {phone_id} is disabled in the config ([phone:{phone_id}] enabled = no)."
+        return _partial_error(Code.CANNOT_UPDATE, disabled)
     return web.json_response({"response": status}, status=201)
 
 
-def _cannot_update(details: str) -> web.Response:
-    return web.json_response(
-        {"error": int(Code.CANNOT_UPDATE), "message": f"Cannot update this entry : {details}"}, status=400
-    )
+def _partial_error(code: Code, details: str = "") -> web.Response:
+    """A 400 as ``status/force`` answers it: ``error`` and ``message`` only, worded as
+    :func:`.envelope.raspisms_error` words it."""
+    return web.json_response({"error": int(code), "message": MESSAGES[code] + details}, status=400)
 
 
 async def post_phone(request: web.Request) -> web.Response:

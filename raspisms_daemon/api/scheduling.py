@@ -26,7 +26,7 @@ from ..numbers import parse_phone
 from ..store.scheduled import NewNumber
 from ..templating import TemplateFailure, render
 from .decoding import Malformed, decimal_id, json_value
-from .envelope import Code, raspisms_error
+from .envelope import ApiError, Code, raspisms_error
 from .limits import MAX_NUMBERS
 from .php import Upload, falsy, values_of
 
@@ -36,8 +36,11 @@ __all__ = [
     "SKIPPED_EMPTY",
     "TEXT_LIMIT",
     "ScheduledRequest",
+    "bad_date",
     "blank",
+    "check_text",
     "destinations",
+    "id_among",
     "read_scheduled",
 ]
 
@@ -74,12 +77,9 @@ def read_scheduled(
         raise raspisms_error(invalid, " : at must be a string.")
     if not isinstance(text, str):
         raise raspisms_error(invalid, " : text must be a string.")
-    if blank(text):
-        raise raspisms_error(Code.MISSING_PARAMETER, BLANK_TEXT)
-    if len(text) > TEXT_LIMIT:
-        raise raspisms_error(invalid, f" : text must be less than {TEXT_LIMIT} char.")
+    check_text(text)
     if at is not None and not _is_date(at):
-        raise raspisms_error(invalid, 'at must be a date of format "Y-m-d H:i:s".')
+        raise bad_date("at")
     if _bool(params.get("mms")):
         # RaspiSMS's answer when MMS are off in the user's settings: GSM modems send none.
         raise raspisms_error(invalid, "mms is set to true, but mms are disabled in settings.")
@@ -119,12 +119,12 @@ def read_scheduled(
             "id_phone, id_phone_group : "
             "You must specify at most one of id_phone or id_phone_group, not both.",
         )
-    id_phone = _id_among(raw_phone, phones)
+    id_phone = id_among(raw_phone, phones)
     if id_phone == 0:
         raise raspisms_error(
             invalid, "id_phone : You must specify an id_phone number among thoses of user phones."
         )
-    id_group = _id_among(raw_group, groups)
+    id_group = id_among(raw_group, groups)
     if id_group == 0:
         raise raspisms_error(
             invalid,
@@ -173,6 +173,25 @@ def destinations(
             status=status,
         )
     return out
+
+
+def check_text(text: str, *, status: int = 400) -> None:
+    """The checks of a text string that ``POST /api/scheduled/`` and ``GET /api/send-sms/`` share: not
+    blank (ours, error 4), at most ``TEXT_LIMIT`` characters (RaspiSMS's, error 2). Each route checks
+    first that a text is there, as RaspiSMS does on that route: the two word it differently."""
+    if blank(text):
+        raise raspisms_error(Code.MISSING_PARAMETER, BLANK_TEXT, status=status)
+    if len(text) > TEXT_LIMIT:
+        raise raspisms_error(
+            Code.INVALID_PARAMETER, f" : text must be less than {TEXT_LIMIT} char.", status=status
+        )
+
+
+def bad_date(key: str, *, status: int = 400) -> ApiError:
+    """RaspiSMS's answer to a date it cannot read."""
+    return raspisms_error(
+        Code.INVALID_PARAMETER, f'{key} must be a date of format "Y-m-d H:i:s".', status=status
+    )
 
 
 def blank(text: str) -> bool:
@@ -257,7 +276,7 @@ def _bool(value: Any) -> bool:
     return not falsy(value)
 
 
-def _id_among(value: Any, known: Collection[int]) -> int | None:
+def id_among(value: Any, known: Collection[int]) -> int | None:
     """None when empty (PHP ``empty()``: any phone); the id when it is one of ``known``; 0 otherwise."""
     if falsy(value):
         return None

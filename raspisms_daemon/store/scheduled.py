@@ -8,8 +8,8 @@ when templating changed it, and, once the sender decided not to send to it, why 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Concatenate, NamedTuple, ParamSpec, TypeVar
 
 import aiosqlite
 
@@ -34,6 +34,9 @@ __all__ = [
     "skip",
     "unsent_numbers",
 ]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 MAX_TEXT = 10_000  # a sanity bound (≈ 65 UCS-2 parts); the SMS network itself allows 255 parts
 
@@ -131,33 +134,22 @@ async def insert(
     return int(sid)
 
 
-async def create(
-    db: Database,
-    *,
-    text: str,
-    numbers: Sequence[NewNumber | str],
-    now: float,
-    at: float | None = None,
-    id_phone: int | None = None,
-    id_phone_group: int | None = None,
-    tag: str | None = None,
-    flash: bool = False,
-    id_user: int = 1,
-) -> int:
-    """:func:`insert` in a transaction of its own."""
-    async with db.transaction() as conn:
-        return await insert(
-            conn,
-            text=text,
-            numbers=numbers,
-            now=now,
-            at=at,
-            id_phone=id_phone,
-            id_phone_group=id_phone_group,
-            tag=tag,
-            flash=flash,
-            id_user=id_user,
-        )
+def _in_own_transaction(
+    body: Callable[Concatenate[aiosqlite.Connection, _P], Awaitable[_T]],
+) -> Callable[Concatenate[Database, _P], Awaitable[_T]]:
+    """``body`` (run in the caller's transaction) as a function that runs in a transaction of its own,
+    with the same parameters."""
+
+    async def in_transaction(db: Database, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        async with db.transaction() as conn:
+            return await body(conn, *args, **kwargs)
+
+    in_transaction.__doc__ = f":func:`{body.__name__}` in a transaction of its own."
+    return in_transaction
+
+
+# insert's parameters, with their defaults, written once: create(db, text=…, numbers=…, now=…, …).
+create = _in_own_transaction(insert)
 
 
 async def get(db: Database, id: int) -> Scheduled | None:

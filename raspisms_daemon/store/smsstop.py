@@ -24,15 +24,7 @@ class StopEntry(NamedTuple):
     last_skipped_at: float | None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "number": self.number,
-            "id_phone": self.id_phone,
-            "id_received": self.id_received,
-            "at": self.at,
-            "skipped": self.skipped,
-            "last_skipped_at": self.last_skipped_at,
-        }
+        return self._asdict()
 
 
 async def add(

@@ -51,12 +51,7 @@ class InvalidNumber(NamedTuple):
     unknown_percentage: str
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "destination": self.destination,
-            "total_sms_sent": self.total_sms_sent,
-            "failed_percentage": self.failed_percentage,
-            "unknown_percentage": self.unknown_percentage,
-        }
+        return self._asdict()
 
 
 async def invalid_numbers(
