@@ -31,6 +31,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.bench_dispatch import free_port
+from bench.profile import stop_process
 from raspisms_daemon.config import ApiConfig, Config, DaemonConfig, DeliveryConfig, ReliabilityConfig
 from raspisms_daemon.daemon import Daemon
 
@@ -103,9 +105,7 @@ async def slowloris(connections: int, seconds: float) -> dict[str, Any]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, connections + 256)), hard))
     with tempfile.TemporaryDirectory(prefix="bench-slowloris-") as tmp:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         cfg = Path(tmp) / "config.ini"
         cfg.write_text(
             f"[daemon]\ndatabase = {tmp}/daemon.sqlite3\napi_key = {API_KEY}\n"
@@ -179,8 +179,7 @@ async def slowloris(connections: int, seconds: float) -> dict[str, Any]:
         finally:
             for s in held:
                 s.close()
-            proc.terminate()
-            await proc.wait()
+            await stop_process(proc)
         text = log.read_text(errors="replace")
     latencies.sort()
     return {

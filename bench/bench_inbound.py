@@ -21,7 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,9 @@ __all__ = [
     "daemon_process",
     "percentile",
     "run",
+    "running_daemon",
+    "start_daemon",
+    "wait_arrived",
     "wait_daemon_ready",
 ]
 
@@ -101,6 +104,24 @@ class DaemonHandle:
     pid: int
 
 
+async def start_daemon(
+    cfg: Path,
+    *,
+    applied: Applied = AS_IS,
+    strace_log: Path | None = None,
+    notify_socket: Path | None = None,
+) -> asyncio.subprocess.Process:
+    """``raspisms-daemon run -c cfg`` under the profile ``applied`` (``strace_log``: where strace logs
+    the fsync calls), its output discarded, telling ``READY=1`` on ``notify_socket`` (None: to no one,
+    even when the bench itself runs under systemd); just started, not yet ready. Stop it with
+    :func:`bench.profile.stop_profiled`."""
+    return await asyncio.create_subprocess_exec(
+        *applied.prefix(strace_log), sys.executable, "-m", "raspisms_daemon", "run", "-c", str(cfg),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "NOTIFY_SOCKET": "" if notify_socket is None else str(notify_socket)},
+    )  # fmt: skip
+
+
 @contextlib.asynccontextmanager
 async def daemon_process(
     workdir: Path,
@@ -113,19 +134,31 @@ async def daemon_process(
     phone_keys: str = "",
 ) -> AsyncIterator[DaemonHandle]:
     """``raspisms-daemon run`` with one phone on each modem in ``links`` and one webhook to ``url``
-    (:func:`daemon_config`), under the profile ``applied`` (``strace_log``: where strace logs the fsync
-    calls), ready (every phone connected) when this yields; SIGTERM then SIGKILL on exit."""
+    (:func:`daemon_config`), as :func:`running_daemon` runs it."""
     links = [links] if isinstance(links, Path) else list(links)
     cfg = daemon_config(workdir, links, url, types=types, phone_keys=phone_keys)
-    proc = await asyncio.create_subprocess_exec(
-        *applied.prefix(strace_log), sys.executable, "-m", "raspisms_daemon", "run", "-c", str(cfg),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "NOTIFY_SOCKET": ""},
-    )  # fmt: skip
+    async with running_daemon(
+        cfg, workdir / "api.sock", phones=len(links), applied=applied, strace_log=strace_log
+    ) as handle:
+        yield handle
+
+
+@contextlib.asynccontextmanager
+async def running_daemon(
+    cfg: Path,
+    sock: Path,
+    *,
+    phones: int = 1,
+    applied: Applied = AS_IS,
+    strace_log: Path | None = None,
+) -> AsyncIterator[DaemonHandle]:
+    """The daemon on ``cfg`` (:func:`start_daemon`), ready when this yields: its API on the unix socket
+    ``sock`` says ``phones`` phones are connected; SIGTERM then SIGKILL on exit."""
+    proc = await start_daemon(cfg, applied=applied, strace_log=strace_log)
     traced = applied.traced(strace_log)
     pid: int | None = proc.pid if not traced else None
     try:
-        await wait_daemon_ready(workdir / "api.sock", proc, within=120.0, phones=len(links))
+        await wait_daemon_ready(sock, proc, within=120.0, phones=phones)
         if pid is None:
             pid = child_pid(proc.pid)
             if pid is None:
@@ -133,6 +166,20 @@ async def daemon_process(
         yield DaemonHandle(proc, pid)
     finally:
         await stop_profiled(proc, traced=traced)
+
+
+async def wait_arrived(
+    text: str, where: Sequence[Container[str]], got: asyncio.Event, deadline: float, late: str
+) -> None:
+    """Until ``text`` is in each of ``where`` (looked at each time ``got`` is set); exits the bench with
+    ``late`` at ``deadline`` (:func:`time.perf_counter`)."""
+    while not all(text in w for w in where):
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            raise SystemExit(late)
+        got.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(got.wait(), remaining)
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -165,16 +212,8 @@ async def run(n: int, per_sms: float, applied: Applied = AS_IS) -> dict[str, flo
                 got.clear()
                 start = time.perf_counter()
                 await sim.inject_sms("+33612345678", text)
-                deadline = start + per_sms
-                while text not in arrived:
-                    remaining = deadline - time.perf_counter()
-                    if remaining <= 0:
-                        raise SystemExit(f"SMS {i} did not arrive within {per_sms} s")
-                    got.clear()
-                    try:
-                        await asyncio.wait_for(got.wait(), remaining)
-                    except TimeoutError:
-                        pass
+                late = f"SMS {i} did not arrive within {per_sms} s"
+                await wait_arrived(text, [arrived], got, start + per_sms, late)
                 latencies.append((arrived[text] - start) * 1000.0)
     finally:
         await sim.stop()

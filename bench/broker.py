@@ -10,8 +10,9 @@ import contextlib
 import getpass
 import shutil
 import signal
-import socket
 from pathlib import Path
+
+from bench.bench_dispatch import free_port
 
 __all__ = ["MOSQUITTO", "Broker"]
 
@@ -20,17 +21,11 @@ MOSQUITTO = shutil.which("mosquitto") or (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Broker:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         self.log = self.dir / "mosquitto.log"
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(

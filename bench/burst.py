@@ -14,17 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import sys
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
-from bench.bench_inbound import API_KEY, daemon_process
-from bench.gammu_smsd import Arrivals, inject_all, simulator_process, wait_texts
+from bench.bench_inbound import daemon_process
+from bench.gammu_smsd import timed_burst
 from bench.profile import AS_IS, Applied, profile_named
-from raspisms_daemon.webhooks.receiver import VerifyingReceiver
 
 __all__ = ["TARGET_PER_S", "burst"]
 
@@ -34,33 +29,11 @@ TARGET_PER_S = 100.0
 async def burst(n: int, *, applied: Applied = AS_IS, within: float = 600.0) -> dict[str, Any]:
     """``{"sms", "seconds", "per_s", "inject_s", "rejected"}``: seconds from the first injection until
     the last webhook was verified; ``inject_s``: how long the injections themselves took."""
-    workdir = Path(tempfile.mkdtemp(prefix="bench-burst-"))
-    arrivals = Arrivals()
-    receiver = VerifyingReceiver(API_KEY, on_delivery=arrivals)
-    await receiver.start("127.0.0.1", 0)
-    texts = [f"burst {i}" for i in range(n)]
-    try:
-        async with (
-            simulator_process(workdir, capacity=n + 10) as sim,
-            daemon_process(workdir, sim.link, receiver.url, applied=applied),
-        ):
-            await sim.inject("warmup")
-            await wait_texts(arrivals, ["warmup"], 120.0)
-            start = time.perf_counter()
-            await inject_all(sim, texts)
-            injected = time.perf_counter() - start
-            await wait_texts(arrivals, texts, within)
-            seconds = max(arrivals.texts[t] for t in texts) - start
-    finally:
-        await receiver.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-    return {
-        "sms": n,
-        "seconds": seconds,
-        "per_s": n / seconds,
-        "inject_s": injected,
-        "rejected": len(receiver.rejected),
-    }
+    return await timed_burst(
+        n,
+        lambda workdir, sim, url: daemon_process(workdir, sim.link, url, applied=applied),
+        within=within,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

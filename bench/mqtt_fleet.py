@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -31,8 +30,9 @@ from typing import Any
 
 import aiomqtt
 
-from bench.bench_inbound import API_KEY, percentile, wait_daemon_ready
+from bench.bench_inbound import API_KEY, percentile, start_daemon, wait_arrived, wait_daemon_ready
 from bench.broker import Broker
+from bench.profile import stop_process
 from raspisms_daemon.simulator import Simulator
 from raspisms_daemon.webhooks.receiver import ReceivedDelivery, VerifyingReceiver
 
@@ -68,26 +68,14 @@ class Gateway:
 
     async def start(self) -> None:
         await self.sim.start()
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "raspisms_daemon",
-            "run",
-            "-c",
-            str(gateway_config(self.dir, self.sim.link, self.broker, self.name, self.webhook)),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env={**os.environ, "NOTIFY_SOCKET": ""},
+        self.proc = await start_daemon(
+            gateway_config(self.dir, self.sim.link, self.broker, self.name, self.webhook)
         )
         await wait_daemon_ready(self.dir / "api.sock", self.proc)
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 30)
-            except TimeoutError:
-                self.proc.kill()
+        if self.proc is not None:
+            await stop_process(self.proc, grace=30.0)
         await self.sim.stop()
 
 
@@ -212,16 +200,8 @@ async def event_latency(n: int, per_sms: float = 10.0) -> dict[str, Any]:
             text = f"bench {i}"
             start = time.perf_counter()
             await gateway.sim.inject_sms("+33612345678", text)
-            deadline = start + per_sms
-            while text not in hooks or text not in mqtt:
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    raise SystemExit(f"SMS {i} did not arrive on both within {per_sms} s")
-                got.clear()
-                try:
-                    await asyncio.wait_for(got.wait(), remaining)
-                except TimeoutError:
-                    pass
+            late = f"SMS {i} did not arrive on both within {per_sms} s"
+            await wait_arrived(text, [hooks, mqtt], got, start + per_sms, late)
             hook_ms.append((hooks[text] - start) * 1000.0)
             mqtt_ms.append((mqtt[text] - start) * 1000.0)
     finally:

@@ -39,6 +39,7 @@ __all__ = [
     "child_pid",
     "cpu_cgroup",
     "profile_named",
+    "stop_process",
     "stop_profiled",
 ]
 
@@ -163,12 +164,18 @@ async def stop_profiled(proc: asyncio.subprocess.Process, *, traced: bool, grace
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-    if proc.returncode is None:
+    await stop_process(proc, grace=grace)
+
+
+async def stop_process(proc: asyncio.subprocess.Process, *, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; always reaped."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+            proc.kill()
+        await proc.wait()

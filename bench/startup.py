@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import socket
 import statistics
@@ -31,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.bench_inbound import daemon_config, wait_daemon_ready
+from bench.bench_inbound import daemon_config, running_daemon, start_daemon
 from bench.gammu_smsd import simulator_process
 from bench.profile import NORMAL, Applied, Quota, cpu_cgroup, stop_profiled
 from raspisms_daemon.webhooks.receiver import VerifyingReceiver
@@ -112,12 +111,9 @@ async def ready_times(
     samples: list[float] = []
     try:
         for _ in range(runs):
+            # Not running_daemon: the clock stops at READY=1 on our own socket, not at /healthz.
             start = time.perf_counter()
-            proc = await asyncio.create_subprocess_exec(
-                *applied.prefix(), sys.executable, "-m", "raspisms_daemon", "run", "-c", str(cfg),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-                env={**os.environ, "NOTIFY_SOCKET": str(notify.path)},
-            )  # fmt: skip
+            proc = await start_daemon(cfg, applied=applied, notify_socket=notify.path)
             try:
                 samples.append(await notify.ready(within) - start)
             finally:
@@ -149,16 +145,8 @@ async def startup(applied: Applied, *, runs: int, ready_runs: int) -> dict[str, 
         async with simulator_process(workdir) as sim:
             cfg = daemon_config(workdir, [sim.link], receiver.url)
             ready = await ready_times(workdir, cfg, applied, ready_runs)
-            proc = await asyncio.create_subprocess_exec(
-                *applied.prefix(), sys.executable, "-m", "raspisms_daemon", "run", "-c", str(cfg),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-                env={**os.environ, "NOTIFY_SOCKET": ""},
-            )  # fmt: skip
-            try:
-                await wait_daemon_ready(workdir / "api.sock", proc, within=120.0)
+            async with running_daemon(cfg, workdir / "api.sock", applied=applied):
                 commands = await command_times(cfg, applied, runs)
-            finally:
-                await stop_profiled(proc, traced=applied.traced())
     finally:
         await receiver.stop()
         shutil.rmtree(workdir, ignore_errors=True)
