@@ -537,8 +537,9 @@ class Dispatcher:
 
     async def _tls(self, hook: _Hook) -> ssl.SSLContext | bool:
         """The ``ssl`` argument of ``hook``'s https requests; a CA file is parsed in a thread."""
-        if self._trust.is_loaded(hook.ca_file, hook.verify):
-            return self._trust.for_webhook(hook.ca_file, hook.verify)
+        at_hand = self._trust.cached(hook.ca_file, hook.verify)
+        if at_hand is not None:
+            return at_hand
         return await asyncio.to_thread(self._trust.for_webhook, hook.ca_file, hook.verify)
 
     # -- recording results --------------------------------------------------------------------------

@@ -80,39 +80,36 @@ class TrustStore:
     system's CAs (made once, on first use), or a context made from the webhook's ``ca_file``, kept until
     that file changes.
 
-    Making a context parses a CA file (about 40 ms here, most of a second on a Pi 3): :meth:`is_loaded`
-    tells the caller whether :meth:`for_webhook` will, so it can run it in a thread."""
+    Making a context parses a CA file (about 40 ms here, most of a second on a Pi 3): :meth:`cached`
+    answers without, so the caller can run :meth:`for_webhook` in a thread when it would."""
 
     def __init__(self) -> None:
         self._system: ssl.SSLContext | None = None
         self._contexts: dict[str, tuple[tuple[int, int, int], ssl.SSLContext]] = {}
 
-    def is_loaded(self, ca_file: str | None, verify: bool) -> bool:
-        """Whether :meth:`for_webhook` answers from memory (False when it would read a file, or fail)."""
+    def cached(self, ca_file: str | None, verify: bool) -> ssl.SSLContext | bool | None:
+        """The webhook's ``ssl`` argument if it is at hand; None when :meth:`for_webhook` must read a
+        file for it (or will say why it cannot)."""
         if not verify:
-            return True
+            return False
         if ca_file is None:
-            return self._system is not None
+            return self._system
         cached = self._contexts.get(ca_file)
         try:
-            return cached is not None and cached[0] == _version(ca_file)
+            return cached[1] if cached is not None and cached[0] == _version(ca_file) else None
         except OSError:
-            return False
+            return None
 
     def for_webhook(self, ca_file: str | None, verify: bool) -> ssl.SSLContext | bool:
-        if not verify:
-            return False
+        if (at_hand := self.cached(ca_file, verify)) is not None:
+            return at_hand
         if ca_file is None:
-            if self._system is None:
-                self._system = _client_context()
+            self._system = _client_context()
             return self._system
         try:
             version = _version(ca_file)
         except OSError as exc:
             raise TrustError(f"cannot read {ca_file}: {exc.strerror or exc}") from exc
-        cached = self._contexts.get(ca_file)
-        if cached is not None and cached[0] == version:
-            return cached[1]
         context = _load(Path(ca_file))
         self._contexts[ca_file] = (version, context)
         return context

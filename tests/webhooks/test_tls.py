@@ -111,27 +111,27 @@ def test_without_a_ca_file_the_system_cas_read_on_first_use_and_with_verify_no_n
 ) -> None:
     system = make_pki(tmp_path, name="system")
     store = TrustStore()
-    assert store.is_loaded(None, False) and store.for_webhook(None, False) is False  # no verification
+    assert store.cached(None, False) is False and store.for_webhook(None, False) is False  # no verification
     # Read when first asked, not before: OpenSSL's default paths as they are then.
-    assert not store.is_loaded(None, True)
+    assert store.cached(None, True) is None
     monkeypatch.setenv("SSL_CERT_FILE", str(system.ca_cert))
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "none"))
     context = store.for_webhook(None, True)
     assert isinstance(context, ssl.SSLContext) and subjects(context) == ["raspisms-daemon system CA"]
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
-    assert store.is_loaded(None, True) and store.for_webhook(None, True) is context  # made once
+    assert store.cached(None, True) is context and store.for_webhook(None, True) is context  # made once
 
 
 def test_a_changed_or_missing_ca_file_is_not_loaded_yet(tmp_path: Path) -> None:
     ca = make_pki(tmp_path).ca_cert
     store = TrustStore()
-    assert not store.is_loaded(str(ca), True)
-    store.for_webhook(str(ca), True)
-    assert store.is_loaded(str(ca), True)
+    assert store.cached(str(ca), True) is None
+    context = store.for_webhook(str(ca), True)
+    assert store.cached(str(ca), True) is context
     ca.write_bytes(ca.read_bytes() + b"\n")  # rewritten: parsed again on next use
-    assert not store.is_loaded(str(ca), True)
+    assert store.cached(str(ca), True) is None
     ca.unlink()
-    assert not store.is_loaded(str(ca), True)  # for_webhook will say why
+    assert store.cached(str(ca), True) is None  # for_webhook will say why
 
 
 def test_the_context_is_kept_until_the_ca_file_changes(tmp_path: Path) -> None:
