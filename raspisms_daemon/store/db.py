@@ -262,7 +262,8 @@ class Database:
 
     async def backup_to(self, target: Path) -> None:
         """A consistent copy of the open database (WAL content included) at ``target``, which must not
-        exist: written under a temporary name, synced, then linked into place."""
+        exist: written under a temporary name, synced, then linked into place. Waits for the transaction
+        in progress: its rows are in the copy."""
         tmp = target.with_name(f"{target.name}.restore-{os.getpid()}")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -270,7 +271,11 @@ class Database:
         try:
             dest = await aiosqlite.connect(tmp, isolation_level=None)
             try:
-                await self.conn.backup(dest)
+                # Under the transaction lock: on a connection inside a write transaction every backup
+                # step is refused as busy, and sqlite3's backup() retries for ever in the one thread
+                # that would have to run that transaction's next statement.
+                async with self._lock:
+                    await self.conn.backup(dest)
             finally:
                 await dest.close()
             _fsync_path(tmp)

@@ -5,14 +5,17 @@ written back."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
 from raspisms_daemon.store.db import APPLICATION_ID, Database, marker_path, open_database
 from raspisms_daemon.store.faults import FaultKind, StorageFault
+from tests.helpers.daemon_process import REPO
 from tests.helpers.small_fs import fill, small_tmpfs
 
 
@@ -121,6 +124,51 @@ async def test_the_open_file_is_written_back_with_every_committed_row(tmp_path: 
         assert (await db.fetchone("SELECT name FROM phone WHERE id = 7"))[0] == "p"  # type: ignore[index]
     finally:
         await db.close()
+
+
+# Run in a child process: were the copy to retry for ever on the connection (SQLITE_BUSY at each step
+# while a write transaction is open on it), its thread would never end and neither would pytest.
+WRITE_BACK_IN_A_TRANSACTION = """
+import asyncio, sys
+from pathlib import Path
+from raspisms_daemon.store.db import open_database
+
+async def main(path):
+    db = await open_database(path)
+    try:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO phone (id, name, backend, device) VALUES (7, 'p', 'at', '')")
+            path.unlink()
+            restore = asyncio.ensure_future(db.backup_to(path))
+            await asyncio.sleep(0.3)
+            print("copy waited for the commit:", not restore.done(), flush=True)
+            await conn.execute("INSERT INTO phone (id, name, backend, device) VALUES (8, 'q', 'at', '')")
+        await restore
+    finally:
+        await db.close()
+
+asyncio.run(main(Path(sys.argv[1])))
+"""
+
+
+async def test_a_write_back_during_a_transaction_waits_for_it_and_copies_its_rows(tmp_path: Path) -> None:
+    # The storage watch writes the file back while a transaction is open (a sender between two of its
+    # statements): the copy waits for that commit and holds its rows.
+    path = tmp_path / "raspisms.sqlite3"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WRITE_BACK_IN_A_TRANSACTION, str(path), stdout=asyncio.subprocess.PIPE, cwd=REPO
+    )
+    try:
+        out, _ = await asyncio.wait_for(child.communicate(), 30)
+    except TimeoutError:
+        child.kill()
+        await child.wait()
+        pytest.fail("the write-back never finished: the transaction it interrupted could not go on")
+    assert child.returncode == 0
+    assert out.decode().strip() == "copy waited for the commit: True"
+    with sqlite3.connect(path) as copy:
+        assert copy.execute("SELECT id FROM phone WHERE id IN (7, 8) ORDER BY id").fetchall() == [(7,), (8,)]
+    copy.close()
 
 
 async def test_a_full_disk_makes_the_store_degraded_and_a_probe_ends_it(tmp_path: Path) -> None:
