@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime, tzinfo
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "sleep_or_until"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "sleep_or_until", "within"]
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -107,3 +110,16 @@ async def sleep_or_until(
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
     return bool(done)
+
+
+async def within(awaitable: Awaitable[T], seconds: float | None) -> T:
+    """``await awaitable``, raising :class:`TimeoutError` after ``seconds`` of real time (``None``: no
+    limit); what the daemon uses instead of ``asyncio.wait_for``.
+
+    On Python 3.11 ``asyncio.wait_for`` returns the result and drops the cancellation when its task is
+    cancelled just as the awaited finishes (python/cpython#86296): a phone task cancelled at shutdown
+    while a SIM delete answered went back to waiting for modem events, and the daemon never stopped.
+    ``asyncio.timeout`` awaits in the caller's own task, where a cancellation cannot be lost.
+    """
+    async with asyncio.timeout(seconds):
+        return await awaitable

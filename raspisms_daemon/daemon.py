@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from .api.metrics import Sample
-from .clock import Clock, SystemClock
+from .clock import Clock, SystemClock, within
 from .config import Config, MqttConfig, PhoneConfig, UnixListen, load_config, parse_listen
 from .errors import ConfigError, LinkError, ModemError, StoreError
 from .gsm.modem import ModemBackend
@@ -196,14 +196,14 @@ class Daemon:
         async with self._probe_lock:
             probe = self.backend_factory(phones[0].phone._replace(device=path), self.clock)
             try:
-                await asyncio.wait_for(probe.start(), PROBE_TIMEOUT)
-                identity = await asyncio.wait_for(probe.identity(), PROBE_TIMEOUT)
+                await within(probe.start(), PROBE_TIMEOUT)
+                identity = await within(probe.identity(), PROBE_TIMEOUT)
             except (ModemError, LinkError, TimeoutError, OSError) as exc:
                 log.info("%s is not a modem we can identify: %s", path, exc or type(exc).__name__)
                 return None
             finally:
                 with contextlib.suppress(ModemError, LinkError, TimeoutError, OSError):
-                    await asyncio.wait_for(probe.stop(), PROBE_TIMEOUT)
+                    await within(probe.stop(), PROBE_TIMEOUT)
         for sup in phones:
             p = sup.phone
             if (p.imei and p.imei == identity.imei) or (p.iccid and p.iccid == identity.iccid):
@@ -416,7 +416,7 @@ class Daemon:
                     runner = None
                 self.sender.stop_soon()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(sender_task), SENDER_GRACE)
+                    await within(asyncio.shield(sender_task), SENDER_GRACE)
                 for t in tasks:
                     t.cancel()
         finally:
@@ -471,7 +471,7 @@ class Daemon:
                     await db.close()
                 raise
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), CHECK_INTERVAL)
+                await within(self._stop.wait(), CHECK_INTERVAL)
             if self._stop.is_set():
                 return None
 

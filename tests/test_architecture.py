@@ -204,6 +204,23 @@ def test_the_pure_core_imports_nothing_that_does_io(name: str) -> None:
     assert ours(name) - PURE - packages == set()
 
 
+def test_no_module_waits_with_asyncio_wait_for() -> None:
+    """On Python 3.11 it can drop a cancellation (python/cpython#86296): the package waits with
+    ``clock.within``, so that a stopping daemon stops."""
+    calls = {
+        name: [
+            node.lineno
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Attribute)
+            and node.attr == "wait_for"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "asyncio"
+        ]
+        for name, path in MODULES.items()
+    }
+    assert {k: v for k, v in calls.items() if v} == {}
+
+
 def test_the_rules_see_the_whole_package() -> None:
     # A rule over an empty or mistyped part would pass silently: every part named exists.
     for part in [*FORBIDDEN, *BACKENDS, "simulator"]:

@@ -25,6 +25,8 @@ from typing import Any
 
 import aiohttp
 
+from ..clock import within
+
 __all__ = ["register"]
 
 SENDER = "+33612345678"
@@ -109,8 +111,8 @@ class _Watcher:
         _say(f"      body: {json.dumps(d.body, ensure_ascii=False)}")
         self._changed.set()
 
-    async def wait(self, pred: Callable[[Any], bool], within: float) -> Any | None:
-        deadline = time.monotonic() + within
+    async def wait(self, pred: Callable[[Any], bool], seconds: float) -> Any | None:
+        deadline = time.monotonic() + seconds
         while True:
             for d in self.deliveries:
                 if pred(d):
@@ -120,7 +122,7 @@ class _Watcher:
                 return None
             self._changed.clear()
             try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                await within(self._changed.wait(), remaining)
             except TimeoutError:
                 pass
 
@@ -240,7 +242,7 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
     finally:
         daemon.request_stop()
         try:
-            await asyncio.wait_for(task, 30)
+            await within(task, 30)
         except Exception as exc:  # the demo's own failure is already reported; say why it stopped badly
             _say(f"(daemon stopped with an error: {exc!r})")
         await control.close()

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
+from ..clock import within
 from ..errors import ModemError, ModemGone, ModemTimeout
 
 __all__ = ["GammuWorker", "NoMoreEntries", "import_gammu", "translate_gammu_error"]
@@ -162,7 +163,7 @@ class GammuWorker:
                 self._jobs.put((final, done, "close"))
             self._jobs.put(None)
         try:
-            await asyncio.wait_for(asyncio.shield(self._exited), timeout)
+            await within(asyncio.shield(self._exited), timeout)
         except TimeoutError:
             self._log.warning(
                 "gammu worker %s still blocked in %s after %.1fs", self._name, self.busy_with, timeout

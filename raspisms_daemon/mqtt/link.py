@@ -34,7 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from .. import __version__
 from ..api.scheduling import MAX_TAG, TEXT_LIMIT
-from ..clock import Clock
+from ..clock import Clock, within
 from ..config import MqttConfig
 from ..store import mqtt as mqtt_store
 from ..store import outbox as outbox_store
@@ -159,7 +159,7 @@ class MqttLink:
         future: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
         self._pending[info.mid] = future
         try:
-            code = await asyncio.wait_for(future, self._timeout)
+            code = await within(future, self._timeout)
         except TimeoutError:
             raise aiomqtt.MqttError(f"no PUBACK within {self._timeout:g} s") from None
         finally:

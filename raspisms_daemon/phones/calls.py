@@ -7,11 +7,11 @@ sends ``inbound_call`` once, when the call starts.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+from ..clock import within
 from ..config import PhoneConfig
 from ..errors import LinkError, ModemError
 from ..store import calls as store
@@ -65,7 +65,7 @@ class CallTracker:
         if self.phone.hangup_calls and self.rings >= self.phone.hangup_calls and not self._hung_up:
             self._hung_up = True
             try:
-                await asyncio.wait_for(self._hangup(), MODEM_TIMEOUT)
+                await within(self._hangup(), MODEM_TIMEOUT)
             except (ModemError, LinkError, TimeoutError) as exc:
                 log.warning("could not hang up: %s", exc, extra={"phone_id": self.phone.id})
             else:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
-from ..clock import sleep_or_until
+from ..clock import sleep_or_until, within
 from ..errors import CmeError, CmsError, LinkError, ModemError, PduError
 from ..gsm.pdu import SubmitPart, encode_submit
 from ..store import scheduled as scheduled_store
@@ -382,7 +382,7 @@ class Sender:
         while len(mrs) < len(parts):
             which = f"part {len(mrs) + 1}/{len(parts)}" if len(parts) > 1 else "SMS"
             try:
-                mrs += await asyncio.wait_for(sup.send(parts[len(mrs) : len(mrs) + 1]), SEND_TIMEOUT)
+                mrs += await within(sup.send(parts[len(mrs) : len(mrs) + 1]), SEND_TIMEOUT)
             except (LinkError, TimeoutError) as exc:
                 # The PDU may have reached the network: never retried, the status stays unknown.
                 failure = f"no answer from the modem while sending {which}: {exc or 'timeout'}"

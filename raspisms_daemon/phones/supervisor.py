@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from ..clock import sleep_or_until
+from ..clock import sleep_or_until, within
 from ..config import PhoneConfig
 from ..errors import CmeError, LinkError, ModemError
 from ..gsm.modem import (
@@ -195,7 +195,7 @@ class PhoneSupervisor:
         finally:
             if self.started:
                 try:
-                    await asyncio.shield(asyncio.wait_for(self.backend.stop(), MODEM_TIMEOUT))
+                    await asyncio.shield(within(self.backend.stop(), MODEM_TIMEOUT))
                 except (ModemError, LinkError, TimeoutError, OSError) as exc:
                     log.warning("stopping the modem: %s", exc, extra=self._extra)
 
@@ -205,7 +205,7 @@ class PhoneSupervisor:
         while True:
             self.link = PhoneState.STARTING
             try:
-                await asyncio.wait_for(self.backend.start(), MODEM_TIMEOUT * 4)
+                await within(self.backend.start(), MODEM_TIMEOUT * 4)
                 self.started = True
                 break
             except (ModemError, LinkError, TimeoutError, OSError) as exc:
@@ -238,7 +238,7 @@ class PhoneSupervisor:
                 await sleep_or_until(self.ctx.clock, delay, self._attach)
                 if self.rebuild is not None:
                     with contextlib.suppress(ModemError, LinkError, TimeoutError, OSError):
-                        await asyncio.wait_for(self.backend.stop(), MODEM_TIMEOUT)
+                        await within(self.backend.stop(), MODEM_TIMEOUT)
                     self.backend = self.rebuild(self.phone)
         await self._connected()
         return True
@@ -262,7 +262,7 @@ class PhoneSupervisor:
             attach = getattr(self.backend, "attach", None)
             if attach is not None:
                 try:
-                    await asyncio.wait_for(attach(), MODEM_TIMEOUT)
+                    await within(attach(), MODEM_TIMEOUT)
                 except (ModemError, LinkError, TimeoutError, OSError) as exc:
                     log.info("attach: %s", exc, extra=self._extra)
 
@@ -270,7 +270,7 @@ class PhoneSupervisor:
         self.link = PhoneState.CONNECTED
         self.last_seen = self.ctx.now()
         try:
-            self.identity = await asyncio.wait_for(self.backend.identity(), MODEM_TIMEOUT)
+            self.identity = await within(self.backend.identity(), MODEM_TIMEOUT)
             self.signal = self.identity.signal
         except (ModemError, LinkError, TimeoutError) as exc:
             log.warning("cannot read the modem identity: %s", exc, extra=self._extra)
@@ -490,7 +490,7 @@ class PhoneSupervisor:
             self._hold(ev)  # taken in again once the store works (recognised then: no double)
             return
         try:
-            await asyncio.wait_for(self.backend.delete(ev.index, ev.storage), MODEM_TIMEOUT)
+            await within(self.backend.delete(ev.index, ev.storage), MODEM_TIMEOUT)
         except (ModemError, LinkError, TimeoutError) as exc:
             # Never a loss (it is committed). It is not retried blindly: the slot may hold a new message
             # by then. The backend's next sweep shows the message again, taken_in recognises it, and it

@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..clock import within
 from ..errors import PduError, RaspismsError
 from .engine import Simulator
 
@@ -98,12 +99,12 @@ class ControlServer:
             self._handlers.add(task)
         try:
             while True:
-                line = await asyncio.wait_for(reader.readline(), _IDLE_TIMEOUT)
+                line = await within(reader.readline(), _IDLE_TIMEOUT)
                 if not line:
                     return
                 reply = await handle_request(self._sim, line)
                 writer.write(json.dumps(reply).encode() + b"\n")
-                await asyncio.wait_for(writer.drain(), 10.0)
+                await within(writer.drain(), 10.0)
         except (TimeoutError, ValueError, ConnectionError):
             pass  # idle, over-long line or peer gone: drop the connection
         finally:

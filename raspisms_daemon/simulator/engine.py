@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..clock import within
 from ..errors import PduError
 from ..gsm.at_protocol import redact
 from ..gsm.pdu import SubmitPdu, decode, encode_deliver, encode_status_report
@@ -565,7 +566,7 @@ class Simulator:
             if deadline is not None:
                 wait = min(wait, max(0.0, deadline - loop.time()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(call.ended.wait(), wait)
+                await within(call.ended.wait(), wait)
             if self.modem.call is not call:
                 return
             if deadline is not None and loop.time() >= deadline:

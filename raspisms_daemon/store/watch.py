@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 
-from ..clock import Clock
+from ..clock import Clock, within
 from ..config import EX_CONFIG
 from ..errors import StoreError
 from .db import Database
@@ -61,7 +61,7 @@ class StorageWatch:
         db = self.db
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), CHECK_INTERVAL)
+                await within(self._changed.wait(), CHECK_INTERVAL)
             self._changed.clear()
             try:
                 db.check_file()

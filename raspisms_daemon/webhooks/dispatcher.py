@@ -46,7 +46,7 @@ import aiosqlite
 from yarl import URL
 
 from .. import __version__
-from ..clock import Clock, SystemClock, sleep_or_until
+from ..clock import Clock, SystemClock, sleep_or_until, within
 from ..config import DeliveryConfig
 from ..store import outbox as outbox_store
 from ..store import webhooks as webhook_store
@@ -549,7 +549,7 @@ class Dispatcher:
             if self._backlog_stale:
                 # The last results changed the count: refresh it within a second even if all goes quiet.
                 try:
-                    await asyncio.wait_for(self._results_ready.wait(), timeout=1.0)
+                    await within(self._results_ready.wait(), 1.0)
                 except TimeoutError:
                     await self._refresh_backlog()
                     continue
