@@ -376,7 +376,7 @@ class Daemon:
                         name="reliability",
                     ),
                     tg.create_task(housekeeping_loop(ctx), name="housekeeping"),
-                    tg.create_task(self.notifier.watchdog_loop(), name="watchdog"),
+                    tg.create_task(self.notifier.watchdog_loop(db.answers), name="watchdog"),
                     tg.create_task(watch.run(), name="storage"),
                 ]
                 for pid, sup in self.supervisors.items():

@@ -16,7 +16,9 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+
+from .clock import within
 
 __all__ = ["Notifier"]
 
@@ -108,18 +110,40 @@ class Notifier:
             return None
         return self._watchdog_usec / 2 / 1_000_000
 
-    async def watchdog_loop(self) -> None:
+    async def watchdog_loop(self, answers: Callable[[], Awaitable[object]] | None = None) -> None:
         """Ping ``WATCHDOG=1`` at :meth:`watchdog_interval` until cancelled; returns at once when off.
 
         It runs *on the event loop* on purpose: if the loop is blocked, the pings stop and systemd
-        restarts us, which is exactly what the watchdog is for.
+        restarts us, which is exactly what the watchdog is for. ``answers`` (a statement through the
+        database's writer thread) must also answer within the interval before each ping: a thread stuck
+        for good leaves a loop that runs but takes nothing in, and only a restart ends that.
         """
         interval = self.watchdog_interval()
         if interval is None:
             return
+        silent_since: float | None = None
         while True:
+            started = time.monotonic()
+            if answers is not None:
+                try:
+                    await within(answers(), interval)
+                except TimeoutError:
+                    if silent_since is None:
+                        silent_since = started
+                        log.error(
+                            "the database has not answered for %g s: no watchdog ping until it does "
+                            "(systemd restarts the daemon once WatchdogSec passes without one)",
+                            interval,
+                        )
+                    continue
+                except Exception as exc:
+                    # An answer all the same: the thread runs (storage faults are the daemon's business).
+                    log.debug("watchdog: the database answered with %s", exc)
+                if silent_since is not None:
+                    log.warning("the database answers again after %.1f s", time.monotonic() - silent_since)
+                    silent_since = None
             self.watchdog()
-            await asyncio.sleep(interval)
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     def close(self) -> None:
         if self._sock is not None:

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -194,3 +195,37 @@ def test_from_env_reads_the_process_environment(notify_socket: NotifySocket) -> 
     env = {**os.environ, "NOTIFY_SOCKET": notify_socket.address}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=30)
     assert notify_socket.wait_for(1) == [{"READY": "1", "STATUS": "child up"}]
+
+
+async def test_watchdog_pings_only_while_the_database_thread_answers(notify_socket: NotifySocket) -> None:
+    # WATCHDOG_USEC=300 ms -> a ping every 150 ms, each after the database's answer (tests/faults/
+    # test_stalled_disk.py does it with a real disk that stops syncing).
+    notifier = Notifier.from_env({"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "300000"})
+    thread_runs = asyncio.Event()
+    thread_runs.set()
+    failing = False
+
+    async def answers() -> None:
+        await thread_runs.wait()
+        if failing:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    task = asyncio.create_task(notifier.watchdog_loop(answers))
+    try:
+        await asyncio.sleep(0.5)
+        thread_runs.clear()
+        stuck_at = time.monotonic()
+        await asyncio.sleep(0.6)
+        failing = True  # an error is an answer: the thread runs, the storage fault is handled elsewhere
+        thread_runs.set()
+        answered_at = time.monotonic()
+        await asyncio.sleep(0.5)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    notifier.close()
+    every = notify_socket.watchdog_times()
+    assert len([t for t in every if t < stuck_at]) >= 3
+    assert [t for t in every if stuck_at + 0.16 < t < answered_at] == []  # no ping while it does not answer
+    assert len([t for t in every if t > answered_at]) >= 3

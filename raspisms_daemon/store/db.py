@@ -260,6 +260,12 @@ class Database:
                 row = await cur.fetchone()
             await conn.execute(f"PRAGMA user_version = {int(row[0]) if row else 0}")
 
+    async def answers(self) -> None:
+        """A statement through the writer connection's thread, outside the transaction lock: the
+        watchdog's proof that the thread every message is taken in through is not stuck."""
+        async with self.conn.execute("SELECT 1"):
+            pass
+
     async def backup_to(self, target: Path) -> None:
         """A consistent copy of the open database (WAL content included) at ``target``, which must not
         exist: written under a temporary name, synced, then linked into place. Waits for the transaction

@@ -17,6 +17,9 @@ its WAL index (``-shm``) with ``mmap`` and never relies on it after a crash: the
 the database afterwards rebuilds it from the WAL (sqlite.org/walformat.html, "the wal-index … is
 rebuilt"), so caching it would only make the kernel's shared mapping and our cache disagree.
 
+Our addition, which LazyFS has no command for: ``lazyfs::freeze-syncs`` makes every ``fsync`` wait
+until ``lazyfs::thaw-syncs``, as an SD card that stops answering does (reads and writes go on).
+
 Commands come as lines on the fifo ``--fifo`` (``echo lazyfs::clear-cache > faults.fifo``), as for
 LazyFS; each one done is acknowledged with ``finished::<command>`` on ``--fifo-completed`` (LazyFS's
 ``fifo_path_completed``). Mounted with zero attribute and entry timeouts and without ``kernel_cache``,
@@ -68,6 +71,8 @@ class PowerCutFS(fuse.Operations):  # type: ignore[misc]
         self.backing = os.path.realpath(backing)
         self._lock = threading.RLock()
         self._cache: dict[str, _Cached] = {}  # by path inside the file system
+        self.syncs_flow = threading.Event()  # cleared by freeze-syncs: fsync waits until it is set again
+        self.syncs_flow.set()
 
     # -- helpers ---------------------------------------------------------------------------------
     def _real(self, path: str) -> str:
@@ -274,6 +279,7 @@ class PowerCutFS(fuse.Operations):  # type: ignore[misc]
             return len(data)
 
     def fsync(self, path: str, datasync: int, fh: int) -> int:
+        self.syncs_flow.wait()  # outside the lock: a frozen sync holds up only its caller
         with self._lock:
             if self._cached(path):
                 self._flush(path)
@@ -292,6 +298,7 @@ class PowerCutFS(fuse.Operations):  # type: ignore[misc]
         return 0
 
     def fsyncdir(self, path: str, datasync: int, fh: int) -> int:
+        self.syncs_flow.wait()
         fd = os.open(self._real(path), os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -309,6 +316,10 @@ def _serve_commands(fs: PowerCutFS, fifo: Path, completed: Path | None) -> None:
                     fs.clear_cache()
                 elif command == "lazyfs::cache-checkpoint":
                     fs.checkpoint()
+                elif command == "lazyfs::freeze-syncs":
+                    fs.syncs_flow.clear()
+                elif command == "lazyfs::thaw-syncs":
+                    fs.syncs_flow.set()
                 elif not command:
                     continue
                 if completed is not None:
@@ -368,6 +379,13 @@ class PowerCutMount:
     async def clear_cache(self) -> None:
         """A power cut for the file system: every byte not fsynced is gone."""
         await self.command("clear-cache")
+
+    async def freeze_syncs(self) -> None:
+        """From now on every fsync waits (a disk that stopped answering) until :meth:`thaw_syncs`."""
+        await self.command("freeze-syncs")
+
+    async def thaw_syncs(self) -> None:
+        await self.command("thaw-syncs")
 
 
 @contextlib.contextmanager

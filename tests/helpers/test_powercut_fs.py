@@ -4,6 +4,7 @@ plus a clear-cache (what the daemon's power-cut test relies on)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -53,6 +54,20 @@ async def test_names_change_at_once_and_the_cache_follows_the_file(tmp_path: Pat
         assert b.read_bytes() == b"first"
         b.unlink()
         assert not (fs.backing / "b").exists()
+
+
+async def test_frozen_syncs_wait_until_thawed_while_reads_and_writes_go_on(tmp_path: Path) -> None:
+    with mounted(tmp_path) as fs:
+        path = fs.mountpoint / "f"
+        write(path, b"before", sync=True)
+        await fs.freeze_syncs()
+        syncing = asyncio.ensure_future(asyncio.to_thread(write, path, b"during", sync=True))
+        await asyncio.sleep(0.5)
+        assert not syncing.done()  # the fsync waits …
+        assert path.read_bytes() == b"during"  # … while the file system still reads and writes
+        await fs.thaw_syncs()
+        await asyncio.wait_for(syncing, 10)
+        assert (fs.backing / "f").read_bytes() == b"during"  # the sync went through once thawed
 
 
 WRITER = """
