@@ -57,6 +57,13 @@ class NotifySocket:
         self.sock.close()
 
 
+async def cancel(task: asyncio.Task[None]) -> None:
+    """Cancel a watchdog loop and check that it ends cancelled (it swallows nothing)."""
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 @pytest.fixture
 def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
     peer = NotifySocket(str(tmp_path / "notify"))
@@ -158,9 +165,7 @@ async def test_watchdog_pings_at_the_interval_and_stop_while_the_loop_is_blocked
         block_end = time.monotonic()
         await asyncio.sleep(0.35)
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel(task)
     notifier.close()
 
     assert 5 <= len(healthy) <= 8, healthy  # 0.95 s / 0.15 s, plus the one sent at start
@@ -181,9 +186,7 @@ async def test_watchdog_loop_stops_when_cancelled(notify_socket: NotifySocket) -
     notifier = Notifier.from_env({"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "100000"})
     task = asyncio.create_task(notifier.watchdog_loop())
     await asyncio.sleep(0.12)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel(task)
     count = len(notify_socket.watchdog_times())
     await asyncio.sleep(0.15)
     assert len(notify_socket.watchdog_times()) == count
@@ -221,9 +224,7 @@ async def test_watchdog_pings_only_while_the_database_thread_answers(notify_sock
         answered_at = time.monotonic()
         await asyncio.sleep(0.5)
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel(task)
     notifier.close()
     every = notify_socket.watchdog_times()
     assert len([t for t in every if t < stuck_at]) >= 3
