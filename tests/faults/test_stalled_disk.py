@@ -15,7 +15,7 @@ import pytest
 
 from raspisms_daemon.simulator import Simulator
 from tests.helpers.daemon_process import API_KEY, daemon_process
-from tests.helpers.ledger import Ledger, inbound
+from tests.helpers.ledger import Ledger, api_sends, inbound
 from tests.helpers.powercut_fs import mounted
 from tests.helpers.receiver import FaultyReceiver
 from tests.test_systemd import NotifySocket
@@ -45,12 +45,14 @@ async def test_a_disk_that_stops_syncing_stops_the_watchdog_pings_and_nothing_is
 
                 await fs.freeze_syncs()
                 frozen_at = time.monotonic()
+                sends = asyncio.ensure_future(api_sends(daemon, ledger, 3, pace=0.05, rng=rng))
                 await inbound(sim, ledger, 3, pace=0.05, rng=rng)  # their commits wait in fsync
                 await asyncio.sleep(3 * WATCHDOG_USEC / 1e6)
                 status, _ = await daemon.request("GET", "/healthz")
                 assert status in (200, 503)  # the event loop answers all along …
                 await fs.thaw_syncs()
                 thawed_at = time.monotonic()
+                await sends
 
                 await rx.wait_for(lambda: ledger.complete(rx), 60)
                 await asyncio.sleep(1.0)  # pings again
