@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
 
@@ -91,7 +92,5 @@ async def test_within_never_loses_a_cancellation_that_lands_as_the_awaited_finis
 
 async def test_asyncio_wait_for_loses_that_cancellation_on_this_python() -> None:
     """Why the daemon uses ``within``: python/cpython#86296, fixed only from Python 3.12 on."""
-    import sys
-
     lost = not await _cancelled_as_it_finishes(asyncio.wait_for)
     assert lost is (sys.version_info < (3, 12))
