@@ -114,14 +114,15 @@ class MqttLink:
     async def deliver(self, row: Claimed, payload: bytes) -> tuple[int | None, str | None]:
         """Publish one outbox row of the MQTT target: ``(200, None)`` once the broker acknowledged every
         publication (PUBACK: recorded as status 200), ``(None, why)`` otherwise."""
-        job_id = await self._job_of(row)
+        job = await self._job_of(row)
         pubs = publications(
             self.topics,
             type=row.type,
             body_json=row.body,
             payload=payload,
             timestamp=row.timestamp,
-            job_id=job_id,
+            job_id=None if job is None else job[0],
+            send_error=None if job is None else job[1],
             homeassistant=self._cfg.homeassistant,
         )
         try:
@@ -139,16 +140,14 @@ class MqttLink:
             return None, "; ".join(dict.fromkeys(errors))
         return 200, None
 
-    async def _job_of(self, row: Claimed) -> str | None:
+    async def _job_of(self, row: Claimed) -> tuple[str, str | None] | None:
+        """The send job an SMS event is about, with the SMS's recorded error."""
         if row.type not in ("send_sms", "send_sms_status_change"):
             return None
-        body = json.loads(row.body)
-        reads = self._db.reads.conn
-        if row.type == "send_sms":
-            sid = body.get("originating_scheduled")
-            return await mqtt_store.job_of_scheduled(reads, sid) if isinstance(sid, int) else None
-        sended = body.get("id")
-        return await mqtt_store.job_of_sended(reads, sended) if isinstance(sended, int) else None
+        sended = json.loads(row.body).get("id")
+        if not isinstance(sended, int):
+            return None
+        return await mqtt_store.job_of_sended(self._db.reads.conn, sended)
 
     async def _publish(self, client: aiomqtt.Client, pub: Publication) -> None:
         """One QoS 1 publication, waited for until its PUBACK; a PUBACK reason code ≥ 0x80 (not

@@ -92,11 +92,19 @@ def job_status(job_id: str, gateway: str, status: str, **fields: Any) -> dict[st
     return {"id": job_id, "gateway": gateway, "status": status, **fields}
 
 
-def sms_status(type: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The job status a ``send_sms`` or ``send_sms_status_change`` body means, with its details."""
+def sms_status(
+    type: str, body: dict[str, Any], send_error: str | None = None
+) -> tuple[str, dict[str, Any]] | None:
+    """The job status a ``send_sms`` or ``send_sms_status_change`` body means, with its details.
+    ``send_error``: the SMS's recorded error. A ``send_sms`` of status ``unknown`` with one is a send the
+    modem never answered (it may have left; never sent again): the job's status is ``unknown``, not
+    ``sent``, since RaspiSMS's body says ``unknown`` for both."""
     if type == "send_sms":
         details = {"sms": body.get("id"), "destination": body.get("destination"), "phone": body.get("origin")}
-        return _SENT.get(str(body.get("status")), "unknown"), details
+        word = _SENT.get(str(body.get("status")), "unknown")
+        if send_error is None:
+            return word, details
+        return ("unknown" if word == "sent" else word), {**details, "error": send_error}
     if type == "send_sms_status_change":
         return _REPORTED.get(str(body.get("status")), "unknown"), {"sms": body.get("id")}
     return None
@@ -115,14 +123,16 @@ def publications(
     timestamp: int,
     job_id: str | None,
     homeassistant: bool,
+    send_error: str | None = None,
 ) -> list[Publication]:
     """Everything one outbox row of the MQTT target is published as. ``payload``: the row rendered as
-    the JSON webhook body; ``job_id``: the send job this event is about, if any."""
+    the JSON webhook body; ``job_id``: the send job this event is about, if any, and ``send_error`` its
+    SMS's recorded error."""
     body = json.loads(body_json)
     if type == JOB_STATUS_TYPE:
         return [Publication(topics.sent(str(body["id"])), body_json.encode())]
     out = [Publication(topics.event(type), payload)]
-    status = sms_status(type, body) if job_id is not None else None
+    status = sms_status(type, body, send_error) if job_id is not None else None
     if job_id is not None and status is not None:
         word, details = status
         doc = job_status(job_id, topics.gateway, word, **details)

@@ -23,7 +23,6 @@ __all__ = [
     "disable_target",
     "find_jobs",
     "forget_retained",
-    "job_of_scheduled",
     "job_of_sended",
     "remember_retained",
     "retained_topics",
@@ -108,23 +107,15 @@ async def add_job(
     )
 
 
-async def job_of_scheduled(conn: aiosqlite.Connection, id_scheduled: int) -> str | None:
+async def job_of_sended(conn: aiosqlite.Connection, sended_id: int) -> tuple[str, str | None] | None:
+    """``(job id, the SMS's recorded error)`` when this ``sended`` row is a job's SMS."""
     async with conn.execute(
-        "SELECT job_id FROM mqtt_job WHERE id_scheduled = ? AND id_scheduled IS NOT NULL", (id_scheduled,)
-    ) as cur:
-        row = await cur.fetchone()
-    return None if row is None else str(row[0])
-
-
-async def job_of_sended(conn: aiosqlite.Connection, sended_id: int) -> str | None:
-    """The job whose SMS this ``sended`` row is, if any."""
-    async with conn.execute(
-        "SELECT j.job_id FROM sended s JOIN mqtt_job j ON j.id_scheduled = s.originating_scheduled "
+        "SELECT j.job_id, s.error FROM sended s JOIN mqtt_job j ON j.id_scheduled = s.originating_scheduled "
         "WHERE s.id = ? AND j.id_scheduled IS NOT NULL",
         (sended_id,),
     ) as cur:
         row = await cur.fetchone()
-    return None if row is None else str(row[0])
+    return None if row is None else (str(row[0]), row[1])
 
 
 async def retained_topics(conn: aiosqlite.Connection) -> set[str]:

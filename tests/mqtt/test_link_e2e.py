@@ -6,7 +6,9 @@ In process (``running_daemon``) with a simulated modem; the broker is a real ``m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 from pathlib import Path
 
 import aiomqtt
@@ -83,6 +85,34 @@ async def test_a_job_from_the_shared_topic_is_sent_once_and_its_statuses_are_pub
             assert [s["text"] for s in sent] == ["from the fleet"]
             statuses = [d["status"] for d in _docs(sub.on("raspisms/gw1/sent/job-1"))]
             assert statuses.count("accepted") == 1
+
+
+async def test_a_job_whose_send_the_modem_never_answered_is_unknown_with_the_reason_not_sent(
+    tmp_path: Path,
+) -> None:
+    async with mosquitto(tmp_path) as broker, subscriber(broker, "raspisms/gw1/sent/#") as sub:
+        async with running_daemon(tmp_path, config_overrides={"mqtt": _mqtt(broker)}) as env:
+            await poll_until(lambda: env.daemon.mqtt is not None and env.daemon.mqtt.connected, within=20)
+            await env.sims[0].fault("stall")
+            job = {"id": "job-9", "to": "+33612345678", "text": "lost?"}
+            await _publish(broker, "raspisms/gw1/send", job)
+            await poll_until(lambda: _sending(tmp_path / "daemon.sqlite3"), within=10)
+            await asyncio.sleep(0.1)  # AT+CMGS is written; the modem does not answer, then is gone
+            await env.sims[0].fault("unplug")
+
+            def ended() -> list[dict[str, object]]:
+                return [d for d in _docs(sub.on("raspisms/gw1/sent/job-9")) if d["status"] != "accepted"]
+
+            await sub.wait_for(ended)
+            (doc,) = ended()
+            assert doc["status"] == "unknown"
+            assert "no answer from the modem" in str(doc["error"])
+            assert env.sims[0].state()["sent"] == []
+
+
+def _sending(db: Path) -> bool:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        return conn.execute("SELECT state FROM sended").fetchall() == [("sending",)]
 
 
 @pytest.mark.parametrize(

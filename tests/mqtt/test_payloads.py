@@ -83,6 +83,21 @@ def test_sms_statuses_become_job_statuses(type: str, status: str, expected: str)
     assert found is not None and found[0] == expected
 
 
+def test_a_send_the_modem_never_answered_is_unknown_not_sent_and_says_why() -> None:
+    # RaspiSMS's send_sms says "unknown" for a send the modem took and for one it never answered.
+    why = "interrupted while sending: the daemon stopped before the modem answered"
+    body = {"id": 1, "status": "unknown", "origin": 1, "destination": "+33612345678"}
+    assert sms_status("send_sms", body, why) == (
+        "unknown",
+        {"sms": 1, "destination": "+33612345678", "phone": 1, "error": why},
+    )
+    refusal = "SMS refused by the modem: +CMS ERROR: 500"
+    refused = sms_status("send_sms", {**body, "status": "failed"}, refusal)
+    assert refused is not None and refused[0] == "failed" and refused[1]["error"] == refusal
+    # A delivery report's status is the report's, whatever the send recorded.
+    assert sms_status("send_sms_status_change", {"id": 1, "status": "failed"}, why) == ("failed", {"sms": 1})
+
+
 def test_a_job_status_row_goes_to_the_jobs_topic_only() -> None:
     doc = {"id": "order-2", "gateway": "pi1", "status": "accepted", "scheduled": 3}
     assert pubs(JOB_STATUS_TYPE, doc) == {"raspisms/pi1/sent/order-2": (doc, False)}

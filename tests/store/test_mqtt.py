@@ -72,17 +72,18 @@ async def test_a_job_id_is_taken_once_and_maps_to_its_sms(db: Database) -> None:
             "order-1": store.Job("order-1", sid, None),
             "bad-1": store.Job("bad-1", None, "why"),
         }
-        assert await store.job_of_scheduled(conn, sid) == "order-1"
         await conn.execute(
             "INSERT INTO sended (at, text, destination, originating_scheduled) "
-            "VALUES (1, 'hi', '+33612345678', ?)",
-            (sid,),
+            "VALUES (1, 'hi', '+33612345678', ?), (1, 'hi', '+33612345679', ?)",
+            (sid, sid),
         )
-        async with conn.execute("SELECT MAX(id) FROM sended") as cur:
+        await conn.execute("UPDATE sended SET error = 'no answer' WHERE destination = '+33612345679'")
+        async with conn.execute("SELECT MIN(id), MAX(id) FROM sended") as cur:
             row = await cur.fetchone()
         assert row is not None
-        assert await store.job_of_sended(conn, row[0]) == "order-1"
-        assert await store.job_of_sended(conn, row[0] + 1) is None
+        assert await store.job_of_sended(conn, row[0]) == ("order-1", None)
+        assert await store.job_of_sended(conn, row[1]) == ("order-1", "no answer")
+        assert await store.job_of_sended(conn, row[1] + 1) is None
 
 
 async def test_retained_topics_are_remembered_until_forgotten(db: Database) -> None:
