@@ -74,6 +74,7 @@ PURE = {
         "dates",
         "numbers",
         "templating",
+        "texts",
         "errors",
         "reliability",
         "gsm.pdu",

@@ -25,6 +25,7 @@ from ..dates import parse_date
 from ..numbers import parse_phone
 from ..store.scheduled import NewNumber
 from ..templating import TemplateFailure, render
+from ..texts import blank
 from .decoding import Malformed, decimal_id, json_value
 from .envelope import ApiError, Code, raspisms_error
 from .limits import MAX_NUMBERS
@@ -37,7 +38,6 @@ __all__ = [
     "TEXT_LIMIT",
     "ScheduledRequest",
     "bad_date",
-    "blank",
     "check_text",
     "destinations",
     "id_among",
@@ -48,7 +48,6 @@ TEXT_LIMIT = 1000  # RaspiSMS's SMS_LENGTH_LIMIT (models/Scheduled.php:16), coun
 MAX_TAG = 255  # RaspiSMS's sended.tag column
 SKIPPED_EMPTY = "empty text"  # scheduled_number.skipped: the text renders blank for this number
 BLANK_TEXT = "text (it is blank: nothing would be sent)"
-_PHP_TRIM = " \t\n\r\0\x0b"
 _FALSE_WORDS = frozenset({"false", "no", "off"})
 
 
@@ -192,11 +191,6 @@ def bad_date(key: str, *, status: int = 400) -> ApiError:
     return raspisms_error(
         Code.INVALID_PARAMETER, f'{key} must be a date of format "Y-m-d H:i:s".', status=status
     )
-
-
-def blank(text: str) -> bool:
-    """Nothing but what PHP's ``trim`` removes: RaspiSMS skips such a text when sending."""
-    return not text.strip(_PHP_TRIM)
 
 
 def _number_items(value: Any) -> list[tuple[Any, str | None]]:

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from ..dates import parse_date
 from ..numbers import parse_phone
+from ..texts import blank
 from .topics import job_id_topic_safe
 
 __all__ = ["MAX_JOB_ID", "JobRequest", "Refusal", "parse_job", "parse_notify"]
@@ -100,7 +101,7 @@ def _fields(
             return refuse(f"to: {raw!r} is not a valid international number (+<country><number>)")
         numbers.append(number)
     text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or blank(text):
         return refuse("text: a non-empty string")
     if len(text) > text_limit:
         return refuse(f"text: at most {text_limit} characters")

@@ -12,6 +12,7 @@ import aiosqlite
 from ..store import scheduled as scheduled_store
 from ..store import smsstop as store
 from ..templating import TemplateFailure, render
+from ..texts import trim
 from .context import PhoneContext
 
 __all__ = ["STOP_TAG", "is_stop_request", "take_stop"]
@@ -19,12 +20,11 @@ __all__ = ["STOP_TAG", "is_stop_request", "take_stop"]
 log = logging.getLogger("raspisms_daemon.phones.sms_stop")
 
 STOP_TAG = "SMS_STOP"  # RaspiSMS's SmsStop::SMS_STOP_TAG (models/SmsStop.php:16)
-_PHP_TRIM = " \t\n\r\0\x0b"  # what PHP's trim() strips
 
 
 def is_stop_request(text: str) -> bool:
     """RaspiSMS's rule: the text, lower-cased and trimmed, is exactly "stop" or "stop sms"."""
-    return text.lower().strip(_PHP_TRIM) in ("stop", "stop sms")
+    return trim(text.lower()) in ("stop", "stop sms")
 
 
 async def take_stop(

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from raspisms_daemon.api.envelope import ApiError
+from raspisms_daemon.api.scheduling import check_text
 from raspisms_daemon.mqtt.jobs import JobRequest, Refusal, parse_job, parse_notify
 
 PHONES = frozenset({1, 2})
@@ -85,3 +87,14 @@ def test_a_notify_message_is_the_number_a_colon_and_the_text(text: str, expected
 def test_a_notify_message_without_a_usable_number_or_text_is_refused(text: str) -> None:
     found = parse_notify(text.encode(), phone=1, phones=PHONES, text_limit=1000, tag_limit=255)
     assert isinstance(found, Refusal) and found.job_id is None
+
+
+@pytest.mark.parametrize("text", ["   ", "\t\r\n\x0b\x00", "\xa0", "\u3000", "x"])
+def test_a_text_is_blank_for_a_job_exactly_when_the_api_refuses_it_as_blank(text: str) -> None:
+    found = job({"id": "j", "to": "+33612345678", "text": text})
+    try:
+        check_text(text)
+        api_refuses = False
+    except ApiError:
+        api_refuses = True
+    assert isinstance(found, Refusal) is api_refuses
