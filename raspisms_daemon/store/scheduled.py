@@ -237,12 +237,15 @@ async def skip(conn: aiosqlite.Connection, number_id: int, *, reason: str, at: f
 
 async def finish(conn: aiosqlite.Connection, id_scheduled: int | None) -> None:
     """A scheduled SMS is done once every one of its numbers has its sended row or was skipped
-    (caller's transaction)."""
+    (caller's transaction). Called after each of its SMS: the numbers are looked at from the last,
+    which the sender reaches last, so that the question costs one lookup until the end, not one per
+    number already sent (quadratic over a 10 000-number SMS)."""
     if id_scheduled is None:
         return
     await conn.execute(
-        "UPDATE scheduled SET state = 'done' WHERE id = ? AND state = 'pending' AND NOT EXISTS ("
-        "SELECT 1 FROM scheduled_number n WHERE n.id_scheduled = scheduled.id AND n.skipped IS NULL "
-        "AND NOT EXISTS (SELECT 1 FROM sended s WHERE s.scheduled_number = n.id))",
+        "UPDATE scheduled SET state = 'done' WHERE id = ? AND state = 'pending' AND ("
+        "SELECT n.id FROM scheduled_number n WHERE n.id_scheduled = scheduled.id AND n.skipped IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM sended s WHERE s.scheduled_number = n.id) "
+        "ORDER BY n.id DESC LIMIT 1) IS NULL",
         (id_scheduled,),
     )

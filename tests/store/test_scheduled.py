@@ -90,6 +90,23 @@ async def test_due_is_the_pending_sms_whose_time_has_come_earliest_first(db: Dat
     assert [s.id for s in await scheduled.due(db, now=NOW + 60, limit=10)] == [first, second, later]
 
 
+async def test_a_scheduled_sms_is_not_done_while_an_earlier_number_waits_behind_a_later_one_sent(
+    db: Database,
+) -> None:
+    # finish looks from the last number (cheap while sending in order); any order must still hold.
+    sid = await scheduled.create(db, text="x", numbers=[f"+3361111111{i}" for i in range(3)], now=NOW)
+    first, middle, last = await scheduled.unsent_numbers(db, sid)
+    for dest, done in ((last, "pending"), (first, "pending"), (middle, "done")):
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO sended (at, text, destination, scheduled_number, originating_scheduled) "
+                "VALUES (?, 'x', ?, ?, ?)",
+                (NOW, dest.number, dest.id, sid),
+            )
+            await scheduled.finish(conn, sid)
+        assert (sch := await scheduled.get(db, sid)) is not None and sch.state == done
+
+
 async def test_a_scheduled_sms_is_done_once_every_number_has_its_sended_row(db: Database) -> None:
     sid = await scheduled.create(db, text="x", numbers=["+33611111111", "+33622222222"], now=NOW)
     sch = await scheduled.get(db, sid)
