@@ -7,7 +7,8 @@ Figures (``--only`` names): ``inbound`` (our latency, simulator → verified web
 ``gammu`` (gammu-smsd's, same simulator and receiver), ``burst`` and ``gammu_burst`` (200 SMS arriving
 together, until every webhook is verified), ``throughput`` and ``drain`` (webhook dispatch),
 ``footprint`` (idle RSS and CPU, ours and gammu-smsd's), ``durability`` (fsyncs per received SMS, alone
-and in a burst), ``scale`` (throughput with a million delivered rows vs empty), ``startup`` (READY and
+and in a burst), ``scale`` (throughput with a million delivered rows vs empty), ``send_scale`` (the store
+work per SMS sent with a long history and in a 10 000-number campaign vs none), ``startup`` (READY and
 the commands, with 15 % of one core), ``multimodem`` (200 SMS sent through 4 modems vs 1), ``mqtt`` (a
 fleet's job intake with 1 then 3 gateways, and the event latency to an MQTT subscriber beside the
 webhook's, on a real Mosquitto).
@@ -16,9 +17,10 @@ webhook's, on a real Mosquitto).
 an SD card, and the CPU limited to what runs Python as fast as a Pi 3 B+ (:mod:`bench.calibrate`; or
 ``--cpu-quota``). It also measures ``inbound`` and ``burst`` with the fsync delay alone, the condition
 the group-commit targets are stated with. The dispatcher figures (``throughput``, ``drain``, ``scale``)
-run inside this process and are not part of the Pi profile; ``footprint`` neither (memory and CPU time
-do not depend on how fast the CPU or the disk is), nor ``mqtt``. Results go to ``bench/results.json``
-(``--pi``: ``bench/results-pi.json``); ``python -m bench.report`` prints the README table from both.
+and ``send_scale`` run inside this process and are not part of the Pi profile; ``footprint`` neither
+(memory and CPU time do not depend on how fast the CPU or the disk is), nor ``mqtt``. Results go to
+``bench/results.json`` (``--pi``: ``bench/results-pi.json``); ``python -m bench.report`` prints the
+README table from both.
 
 The full run takes about 22 minutes (most of it the multimodem figure, which waits 2–4 s per SMS like a
 real network); ``--smoke`` (CI) runs each harness for a few seconds and checks that it produces
@@ -54,6 +56,7 @@ from bench import (
     mqtt_fleet,
     multimodem,
     scale,
+    send_scale,
     startup,
 )
 from bench.profile import NORMAL, PI, SD, Applied, Profile, Quota, cpu_cgroup
@@ -71,6 +74,7 @@ FIGURES = (
     "footprint",
     "durability",
     "scale",
+    "send_scale",
     "startup",
     "multimodem",
     "mqtt",
@@ -108,6 +112,9 @@ class Plan:
     footprint_busy_s: float
     durability_sms: int
     history_rows: int
+    sent_history_rows: int
+    send_numbers: int
+    campaign_numbers: int
     mqtt_jobs: int
     mqtt_sms: int
     startup_runs: int
@@ -128,6 +135,9 @@ FULL = Plan(
     footprint_busy_s=10.0,
     durability_sms=150,
     history_rows=1_000_000,
+    sent_history_rows=200_000,
+    send_numbers=500,
+    campaign_numbers=10_000,
     mqtt_jobs=2000,
     mqtt_sms=200,
     startup_runs=10,
@@ -147,6 +157,9 @@ SMOKE = Plan(
     footprint_busy_s=2.0,
     durability_sms=20,
     history_rows=20_000,
+    sent_history_rows=2_000,
+    send_numbers=20,
+    campaign_numbers=100,
     mqtt_jobs=100,
     mqtt_sms=10,
     startup_runs=1,
@@ -205,6 +218,10 @@ async def run_all(
     else:
         await step("throughput", lambda: _throughput(plan))
     await step("drain", lambda: _drain(plan))
+    await step(
+        "send_scale",
+        lambda: send_scale.send_scale(plan.sent_history_rows, plan.send_numbers, plan.campaign_numbers),
+    )
     await step("footprint", lambda: footprint.idle_footprint(plan.footprint_s, plan.footprint_busy_s))
     await step(
         "durability",
@@ -438,6 +455,34 @@ def rows_for(figures: dict[str, Any], plan: Plan, *, smoke: bool, pi: bool = Fal
                 judged(s["ratio"] >= scale.TARGET_RATIO),
                 f"{s['history_rows']:,} delivered rows: {s['history_per_s']} /s vs empty "
                 f"{s['empty_per_s']} /s ({s['events']} events per run)".replace(",", " "),
+            )
+        )
+    if "send_scale" in figures:
+        ss = figures["send_scale"]
+        empty = f"{ss['empty']['p50_ms']:.2f} ms per SMS with no history"
+        rows.append(
+            Row(
+                "store work per SMS sent, long history ÷ none",
+                "×",
+                ss["history"]["ratio"],
+                None,
+                "≤ 1.5×",
+                judged(ss["history"]["ratio"] <= send_scale.TARGET_RATIO),
+                f"p50 {ss['history']['p50_ms']:.2f} ms with {ss['history_rows']:_} SMS sent before vs "
+                f"{empty}; without the two history indexes {ss['no_indexes']['p50_ms']:.2f} ms "
+                f"({ss['no_indexes']['ratio']:.1f}×); {ss['numbers']} numbers, no fsync".replace("_", " "),
+            )
+        )
+        rows.append(
+            Row(
+                "store work per SMS sent, big campaign ÷ small",
+                "×",
+                ss["campaign"]["ratio"],
+                None,
+                "≤ 1.5×",
+                judged(ss["campaign"]["ratio"] <= send_scale.TARGET_RATIO),
+                f"p50 {ss['campaign']['p50_ms']:.2f} ms per SMS of one scheduled SMS to "
+                f"{ss['campaign_numbers']:_} numbers vs {ss['numbers']}: {empty}".replace("_", " "),
             )
         )
     if "mqtt" in figures:

@@ -61,6 +61,8 @@ def test_smoke_run_produces_every_figure_as_a_positive_number(tmp_path: Path) ->
         "fsyncs per sms": f["durability"]["per_sms"],
         "fsyncs per sms in a burst": f["durability"]["burst_per_sms"],
         "scale ratio": f["scale"]["ratio"],
+        **{f"send scale {k} p50": f["send_scale"][k]["p50_ms"] for k in ("empty", "history", "campaign")},
+        "send scale without the history indexes p50": f["send_scale"]["no_indexes"]["p50_ms"],
         "mqtt fleet, 1 gateway": f["mqtt"]["fleet"]["one_per_s"],
         "mqtt fleet, 3 gateways": f["mqtt"]["fleet"]["three_per_s"],
         "mqtt event latency p50": f["mqtt"]["latency"]["mqtt_p50_ms"],
