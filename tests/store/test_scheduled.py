@@ -90,6 +90,17 @@ async def test_due_is_the_pending_sms_whose_time_has_come_earliest_first(db: Dat
     assert [s.id for s in await scheduled.due(db, now=NOW + 60, limit=10)] == [first, second, later]
 
 
+async def sent_to(db: Database, sid: int, dest: scheduled.Destination) -> None:
+    """``dest``'s sended row, then ``finish``, in one transaction (as the sender records an SMS)."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO sended (at, text, destination, scheduled_number, originating_scheduled) "
+            "VALUES (?, 'x', ?, ?, ?)",
+            (NOW, dest.number, dest.id, sid),
+        )
+        await scheduled.finish(conn, sid)
+
+
 async def test_a_scheduled_sms_is_not_done_while_an_earlier_number_waits_behind_a_later_one_sent(
     db: Database,
 ) -> None:
@@ -97,13 +108,7 @@ async def test_a_scheduled_sms_is_not_done_while_an_earlier_number_waits_behind_
     sid = await scheduled.create(db, text="x", numbers=[f"+3361111111{i}" for i in range(3)], now=NOW)
     first, middle, last = await scheduled.unsent_numbers(db, sid)
     for dest, done in ((last, "pending"), (first, "pending"), (middle, "done")):
-        async with db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO sended (at, text, destination, scheduled_number, originating_scheduled) "
-                "VALUES (?, 'x', ?, ?, ?)",
-                (NOW, dest.number, dest.id, sid),
-            )
-            await scheduled.finish(conn, sid)
+        await sent_to(db, sid, dest)
         assert (sch := await scheduled.get(db, sid)) is not None and sch.state == done
 
 
@@ -112,20 +117,8 @@ async def test_a_scheduled_sms_is_done_once_every_number_has_its_sended_row(db: 
     sch = await scheduled.get(db, sid)
     assert sch is not None
     first, second = await scheduled.unsent_numbers(db, sid)
-    async with db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO sended (at, text, destination, scheduled_number, originating_scheduled) "
-            "VALUES (?, 'x', ?, ?, ?)",
-            (NOW, first.number, first.id, sid),
-        )
-        await scheduled.finish(conn, sid)
+    await sent_to(db, sid, first)
     assert await scheduled.unsent_numbers(db, sid) == [second]
     assert (sch := await scheduled.get(db, sid)) is not None and sch.state == "pending"
-    async with db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO sended (at, text, destination, scheduled_number, originating_scheduled) "
-            "VALUES (?, 'x', ?, ?, ?)",
-            (NOW, second.number, second.id, sid),
-        )
-        await scheduled.finish(conn, sid)
+    await sent_to(db, sid, second)
     assert (sch := await scheduled.get(db, sid)) is not None and sch.state == "done"
