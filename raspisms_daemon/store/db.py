@@ -261,10 +261,13 @@ class Database:
             await conn.execute(f"PRAGMA user_version = {int(row[0]) if row else 0}")
 
     async def answers(self) -> None:
-        """A statement through the writer connection's thread, outside the transaction lock: the
-        watchdog's proof that the thread every message is taken in through is not stuck."""
+        """A statement through each connection's thread (the writer's outside the transaction lock):
+        the watchdog's proof that neither the thread every message is taken in through nor the one the
+        sender and the API read through is stuck."""
         async with self.conn.execute("SELECT 1"):
             pass
+        if self._reads is not self:
+            await self._reads.answers()
 
     async def backup_to(self, target: Path) -> None:
         """A consistent copy of the open database (WAL content included) at ``target``, which must not

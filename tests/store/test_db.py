@@ -7,6 +7,7 @@ import contextlib
 import os
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -275,4 +276,27 @@ async def test_the_wal_is_checkpointed_in_the_background_every_so_many_commits(t
         # further transaction on the writer.
         await poll_until(lambda: os.stat(path).st_size >= size + CHECKPOINT_COMMITS * 4000, within=10)
     finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("stuck", ["writer", "reader"])
+async def test_the_database_answers_only_while_both_its_connection_threads_do(
+    tmp_path: Path, stuck: str
+) -> None:
+    db = await open_database(tmp_path / "db.sqlite3")
+    release = threading.Event()
+    target = db if stuck == "writer" else db.reads
+    try:
+        await target.conn.create_function("hold", 0, lambda: release.wait(10))
+        held = asyncio.create_task(target.fetchone("SELECT hold()"))  # the thread is busy until released
+        await asyncio.sleep(0.1)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await db.answers()
+        release.set()
+        await held
+        async with asyncio.timeout(5):
+            await db.answers()
+    finally:
+        release.set()
         await db.close()
