@@ -114,8 +114,8 @@ class Notifier:
         """Ping ``WATCHDOG=1`` at :meth:`watchdog_interval` until cancelled; returns at once when off.
 
         It runs *on the event loop* on purpose: if the loop is blocked, the pings stop and systemd
-        restarts us, which is exactly what the watchdog is for. ``answers`` (a statement through the
-        database's writer thread) must also answer within the interval before each ping: a thread stuck
+        restarts us, which is exactly what the watchdog is for. ``answers`` (a statement through each
+        of the database's threads) must also answer within the interval before each ping: a thread stuck
         for good leaves a loop that runs but takes nothing in, and only a restart ends that.
         """
         interval = self.watchdog_interval()

@@ -114,15 +114,15 @@ class MqttLink:
     async def deliver(self, row: Claimed, payload: bytes) -> tuple[int | None, str | None]:
         """Publish one outbox row of the MQTT target: ``(200, None)`` once the broker acknowledged every
         publication (PUBACK: recorded as status 200), ``(None, why)`` otherwise."""
-        job = await self._job_of(row)
+        job_id, send_error = await self._job_of(row) or (None, None)
         pubs = publications(
             self.topics,
             type=row.type,
             body_json=row.body,
             payload=payload,
             timestamp=row.timestamp,
-            job_id=None if job is None else job[0],
-            send_error=None if job is None else job[1],
+            job_id=job_id,
+            send_error=send_error,
             homeassistant=self._cfg.homeassistant,
         )
         try:

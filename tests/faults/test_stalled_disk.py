@@ -70,7 +70,7 @@ async def test_a_disk_that_stops_syncing_stops_the_watchdog_pings_and_nothing_is
     assert [t for t in pings if t > thawed_at], "the pings resume once the disk answers"
     log = daemon.log.read_text()
     assert f"the database has not answered for {WATCHDOG_USEC / 2e6:g} s" in log, daemon.log_tail()
-    assert "the database has not answered" in log and "the database answers again" in log, daemon.log_tail()
+    assert "the database answers again" in log, daemon.log_tail()
     assert "Traceback" not in log
     verdict = ledger.verdict(rx, sim)
     assert verdict.clean, verdict
